@@ -1,0 +1,1 @@
+"""Bundles: one signed file carrying the manifest, the compiled artifacts and their provenance."""

@@ -1,0 +1,110 @@
+"""Diagnostics shared by every part of nono: one-line messages with a position.
+
+Every error the user can cause is reported as ``file:line:col: error: message``,
+followed (when the source is known) by the offending line and a caret. The CLI
+prints the diagnostic and exits non-zero; no traceback reaches the user.
+Standard library only: the launcher raises these too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning", "note"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A position in a source file: 1-based line and column, optional end column."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+    end_column: int | None = None
+    source_line: str | None = None
+
+    def location(self) -> str:
+        """``file:line:col`` (or less, when line or column are unknown)."""
+        if self.line <= 0:
+            return self.file
+        if self.column <= 0:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One message about the user's input."""
+
+    severity: Severity
+    message: str
+    span: Span | None = None
+    notes: tuple[str, ...] = field(default=())
+    code: str | None = None
+
+    def headline(self) -> str:
+        """The single line: ``file:line:col: severity: message``."""
+        prefix = f"{self.span.location()}: " if self.span else ""
+        return f"{prefix}{self.severity}: {self.message}"
+
+    def render(self) -> str:
+        """Headline, then the source line with a caret, then any notes."""
+        lines = [self.headline()]
+        span = self.span
+        if span and span.source_line is not None and span.column > 0:
+            text = span.source_line.rstrip("\n").expandtabs(1)
+            lines.append(f"    {text}")
+            width = 1
+            if span.end_column and span.end_column > span.column:
+                width = span.end_column - span.column
+            lines.append("    " + " " * (span.column - 1) + "^" + "~" * (width - 1))
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+
+class NonoError(Exception):
+    """An error in the user's input or environment, reported without a traceback.
+
+    ``exit_code`` follows the CLI contract: 1 for nono's own errors, 2 for usage
+    errors, 126 when the sandbox cannot be applied.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        span: Span | None = None,
+        *,
+        notes: tuple[str, ...] = (),
+        exit_code: int = 1,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.diagnostic = Diagnostic("error", message, span, notes, code)
+        self.exit_code = exit_code
+
+    def render(self) -> str:
+        """The diagnostic as the user sees it."""
+        return self.diagnostic.render()
+
+
+class UsageError(NonoError):
+    """Wrong command-line usage: exit code 2."""
+
+    def __init__(self, message: str, *, notes: tuple[str, ...] = ()) -> None:
+        super().__init__(message, None, notes=notes, exit_code=2)
+
+
+class SandboxError(NonoError):
+    """The sandbox could not be applied (kernel too old, path missing…): exit code 126."""
+
+    def __init__(self, message: str, span: Span | None = None, *, notes: tuple[str, ...] = ()) -> None:
+        super().__init__(message, span, notes=notes, exit_code=126)
+
+
+def did_you_mean(name: str, candidates: list[str] | tuple[str, ...] | set[str]) -> str:
+    """A ``(did you mean 'x'?)`` suffix for the closest candidate, or an empty string."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
