@@ -33,9 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from nonoc.cli.dispatch import dispatch
     from nonoc.cli.nonoc import _exists
 
-    available = {"exec": "nonoc.launch.cli"} | {
-        name: mod for name, mod in COMMANDS.items() if _exists(mod)
-    }
+    commands = {"exec": "nonoc.launch.cli"} | COMMANDS
+    available = {name: mod for name, mod in commands.items() if _exists(mod)}
     return dispatch("nono", "Run AI agents inside a kernel-enforced sandbox.", available, argv)
 
 
