@@ -1,0 +1,149 @@
+"""Install a compiled seccomp filter on the calling thread. Standard library + ctypes only.
+
+The launcher calls :func:`install` after Landlock and right before ``execve``: the filter is
+the last thing applied, so the launcher's own set-up syscalls never meet it. The program
+comes from the bundle as the raw bytes of a ``struct sock_filter[]`` (8 bytes per
+instruction, native byte order); this module does not interpret it, it only checks that it
+is well formed and hands it to the kernel.
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import errno
+import os
+import platform
+from collections.abc import Mapping
+
+from nonoc.errors import SandboxError
+
+#: ``seccomp(2)`` operation and filter flags (linux/seccomp.h).
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_TSYNC = 1 << 0
+SECCOMP_FILTER_FLAG_LOG = 1 << 1
+SECCOMP_FILTER_FLAG_SPEC_ALLOW = 1 << 2
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+SECCOMP_FILTER_FLAG_TSYNC_ESRCH = 1 << 4
+SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5
+
+#: ``prctl`` options (linux/prctl.h) and the legacy mode constant.
+PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+#: The kernel's limit on one filter (BPF_MAXINSNS).
+MAX_INSTRUCTIONS = 4096
+INSTRUCTION_SIZE = 8
+
+#: Number of the ``seccomp`` syscall per architecture (uname machine names).
+_SECCOMP_NR = {"x86_64": 317, "aarch64": 277, "arm64": 277}
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def native_arch() -> str:
+    """This machine's architecture in nono's names (``x86_64``, ``aarch64``)."""
+    machine = platform.machine().lower()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+
+
+def ensure_no_new_privs() -> None:
+    """Set ``no_new_privs`` unless set: the kernel refuses an unprivileged filter without it."""
+    libc = _libc()
+    libc.prctl.restype = ctypes.c_int
+    args = (ctypes.c_int(0), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    if libc.prctl(PR_GET_NO_NEW_PRIVS, *args) == 1:
+        return
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), *args[1:]) != 0:
+        err = ctypes.get_errno()
+        raise SandboxError(f"cannot set no_new_privs: {os.strerror(err)}")
+
+
+def install(program: bytes, *, flags: int = 0) -> int | None:
+    """Install ``program`` (raw ``struct sock_filter[]`` bytes) as a seccomp filter.
+
+    Sets ``no_new_privs`` first when the caller has not. Returns the user-notification
+    listener fd when ``flags`` asks for ``SECCOMP_FILTER_FLAG_NEW_LISTENER`` (the caller
+    owns it), else ``None``. Raises ``SandboxError`` (exit 126) when the kernel refuses.
+    """
+    if not program or len(program) % INSTRUCTION_SIZE:
+        raise SandboxError(
+            f"seccomp program is malformed: {len(program)} bytes is not a whole number of "
+            f"{INSTRUCTION_SIZE}-byte instructions"
+        )
+    count = len(program) // INSTRUCTION_SIZE
+    if count > MAX_INSTRUCTIONS:
+        raise SandboxError(
+            f"seccomp program has {count} instructions; the kernel accepts at most {MAX_INSTRUCTIONS}"
+        )
+    ensure_no_new_privs()
+    # The buffer must outlive the syscall; it is copied by the kernel, so a local suffices.
+    buffer = (_SockFilter * count).from_buffer_copy(program)
+    prog = _SockFprog(count, ctypes.cast(buffer, ctypes.POINTER(_SockFilter)))
+    libc = _libc()
+    libc.syscall.restype = ctypes.c_long
+    nr = _SECCOMP_NR.get(native_arch())
+    if nr is None:
+        raise SandboxError(f"seccomp is not supported by nono on {platform.machine()}")
+    result = libc.syscall(
+        ctypes.c_long(nr),
+        ctypes.c_ulong(SECCOMP_SET_MODE_FILTER),
+        ctypes.c_ulong(flags),
+        ctypes.byref(prog),
+    )
+    if result < 0:
+        err = ctypes.get_errno()
+        if err == errno.ENOSYS and flags == 0:
+            # Kernels before 3.17 have no seccomp(2); prctl installs the same filter.
+            libc.prctl.restype = ctypes.c_int
+            mode = ctypes.c_ulong(SECCOMP_MODE_FILTER)
+            if libc.prctl(PR_SET_SECCOMP, mode, ctypes.byref(prog), 0, 0) == 0:
+                return None
+            err = ctypes.get_errno()
+        raise SandboxError(f"cannot install the seccomp filter: {os.strerror(err)} (errno {err})")
+    if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER:
+        return int(result)
+    return None
+
+
+def decode(artifact: Mapping[str, object]) -> bytes:
+    """The program bytes of a bundle's ``seccomp`` artifact, after checking it fits this machine."""
+    arch = artifact.get("arch")
+    if arch != native_arch():
+        raise SandboxError(f"the bundle's seccomp filter is for {arch}, this machine is {native_arch()}")
+    encoded = artifact.get("program")
+    if not isinstance(encoded, str):
+        raise SandboxError("the bundle's seccomp artifact has no program")
+    try:
+        program = base64.b64decode(encoded, validate=True)
+    except ValueError as exc:
+        raise SandboxError(f"the bundle's seccomp program is not valid base64: {exc}") from None
+    count = artifact.get("count")
+    if count != len(program) // INSTRUCTION_SIZE:
+        held = len(program) // INSTRUCTION_SIZE
+        raise SandboxError(
+            f"the bundle's seccomp program holds {held} instructions, its artifact says {count}"
+        )
+    return program
+
+
+def install_artifact(artifact: Mapping[str, object], *, flags: int = 0) -> int | None:
+    """Decode and install a bundle's ``seccomp`` artifact (see :func:`decode` and :func:`install`)."""
+    return install(decode(artifact), flags=flags)
