@@ -1,0 +1,149 @@
+"""The compile cache: an unchanged input is not compiled again.
+
+Layout under ``$XDG_CACHE_HOME/nono/bundles/``:
+
+- ``objects/<sha256>.bundle``: bundle files, named by the digest of their bytes;
+- ``index/<request>.json``: for one compile request (the compiler's identity, the source
+  named on the command line, targets, arch, signing key, flags), the files that
+  contributed with their SHA-256, the warnings, and which object is the answer.
+
+A lookup re-hashes the contributing files; any difference is a miss. So a hit never
+parses anything and imports nothing heavy: standard library only, here and in the code
+that computes the request.
+
+The cache directory is often writable by the sandboxed agent (``~/.cache`` is a common
+grant). An index entry therefore carries an HMAC under the local secret kept beside the
+trusted keys (``nonoc.launch.verify.local_secret``); an entry planted by anyone who cannot
+read that secret is ignored, so a laxer old bundle cannot be passed off as a fresh compile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nonoc.bundle.canonical import canonical_json
+from nonoc.launch.verify import cache_dir, local_secret
+
+_INDEX_DOMAIN = b"nono-compile-cache/1\0"
+
+
+@dataclass(frozen=True)
+class CachedBundle:
+    """A cache hit: the bundle bytes and the warnings its compile printed."""
+
+    data: bytes
+    warnings: tuple[str, ...]
+    digest: str
+
+
+def bundles_dir() -> Path:
+    """``$XDG_CACHE_HOME/nono/bundles``."""
+    return Path(cache_dir()) / "bundles"
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def tree_stamp(roots: Iterable[Path], suffixes: tuple[str, ...] = ()) -> str:
+    """A digest of the names, sizes and modification times of the files under ``roots``.
+
+    Cheap (``stat`` only). It stands for "the compiler's own code and data": an installed
+    wheel never changes, and in a source checkout any edit changes the stamp.
+    """
+    digest = hashlib.sha256()
+    for root in roots:
+        entries: list[tuple[str, int, int]] = []
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+            for name in files:
+                if suffixes and not name.endswith(suffixes):
+                    continue
+                path = os.path.join(folder, name)
+                try:
+                    info = os.stat(path)
+                except OSError:
+                    continue
+                entries.append((os.path.relpath(path, root), info.st_size, info.st_mtime_ns))
+        digest.update(repr((str(root), sorted(entries))).encode())
+    return digest.hexdigest()
+
+
+def request_digest(request: Mapping[str, Any]) -> str:
+    """The digest naming one compile request (any JSON-able mapping of what shapes the output)."""
+    return hashlib.sha256(canonical_json(dict(request))).hexdigest()
+
+
+def lookup(request: str) -> CachedBundle | None:
+    """The cached bundle for ``request`` if every contributing file is unchanged, else None."""
+    secret = local_secret(create=False)
+    if secret is None:
+        return None
+    index = bundles_dir() / "index" / f"{request}.json"
+    try:
+        entry = json.loads(index.read_bytes())
+        mac = entry.pop("mac")
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return None
+    if not hmac.compare_digest(str(mac), _mac(secret, request, entry)):
+        return None
+    try:
+        for path, digest in entry["files"].items():
+            if file_digest(path) != digest:
+                return None
+        data = (bundles_dir() / "objects" / f"{entry['bundle']}.bundle").read_bytes()
+    except (OSError, KeyError, AttributeError, TypeError):
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != entry["bundle"]:
+        return None
+    return CachedBundle(data=data, warnings=tuple(entry.get("warnings", ())), digest=digest)
+
+
+def store(request: str, data: bytes, files: Mapping[str, str], warnings: Iterable[str]) -> bool:
+    """Remember ``data`` as the answer to ``request`` given ``files`` (path -> SHA-256).
+
+    Best effort: returns False (and the next compile is simply not cached) when the cache
+    or the local secret cannot be written.
+    """
+    secret = local_secret(create=True)
+    if secret is None:
+        return False
+    digest = hashlib.sha256(data).hexdigest()
+    entry: dict[str, Any] = {"bundle": digest, "files": dict(sorted(files.items())), "warnings": list(warnings)}
+    entry["mac"] = _mac(secret, request, entry)
+    try:
+        _write(bundles_dir() / "objects" / f"{digest}.bundle", data)
+        _write(bundles_dir() / "index" / f"{request}.json", canonical_json(entry))
+    except OSError:
+        return False
+    return True
+
+
+def _mac(secret: bytes, request: str, entry: Mapping[str, Any]) -> str:
+    body = {key: value for key, value in entry.items() if key != "mac"}
+    message = _INDEX_DOMAIN + request.encode() + b"\0" + canonical_json(body)
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temp.write_bytes(data)
+        os.replace(temp, path)
+    except OSError:
+        try:
+            temp.unlink()
+        except OSError:
+            pass
+        raise

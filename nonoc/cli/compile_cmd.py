@@ -1,0 +1,63 @@
+"""``nonoc compile``: turn a profile into a signed bundle file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "compile a profile (name or .nono file) into a signed bundle"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare ``nonoc compile``'s arguments."""
+    parser.add_argument("source", metavar="PROFILE|FILE", help="a profile name or a path to a .nono file")
+    parser.add_argument(
+        "--target",
+        default=None,
+        choices=("linux", "macos", "all"),
+        help="platform(s) to compile for (default: this machine's)",
+    )
+    parser.add_argument("--arch", default=None, help="CPU architecture (default: this machine's)")
+    parser.add_argument("-o", "--output", default=None, metavar="OUT", help="bundle file (default: PROFILE.bundle; '-' for stdout)")
+    parser.add_argument("--profile", default=None, help="which profile of FILE to compile, when it holds several")
+    parser.add_argument("--key", default="default", metavar="NAME", help="signing key name, or a path to a PEM file (default: default)")
+    parser.add_argument("--unsigned", action="store_true", help="write an envelope without signatures (nono exec refuses it)")
+    parser.add_argument("--no-cache", action="store_true", help="compile even if the cache holds this bundle")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compile, print warnings as ``file:line:col: warning: …``, write the bundle."""
+    from pathlib import Path
+
+    from nonoc.bundle.keys import write_atomic
+    from nonoc.compile import compile_profile
+    from nonoc.launch.verify import native_target
+
+    result = compile_profile(
+        args.source,
+        args.target or native_target(),
+        args.arch,
+        args.key,
+        profile=args.profile,
+        unsigned=args.unsigned,
+        use_cache=not args.no_cache,
+    )
+    for warning in result.warnings:
+        print(warning, file=sys.stderr)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.output == "-":
+        sys.stdout.buffer.write(result.data)
+        sys.stdout.buffer.flush()
+        return 0
+    output = Path(args.output or f"{result.profile}.bundle")
+    try:
+        write_atomic(output, result.data, mode=0o644)
+    except OSError as exc:
+        from nonoc.errors import NonoError
+
+        raise NonoError(f"cannot write {output}: {exc.strerror}") from None
+    how = "unsigned" if args.unsigned else "signed"
+    origin = " (from cache)" if result.cached else ""
+    print(f"wrote {output}: {how}{origin}", file=sys.stderr)
+    return 0
