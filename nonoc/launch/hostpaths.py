@@ -1,0 +1,204 @@
+"""Turn a rule table's path templates into this host's real paths, opened with O_PATH.
+
+``$HOME/.cache`` becomes ``/home/ada/.cache`` (``nonoc.paths.expand``), then its real path
+(every symlink resolved), then a descriptor opened with ``O_PATH``. The descriptor is what
+Landlock receives, and the path it names (read back from ``/proc/self/fd``) is what denies
+are compared with: so a grant spelled through a symlink, or swapped for one after
+``realpath`` ran, is still compared at the place the kernel will actually allow.
+
+Missing paths: an optional grant is skipped; a required one stops the launch (exit 126).
+An unset variable stops the launch too, naming the variable, unless only an optional grant
+needed it. Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterable, Mapping
+
+from nonoc import paths
+from nonoc.launch import rights
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
+    from typing import Any
+
+#: Flags for every descriptor handed to Landlock: no read or write access is opened.
+O_PATH_FLAGS = os.O_PATH | os.O_CLOEXEC
+
+
+class Grant:
+    """A grant on this host: rule id, the real path, its rights and the O_PATH descriptor.
+
+    ``split_of`` names the rule id of the granted tree this entry was split from (see
+    ``nonoc.launch.denies``); it is ``None`` for a grant as the bundle wrote it.
+    """
+
+    __slots__ = ("rule_id", "template", "path", "is_dir", "access", "optional", "fd", "split_of")
+
+    def __init__(
+        self,
+        rule_id: str,
+        template: str,
+        path: str,
+        is_dir: bool,
+        access: list[str],
+        fd: int,
+        *,
+        optional: bool = True,
+        split_of: str | None = None,
+    ) -> None:
+        self.rule_id = rule_id
+        self.template = template
+        self.path = path
+        self.is_dir = is_dir
+        self.access = access
+        self.fd = fd
+        self.optional = optional
+        self.split_of = split_of
+
+    def __repr__(self) -> str:
+        return f"Grant({self.rule_id!r}, {self.path!r}, {'dir' if self.is_dir else 'file'}, {self.access})"
+
+
+class Deny:
+    """A deny on this host: the real path(s) no grant may reach.
+
+    ``paths`` holds the fully resolved path and, when the denied name is itself a symlink,
+    the link's own place too (so the link cannot be replaced by a real directory either).
+    """
+
+    __slots__ = ("rule_id", "template", "paths")
+
+    def __init__(self, rule_id: str, template: str, paths: tuple[str, ...]) -> None:
+        self.rule_id = rule_id
+        self.template = template
+        self.paths = paths
+
+    def __repr__(self) -> str:
+        return f"Deny({self.rule_id!r}, {self.paths!r})"
+
+
+class Skip:
+    """A rule left out on this host, and why (missing optional path, unset variable…)."""
+
+    __slots__ = ("rule_id", "template", "reason")
+
+    def __init__(self, rule_id: str, template: str, reason: str) -> None:
+        self.rule_id = rule_id
+        self.template = template
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Skip({self.rule_id!r}, {self.reason!r})"
+
+
+def fd_path(fd: int, fallback: str) -> str:
+    """The path the kernel holds for ``fd`` (``fallback`` when /proc is not mounted)."""
+    try:
+        found = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return fallback
+    return found if found.startswith("/") else fallback
+
+
+def expand(template: str, values: Mapping[str, str]) -> str:
+    """``template`` with its variable substituted; ``paths.UnsetVariable`` when it is unset."""
+    return paths.expand(template, values)
+
+
+def resolve_grants(
+    rules: Iterable[Mapping[str, Any]],
+    values: Mapping[str, str],
+    describe: Callable[[str], str],
+) -> tuple[list[Grant], list[Skip]]:
+    """Open every grant of the table; return the grants and the rules skipped on this host.
+
+    ``describe(rule_id)`` names a rule with its provenance in error messages. Raises
+    ``SandboxError`` (exit 126) for a required grant that is missing or whose variable is
+    unset. Descriptors of returned grants are open: the caller closes them.
+    """
+    from nonoc.launch.failure import sandbox_error
+
+    grants: list[Grant] = []
+    skipped: list[Skip] = []
+    try:
+        for rule in rules:
+            rule_id, template = str(rule["id"]), str(rule["path"])
+            kind, optional = str(rule.get("kind", "tree")), bool(rule.get("optional", True))
+            access = list(rule["access"])
+            try:
+                expanded = expand(template, values)
+            except paths.UnsetVariable as exc:
+                reason = f"${exc.name} is not set"
+                if optional:
+                    skipped.append(Skip(rule_id, template, reason))
+                    continue
+                raise sandbox_error(f"{describe(rule_id)}: {reason}; cannot resolve {template}")
+            real = os.path.realpath(expanded)
+            try:
+                fd = os.open(real, O_PATH_FLAGS)
+            except OSError as exc:
+                reason = f"{expanded}: {exc.strerror}"
+                if optional:
+                    skipped.append(Skip(rule_id, template, reason))
+                    continue
+                raise sandbox_error(f"{describe(rule_id)}: required path {reason}")
+            is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+            if kind == "file" and is_dir:
+                os.close(fd)
+                reason = f"{real} is a directory, but the rule is for a single file"
+                if optional:
+                    skipped.append(Skip(rule_id, template, reason))
+                    continue
+                raise sandbox_error(f"{describe(rule_id)}: {reason}")
+            if not is_dir:
+                # A tree rule that names a file can carry only the rights a file can have.
+                access = rights.file_valid(access)
+            grants.append(
+                Grant(rule_id, template, fd_path(fd, real), is_dir, access, fd, optional=optional)
+            )
+    except BaseException:
+        close_all(grants)
+        raise
+    return grants, skipped
+
+
+def resolve_denies(
+    rows: Iterable[Mapping[str, Any]], values: Mapping[str, str], describe: Callable[[str], str]
+) -> list[Deny]:
+    """Resolve every deny of the table to the real path(s) it protects on this host.
+
+    A denied path need not exist: its place is still protected (nothing may be created
+    there). An unset variable is an error: a deny that cannot be placed cannot be kept.
+    """
+    from nonoc.launch.failure import sandbox_error
+
+    denies = []
+    for row in rows:
+        rule_id, template = str(row["id"]), str(row["path"])
+        try:
+            expanded = expand(template, values)
+        except paths.UnsetVariable as exc:
+            raise sandbox_error(f"{describe(rule_id)}: ${exc.name} is not set; cannot place deny {template}")
+        real = os.path.realpath(expanded)
+        parent, name = os.path.split(expanded)
+        found = [real]
+        if name:
+            link_place = os.path.join(os.path.realpath(parent), name)
+            if link_place != real:
+                found.append(link_place)
+        denies.append(Deny(rule_id, template, tuple(found)))
+    return denies
+
+
+def close_all(grants: Iterable[Grant]) -> None:
+    """Close the descriptors of ``grants`` (ignoring ones already closed)."""
+    for grant in grants:
+        if grant.fd >= 0:
+            try:
+                os.close(grant.fd)
+            except OSError:
+                pass
+            grant.fd = -1

@@ -1,0 +1,110 @@
+"""Landlock right names, their bits and the ABI that introduced each, from ``rights.json``.
+
+The table lives in ``backends/landlock/rights.json`` so that the compiler and the launcher
+read the same facts. Bundles carry right *names*; this module turns them into the kernel's
+bit masks and says which rights a given ABI knows. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
+    from typing import Any
+
+_FAMILIES = ("fs", "net", "scope")
+
+
+class Right:
+    """One Landlock right: its name (without prefix), family, bit and introducing ABI."""
+
+    __slots__ = ("name", "family", "bit", "abi", "file_valid")
+
+    def __init__(self, name: str, family: str, bit: int, abi: int, file_valid: bool = False) -> None:
+        self.name, self.family, self.bit, self.abi, self.file_valid = name, family, bit, abi, file_valid
+
+    @property
+    def mask(self) -> int:
+        """The right as a one-bit mask."""
+        return 1 << self.bit
+
+
+def _rights_path() -> str:
+    # Same lookup as nonoc.resources.data_file, in os.path: pathlib costs the launcher
+    # a few milliseconds of imports it does not otherwise need.
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    installed = os.path.join(package, "_data", "backends", "landlock", "rights.json")
+    if os.path.exists(installed):
+        return installed
+    return os.path.join(os.path.dirname(package), "backends", "landlock", "rights.json")
+
+
+_TABLE: dict[str, Any] | None = None
+_BY_FAMILY: dict[str, dict[str, Right]] = {}
+
+
+def table() -> dict[str, Any]:
+    """The parsed ``rights.json`` (read once per process)."""
+    global _TABLE
+    if _TABLE is None:
+        with open(_rights_path(), encoding="utf-8") as handle:
+            _TABLE = json.load(handle)
+    return _TABLE
+
+
+def rights(family: str) -> dict[str, Right]:
+    """Every right of ``family`` (``fs``, ``net`` or ``scope``), by name."""
+    found = _BY_FAMILY.get(family)
+    if found is None:
+        if family not in _FAMILIES:
+            raise ValueError(f"unknown Landlock right family {family!r}")
+        found = {
+            name: Right(name, family, int(e["bit"]), int(e["abi"]), bool(e.get("file", False)))
+            for name, e in table()[family].items()
+        }
+        _BY_FAMILY[family] = found
+    return found
+
+
+def names_at(family: str, abi: int) -> list[str]:
+    """The names of ``family``'s rights that ABI ``abi`` supports, in bit order."""
+    found = [r for r in rights(family).values() if r.abi <= abi]
+    return [r.name for r in sorted(found, key=lambda r: r.bit)]
+
+
+def file_valid(names: Iterable[str]) -> list[str]:
+    """The subset of fs right ``names`` that a rule on a single (non-directory) file may carry."""
+    known = rights("fs")
+    return ordered("fs", (n for n in names if known[n].file_valid))
+
+
+def mask(family: str, names: Iterable[str]) -> int:
+    """The bit mask of ``names``; ``KeyError`` names an unknown right."""
+    known = rights(family)
+    value = 0
+    for name in names:
+        right = known.get(name)
+        if right is None:
+            raise KeyError(f"unknown Landlock {family} right {name!r}")
+        value |= right.mask
+    return value
+
+
+def abi_of(family: str, name: str) -> int:
+    """The Landlock ABI that introduced right ``name``."""
+    return rights(family)[name].abi
+
+
+
+def ordered(family: str, names: Iterable[str]) -> list[str]:
+    """``names`` without duplicates, in the kernel's bit order (how tables list rights)."""
+    known = rights(family)
+    return sorted(set(names), key=lambda name: known[name].bit)
+
+
+def lowering(access: str, kind: str) -> list[str]:
+    """The fs rights a policy access (``read``/``write``/``execute``) lowers to on a ``tree`` or ``file``."""
+    return list(table()["access"][access][kind])
