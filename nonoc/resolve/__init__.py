@@ -14,20 +14,24 @@ Public API::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nonoc import ir
 from nonoc.errors import Diagnostic, NonoError, did_you_mean
 from nonoc.resolve.collect import Collector
-from nonoc.resolve.layer import override
+from nonoc.resolve.layer import override, siblings
 from nonoc.resolve.merge import PolicyBuilder
 from nonoc.resolve.sources import LoadedFile, SourceSet, find_profile, looks_like_path
 from nonoc.syntax import ast
+from nonoc.syntax.parser import parse_statements
 
 __all__ = ["Resolution", "find_profile", "load_policy", "load_policy_text", "resolve"]
 
 TARGETS: tuple[str, ...] = ("linux", "macos")
+#: The file name command-line flags are attributed to.
+COMMAND_LINE = "<command line>"
 
 
 @dataclass(frozen=True)
@@ -54,12 +58,17 @@ def resolve(
     *,
     profile: str | None = None,
     text: str | None = None,
+    flags: Sequence[tuple[str, str]] = (),
 ) -> Resolution:
     """Resolve a policy and collect its warnings.
 
     ``source`` is a path to a .nono file or a profile name (user profiles shadow shipped
     ones). With ``text``, ``source`` is the file name the text is reported under. The file
     must define the profile named ``profile``, or exactly one profile when it is None.
+
+    ``flags`` are ``(label, statements)`` pairs from a command line (``("--allow .",
+    'allow "."')``): parsed as bodies, layered over the profile (their settings win), and
+    attributed to ``<command line>`` with a ``flag`` link in the provenance chain.
     """
     if target not in TARGETS:
         raise NonoError(f"unknown target '{target}'{did_you_mean(str(target), TARGETS)}; expected linux or macos")
@@ -72,12 +81,20 @@ def resolve(
             raise NonoError(f"no such policy file: {source}")
         root = sources.load_path(path, str(source))
     else:
-        root = sources.load_path(find_profile(source), str(source))
+        found = find_profile(source)
+        root = sources.load_path(found, str(found))
         profile = profile or source
     definition = _choose_profile(root, profile)
     collector = Collector(sources, target)
     own = collector.profile(definition, root)
     chain = (ir.ChainLink(kind="profile", name=definition.name.text, file=root.display, line=definition.span.line),)
+    if flags:
+        flag_layers = []
+        for label, statements in flags:
+            body = parse_statements(statements, COMMAND_LINE)
+            flag_chain = (*chain, ir.ChainLink(kind="flag", name=label, file=COMMAND_LINE))
+            flag_layers.append(collector.body(body, root, flag_chain, (), None, display=COMMAND_LINE))
+        own = override(own, siblings(flag_layers, "command-line flags"))
     mandatory, mandatory_names = collector.mandatory(list(sources.files.values()), chain)
     diagnostics: list[Diagnostic] = []
     policy = PolicyBuilder(sources, diagnostics).build(

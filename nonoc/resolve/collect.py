@@ -90,9 +90,13 @@ class Collector:
         chain: tuple[ir.ChainLink, ...],
         stack: tuple[_Frame, ...],
         pin: ast.Setting | None,
+        display: str | None = None,
     ) -> Layer:
-        """A body's layer: its groups (siblings), overridden by the file's pin, then its statements."""
-        lowering = StatementLowering(file.display, chain)
+        """A body's layer: its groups (siblings), overridden by the file's pin, then its statements.
+
+        Names are looked up from ``file``; rules are attributed to ``display`` (default: the file).
+        """
+        lowering = StatementLowering(display or file.display, chain)
         groups: list[Layer] = []
         own: list[Layer] = []
         self._statements(statements, file, chain, stack, lowering, groups, own, active=True)

@@ -37,6 +37,7 @@ def grammar_parser() -> Lark:
                     lexer="contextual",
                     propagate_positions=True,
                     maybe_placeholders=False,
+                    start=["start", "statements"],
                 )
     return _PARSER
 
@@ -47,11 +48,23 @@ def parse(text: str, filename: str) -> ast.SourceFile:
     Raises ``NonoError`` with the position of the first syntax error.
     """
     lines = text.splitlines()
-    try:
-        tree = grammar_parser().parse(text)
-    except UnexpectedInput as exc:
-        raise syntax_error(exc, text, filename, lines, grammar_parser()) from None
+    tree = _parse_tree(text, filename, lines, "start")
     return _Builder(filename, text, lines).source_file(tree)
+
+
+def parse_statements(text: str, filename: str) -> tuple[ast.Statement, ...]:
+    """Parse a bare list of statements (a body without braces), e.g. a command-line flag."""
+    lines = text.splitlines()
+    tree = _parse_tree(text, filename, lines, "statements")
+    return _Builder(filename, text, lines).body(tree)
+
+
+def _parse_tree(text: str, filename: str, lines: list[str], start: str) -> Tree[Token]:
+    parser = grammar_parser()
+    try:
+        return parser.parse(text, start=start)
+    except UnexpectedInput as exc:
+        raise syntax_error(exc, text, filename, lines, parser) from None
 
 
 class _Builder:
