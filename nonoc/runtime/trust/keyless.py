@@ -192,8 +192,8 @@ def verify_sigstore_envelope(
 
 
 def _first_line(exc: BaseException) -> str:
-    text = " ".join(str(part) for part in exc.args) if exc.args else type(exc).__name__
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    text = str(exc).strip()
+    return _clip(text.splitlines()[0]) if text else type(exc).__name__
 
 
 def identity_token(explicit: str | None) -> Any:
@@ -270,5 +270,10 @@ def _cause(exc: BaseException) -> str:
     inner: BaseException = exc
     while inner.__cause__ is not None or inner.__context__ is not None:
         inner = inner.__cause__ or inner.__context__  # type: ignore[assignment]
-    text = _first_line(inner)
-    return text if len(text) <= 200 else text[:197] + "..."
+    text = f"{type(inner).__name__}: {_first_line(inner)}"
+    return _clip(text)
+
+
+def _clip(text: str) -> str:
+    """Keep messages on one readable line (sigstore sometimes prints whole structures)."""
+    return text if len(text) <= 240 else text[:237] + "..."
