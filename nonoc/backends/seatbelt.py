@@ -1,0 +1,359 @@
+"""Seatbelt backend: lower a ``Policy`` to SBPL, the profile language of macOS's sandbox.
+
+The text is rendered from the jinja2 templates in ``backends/seatbelt/``; this module
+decides every rule first (the templates only lay them out), so the one place that turns
+user data into SBPL is ``string_literal``. Autoescaping is off because jinja2 knows HTML,
+not SBPL: instead every value a template prints must be an ``Sbpl`` fragment built here,
+and the environment's ``finalize`` refuses anything else.
+
+Paths stay templates until launch. A variable becomes ``(param "HOME")``; the launcher
+passes its value through ``sandbox_init_with_parameters`` (``sandbox-exec -D`` when it
+falls back), so a value is data and is never parsed as SBPL. Each policy path also gets a
+``<id>.real`` parameter: the launcher resolves symlinks on the host, because Seatbelt
+matches the resolved path and a deny must hold whatever link leads to it.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from nonoc.backends.host import HostFacts
+from nonoc.errors import Diagnostic, NonoError, Span
+from nonoc.ir import Access, NetworkMode, PathKind, Policy, Provenance
+from nonoc.resources import data_dir
+
+NAME = "seatbelt"
+TARGETS = frozenset({"macos"})
+#: Version of the artifact's shape, read by ``nonoc.launch.macos``.
+FORMAT = "nono-seatbelt/1"
+
+#: Seatbelt operations each access needs. Read and write are the two operation families;
+#: execute is the exec check plus mapping code from the tree (native modules, dylibs).
+OPERATIONS: dict[Access, tuple[str, ...]] = {
+    Access.READ: ("file-read*",),
+    Access.WRITE: ("file-write*",),
+    Access.EXECUTE: ("process-exec*", "file-map-executable"),
+}
+#: A deny removes every file operation, exec, and connecting to a unix socket inside it.
+DENY_OPERATIONS = ("file*", "process-exec*", "network-outbound")
+#: What ``protect metadata`` withholds from write grants: mode, owner, flags, times, ACLs, xattrs.
+METADATA_OPERATIONS = (
+    "file-write-acl",
+    "file-write-flags",
+    "file-write-mode",
+    "file-write-owner",
+    "file-write-setugid",
+    "file-write-times",
+    "file-write-xattr",
+)
+#: Prefix under which APFS exposes the data volume; a deny also covers that spelling.
+DATA_VOLUME = "/System/Volumes/Data"
+_GLOB_CHARS = frozenset("*?")
+_ERE_SPECIAL = frozenset(".[]()*+?{}|^$\\")
+
+
+class Sbpl(str):
+    """A fragment of SBPL that is already escaped: the only kind of value a template may print."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One ``(allow|deny OPERATIONS FILTERS…)`` form, with the comment that says where it came from."""
+
+    action: Sbpl
+    operations: Sbpl
+    filters: tuple[Sbpl, ...]
+    comment: Sbpl
+
+
+@dataclass
+class _Lowering:
+    """State gathered while lowering one policy: parameters the launcher must compute."""
+
+    variables: set[str] = field(default_factory=set)
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """Lower ``policy`` to the Seatbelt artifact ``{"sbpl": text, "parameters": [...], ...}``.
+
+    Raises ``NonoError`` (with the rule's position) for a string SBPL cannot carry; returns
+    a warning for every request Seatbelt cannot enforce, so nothing is dropped silently.
+    """
+    if policy.target != "macos":
+        raise NonoError(f"the seatbelt backend lowers macOS policies; this one was resolved for {policy.target}")
+    state = _Lowering()
+    _unsupported(policy, state)
+    grants = [_grant_rule(f"g{i}", grant.path, grant.kind, grant.access, grant.optional, grant.provenance, state)
+              for i, grant in enumerate(policy.grants)]
+    denies = [_deny_rule(f"d{i}", deny.path, deny.kind, deny.provenance, state)
+              for i, deny in enumerate(policy.denies)]
+    if policy.denies:
+        state.parameters["DENY_ANCESTORS"] = {
+            "name": "DENY_ANCESTORS",
+            "kind": "ancestors_regex",
+            "paths": sorted({deny.path for deny in policy.denies}),
+        }
+    network = _network(policy, state)
+    if policy.network.mode is NetworkMode.PROXY:
+        state.parameters["PROXY_PORT"] = {"name": "PROXY_PORT", "kind": "proxy_port"}
+    for name in state.variables:
+        state.parameters[name] = {"name": name, "kind": "variable", "variable": name}
+    text = _environment().get_template("profile.sbpl.j2").render(
+        profile=comment(policy.name),
+        description=comment(policy.description),
+        signal_scoped=policy.scopes.signal,
+        network_mode=Sbpl(policy.network.mode.value),
+        grants=grants,
+        network=network,
+        denies=denies,
+        has_denies=bool(policy.denies),
+        protect_metadata=policy.protect_metadata,
+        metadata_operations=Sbpl(" ".join(METADATA_OPERATIONS)),
+    )
+    artifact = {
+        "format": FORMAT,
+        "sbpl": text,
+        "network": policy.network.mode.value,
+        "parameters": [state.parameters[name] for name in sorted(state.parameters)],
+        "variables": sorted(state.variables),
+    }
+    return artifact, state.diagnostics
+
+
+# ---------------------------------------------------------------------------- strings
+
+
+def string_literal(text: str, span: Span | None = None, *, what: str = "string") -> Sbpl:
+    """``text`` as an SBPL string literal: ``\\`` and ``"`` escaped, control characters refused.
+
+    SBPL strings are TinyScheme strings; a control character (newline, NUL, escape…) in
+    a path is either a mistake or an attempt to smuggle syntax, and it has no escape we
+    trust Seatbelt to read back the same way, so it is an error at ``span``.
+    """
+    for offset, char in enumerate(text):
+        if unicodedata.category(char) == "Cc":
+            raise NonoError(
+                f"{what} {text!r} contains the control character U+{ord(char):04X} (at offset {offset}); "
+                "Seatbelt profiles cannot carry it",
+                span,
+            )
+    return Sbpl('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+
+
+def comment(text: str) -> Sbpl:
+    """``text`` made safe for a ``;`` comment: one line, control characters shown as ``?``."""
+    return Sbpl("".join("?" if unicodedata.category(c) == "Cc" else c for c in text))
+
+
+def ere_quote(text: str) -> str:
+    """Quote ``text`` for a POSIX extended regular expression (the dialect Seatbelt compiles)."""
+    return "".join("\\" + c if c in _ERE_SPECIAL else c for c in text)
+
+
+# ---------------------------------------------------------------------------- paths
+
+
+def _span(provenance: Provenance) -> Span:
+    return Span(provenance.file, provenance.line, provenance.column)
+
+
+def _value(template: str, span: Span, state: _Lowering) -> Sbpl:
+    """The SBPL expression for a path template: a literal, or ``(param VAR)`` plus the rest."""
+    if not template.startswith("$"):
+        return string_literal(template, span, what="path")
+    name, _, rest = template[1:].partition("/")
+    state.variables.add(name)
+    param = Sbpl(f"(param {string_literal(name, span)})")
+    if not rest:
+        return param
+    return Sbpl(f"(string-append {param} {string_literal('/' + rest, span, what='path')})")
+
+
+def _glob_split(template: str, span: Span) -> tuple[str, str] | None:
+    """Split at the first component holding ``*`` or ``?``: (plain prefix, pattern rest), or None."""
+    parts = template.split("/")
+    for index, part in enumerate(parts):
+        if _GLOB_CHARS & set(part):
+            prefix = "/".join(parts[:index])
+            if not prefix:
+                raise NonoError(f"path pattern {template!r} starts at '/'; name a directory before the pattern", span)
+            return prefix, "/".join(parts[index:])
+    return None
+
+
+def _glob_regex(rest: str, kind: PathKind) -> str:
+    """The ERE for the glob part: ``*`` any run within one component, ``?`` one character."""
+    body = "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else ere_quote(c) for c in rest)
+    return "/" + body + ("(/.*)?$" if kind is PathKind.TREE else "$")
+
+
+@cache
+def _symlinks() -> dict[str, str]:
+    """macOS's fixed top-level symlinks (``/tmp`` → ``/private/tmp``…), from backend data."""
+    with open(data_dir("backends") / "seatbelt" / "symlinks.json", encoding="utf-8") as handle:
+        table: dict[str, str] = json.load(handle)["symlinks"]
+    return table
+
+
+def private_alias(path: str) -> str | None:
+    """The path macOS really stores ``path`` at when it starts with a fixed symlink, else None."""
+    for link, target in _symlinks().items():
+        if path == link or path.startswith(link + "/"):
+            return target + path[len(link) :]
+    return None
+
+
+def _path_filters(rule_id: str, template: str, kind: PathKind, optional: bool, span: Span,
+                  state: _Lowering, *, deny: bool) -> tuple[Sbpl, ...]:
+    """Filters matching ``template``: as written, via ``/private`` when static, and resolved at launch."""
+    real = f"{rule_id}.real"
+    glob = _glob_split(template, span)
+    head = "subpath" if kind is PathKind.TREE else "literal"
+    written: list[Sbpl] = []
+    if glob is None:
+        written.append(Sbpl(f"({head} {_value(template, span, state)})"))
+        alias = None if template.startswith("$") else private_alias(template)
+        if alias:
+            written.append(Sbpl(f"({head} {string_literal(alias, span, what='path')})"))
+        resolved = Sbpl(f"(param {string_literal(real)})")
+        written.append(Sbpl(f"({head} {resolved})"))
+        if deny:
+            data = Sbpl(f"(string-append {string_literal(DATA_VOLUME)} {resolved})")
+            written.append(Sbpl(f"({head} {data})"))
+        resolve_path = template
+    else:
+        prefix, rest = glob
+        tail = string_literal(_glob_regex(rest, kind), span, what="path pattern")
+        if prefix.startswith("$"):
+            quoted = Sbpl(f"(regex-quote {_value(prefix, span, state)})")
+            written.append(Sbpl(f'(regex (string-append "^" {quoted} {tail}))'))
+        else:
+            written.append(Sbpl(f"(regex {string_literal('^' + ere_quote(prefix) + _glob_regex(rest, kind), span)})"))
+            alias = private_alias(prefix)
+            if alias:
+                pattern = "^" + ere_quote(alias) + _glob_regex(rest, kind)
+                written.append(Sbpl(f"(regex {string_literal(pattern, span)})"))
+        quoted_real = Sbpl(f"(regex-quote (param {string_literal(real)}))")
+        written.append(Sbpl(f'(regex (string-append "^" {quoted_real} {tail}))'))
+        if deny:
+            data_real = Sbpl(f'(regex (string-append "^" {string_literal(ere_quote(DATA_VOLUME))} {quoted_real} {tail}))')
+            written.append(data_real)
+        resolve_path = prefix
+    state.parameters[real] = {
+        "name": real,
+        "kind": "realpath",
+        "path": resolve_path,
+        "optional": optional,
+    }
+    return tuple(written)
+
+
+def _describe(provenance: Provenance) -> str:
+    chain = " > ".join(link.name for link in provenance.chain)
+    where = f"{provenance.file}:{provenance.line}"
+    return f"{where} ({chain})" if chain else where
+
+
+def _grant_rule(rule_id: str, path: str, kind: PathKind, access: Iterable[Access], optional: bool,
+                provenance: Provenance, state: _Lowering) -> Rule:
+    accesses = sorted(access, key=lambda a: list(Access).index(a))
+    operations = [op for a in accesses for op in OPERATIONS[a]]
+    filters = _path_filters(rule_id, path, kind, optional, _span(provenance), state, deny=False)
+    names = ",".join(a.value for a in accesses)
+    return Rule(Sbpl("allow"), Sbpl(" ".join(operations)), filters,
+                comment(f"{rule_id} {names} {kind.value} {path}  {_describe(provenance)}"))
+
+
+def _deny_rule(rule_id: str, path: str, kind: PathKind, provenance: Provenance, state: _Lowering) -> Rule:
+    filters = _path_filters(rule_id, path, kind, False, _span(provenance), state, deny=True)
+    return Rule(Sbpl("deny"), Sbpl(" ".join(DENY_OPERATIONS)), filters,
+                comment(f"{rule_id} deny {kind.value} {path}  {_describe(provenance)}"))
+
+
+# ---------------------------------------------------------------------------- network
+
+
+def _network(policy: Policy, state: _Lowering) -> list[Rule]:
+    """Port and unix-socket rules; the mode itself is laid out by ``network.sbpl.j2``.
+
+    A listed port restricts TCP in its direction to the listed ports, as Landlock does once
+    it handles that right: so under ``network open`` the direction is first closed again.
+    """
+    rules: list[Rule] = []
+    ports = policy.network.ports
+    for direction, operations, side in (("connect", "network-outbound", "remote"),
+                                        ("bind", "network-bind network-inbound", "local")):
+        listed = [(i, p) for i, p in enumerate(ports) if p.direction == direction]
+        if not listed:
+            continue
+        if policy.network.mode is NetworkMode.OPEN:
+            rules.append(Rule(Sbpl("deny"), Sbpl(operations), (Sbpl(f'({side} tcp "*:*")'),),
+                              comment(f"TCP {direction} is limited to the ports listed below")))
+        for index, port in listed:
+            address = string_literal(f"*:{port.port}")
+            rules.append(Rule(Sbpl("allow"), Sbpl(operations), (Sbpl(f"({side} tcp {address})"),),
+                              comment(f"p{index} port {direction} {port.port}  {_describe(port.provenance)}")))
+    for index, socket in enumerate(policy.unix_sockets):
+        rule_id = f"u{index}"
+        filters = _path_filters(rule_id, socket.path, PathKind.FILE, True, _span(socket.provenance), state,
+                                deny=False)
+        rules.append(Rule(Sbpl("allow"), Sbpl("network-outbound"), filters,
+                          comment(f"{rule_id} unix_socket {socket.path}  {_describe(socket.provenance)}")))
+    return rules
+
+
+# ---------------------------------------------------------------------------- diagnostics
+
+
+def _unsupported(policy: Policy, state: _Lowering) -> None:
+    """A warning for each request SBPL cannot express; the rest of the profile still holds."""
+    for index, rule in enumerate(policy.syscalls):
+        names = ", ".join(rule.names)
+        state.diagnostics.append(Diagnostic(
+            "warning",
+            f"system call rule s{index} ({names} → {rule.action.kind.value}) is a seccomp filter: "
+            "Seatbelt has no equivalent, so macOS does not enforce it",
+            _span(rule.provenance),
+            notes=("put Linux-only rules in an `on linux { … }` block to keep this target quiet",),
+            code="seatbelt-unsupported",
+        ))
+    if policy.min_abi is not None:
+        state.diagnostics.append(Diagnostic(
+            "warning",
+            f"profile '{policy.name}' pins Landlock ABI {policy.min_abi} (`abi {policy.min_abi}`): "
+            "macOS has no Landlock, so the pin has no effect on this target",
+            Span(policy.sources[0][0]) if policy.sources else None,
+            code="seatbelt-unsupported",
+        ))
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def _require_sbpl(value: object) -> object:
+    """jinja2 ``finalize``: a template may print only escaped fragments (or nothing)."""
+    if isinstance(value, Sbpl) or value is None:
+        return value
+    raise TypeError(f"a seatbelt template printed an unescaped {type(value).__name__}: {value!r}")
+
+
+@cache
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(data_dir("backends") / "seatbelt")),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        finalize=_require_sbpl,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
