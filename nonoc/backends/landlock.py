@@ -13,8 +13,9 @@ known where ``$HOME`` is and what lies inside a granted tree. What can be decide
 * conflicts visible without the host: a grant equal to or inside a deny (dropped, deny
   wins, with a warning) and a deny inside a granted tree (refused here under
   ``deny_inside_allow refuse``; split by the launcher otherwise);
-* rule ids (``g0`` grants, ``d0`` denies, ``p0`` ports) in a stable order, with each id's
-  provenance in the table's ``provenance`` map.
+* rule ids: ``g3`` is ``policy.grants[3]``, ``d0`` a deny, ``p1`` a port, the convention of
+  ``nonoc.bundle.payload`` whose ``provenance`` map the launcher reads to name rules. The
+  resolver sorts rules canonically, so two spellings of one policy get the same ids.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from nonoc import paths
 from nonoc.backends.host import LATEST_LANDLOCK_ABI, HostFacts
+from nonoc.bundle.payload import rule_id
 from nonoc.errors import Diagnostic, NonoError, Span
 from nonoc.ir import (
     Access,
@@ -31,7 +33,6 @@ from nonoc.ir import (
     PathGrant,
     PathKind,
     Policy,
-    PortRule,
     Provenance,
 )
 from nonoc.launch import rights
@@ -63,19 +64,15 @@ def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, Any], list[Diagnos
         )
     diagnostics: list[Diagnostic] = []
     handled_fs = rights.names_at("fs", abi)
-    grants = sorted(policy.grants, key=_grant_key)
-    denies = sorted(policy.denies, key=_deny_key)
-    provenance: dict[str, dict[str, Any]] = {}
-
-    grant_ids = {id(g): f"g{i}" for i, g in enumerate(grants)}
-    deny_ids = {id(d): f"d{i}" for i, d in enumerate(denies)}
+    grants = list(policy.grants)
+    denies = list(policy.denies)
+    grant_ids = {id(g): rule_id("g", i) for i, g in enumerate(grants)}
+    deny_ids = {id(d): rule_id("d", i) for i, d in enumerate(denies)}
     rules = []
     for grant in grants:
-        rule_id = grant_ids[id(grant)]
-        provenance[rule_id] = _provenance(grant.provenance)
         rules.append(
             {
-                "id": rule_id,
+                "id": grant_ids[id(grant)],
                 "path": grant.path,
                 "kind": grant.kind.value,
                 "access": _fs_rights(grant.access, grant.kind, handled_fs),
@@ -84,12 +81,10 @@ def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, Any], list[Diagnos
         )
     deny_rows = []
     for deny in denies:
-        rule_id = deny_ids[id(deny)]
-        provenance[rule_id] = _provenance(deny.provenance)
-        deny_rows.append({"id": rule_id, "path": deny.path, "kind": deny.kind.value})
+        deny_rows.append({"id": deny_ids[id(deny)], "path": deny.path, "kind": deny.kind.value})
 
     diagnostics.extend(_conflicts(policy, grants, denies, grant_ids, deny_ids))
-    handled_net, net_rows, net_diagnostics = _network(policy, abi, provenance)
+    handled_net, net_rows, net_diagnostics = _network(policy, abi)
     diagnostics.extend(net_diagnostics)
     scopes, scope_diagnostics = _scopes(policy, abi)
     diagnostics.extend(scope_diagnostics)
@@ -105,7 +100,6 @@ def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, Any], list[Diagnos
         "rules": rules,
         "denies": deny_rows,
         "net": net_rows,
-        "provenance": dict(sorted(provenance.items(), key=lambda item: _id_key(item[0]))),
     }
     return table, diagnostics
 
@@ -122,13 +116,11 @@ def _fs_rights(access: frozenset[Access], kind: PathKind, handled: list[str]) ->
     return rights.ordered("fs", names)
 
 
-def _network(
-    policy: Policy, abi: int, provenance: dict[str, dict[str, Any]]
-) -> tuple[list[str], list[dict[str, Any]], list[Diagnostic]]:
+def _network(policy: Policy, abi: int) -> tuple[list[str], list[dict[str, Any]], list[Diagnostic]]:
     """Handled net rights and port rules for the policy's network mode."""
     network = policy.network
     diagnostics: list[Diagnostic] = []
-    ports = sorted(network.ports, key=_port_key)
+    ports = list(network.ports)
     if network.mode is NetworkMode.OPEN:
         if ports:
             diagnostics.append(
@@ -152,10 +144,8 @@ def _network(
         return [], [], diagnostics
     rows = []
     for index, port in enumerate(ports):
-        rule_id = f"p{index}"
-        provenance[rule_id] = _provenance(port.provenance)
         access = "CONNECT_TCP" if port.direction == "connect" else "BIND_TCP"
-        rows.append({"id": rule_id, "port": port.port, "access": [access]})
+        rows.append({"id": rule_id("p", index), "port": port.port, "access": [access]})
     return rights.names_at("net", abi), rows, diagnostics
 
 
@@ -232,40 +222,5 @@ def _conflicts(
     return diagnostics
 
 
-def _provenance(provenance: Provenance) -> dict[str, Any]:
-    return {
-        "file": provenance.file,
-        "line": provenance.line,
-        "column": provenance.column,
-        "chain": [
-            {"kind": link.kind, "name": link.name, "file": link.file, "line": link.line}
-            for link in provenance.chain
-        ],
-    }
-
-
 def _span(provenance: Provenance) -> Span:
     return Span(provenance.file, provenance.line, provenance.column)
-
-
-def _where(provenance: Provenance) -> tuple[str, int, int]:
-    return (provenance.file, provenance.line, provenance.column)
-
-
-def _grant_key(grant: PathGrant) -> tuple[Any, ...]:
-    # Sorting by content (not by the order rules were written) gives the same ids to two
-    # spellings of one policy.
-    return (grant.path, grant.kind.value, sorted(a.value for a in grant.access), grant.optional,
-            _where(grant.provenance))
-
-
-def _deny_key(deny: PathDeny) -> tuple[Any, ...]:
-    return (deny.path, deny.kind.value, _where(deny.provenance))
-
-
-def _port_key(port: PortRule) -> tuple[Any, ...]:
-    return (port.port, port.direction, _where(port.provenance))
-
-
-def _id_key(rule_id: str) -> tuple[str, int]:
-    return (rule_id[0], int(rule_id[1:]))

@@ -60,6 +60,15 @@ def child_environment(launch: Mapping[str, Any], environ: Mapping[str, str]) -> 
     return env
 
 
+def linux_provenance(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Rule id -> provenance for the Linux rules (``payload["provenance"]["linux"]``)."""
+    recorded = payload.get("provenance")
+    if not isinstance(recorded, Mapping):
+        return {}
+    per_target = recorded.get("linux")
+    return per_target if isinstance(per_target, Mapping) else {}
+
+
 def enforce(plan: Plan) -> None:
     """Create the ruleset, add every rule, set no_new_privs and restrict this thread.
 
@@ -132,8 +141,7 @@ def apply_payload(
     from nonoc.launch import plan as planning
     from nonoc.launch import report
 
-    provenance = dict(payload.get("provenance") or {})
-    provenance.update(linux["landlock"].get("provenance") or {})
+    provenance = linux_provenance(payload)
     plan = planning.build(linux["landlock"], provenance, environ=environ, kernel_abi=kernel_abi)
     seccomp = linux.get("seccomp")
     if dry_run:

@@ -1,0 +1,184 @@
+"""Build Landlock tables and payloads by hand, and run a real child under them.
+
+``sandboxed`` starts a child Python that calls ``apply_payload`` (the launcher's real code:
+ruleset, no_new_privs, restrict_self, exec) and execs a *probe*: a small Python program
+that performs file and socket operations and reports, for each, ``OK`` or the errno name
+the kernel answered. Nothing about the kernel is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from nonoc.launch import rights
+
+ALL_FS = rights.names_at("fs", 7)
+READ_TREE = ["READ_FILE", "READ_DIR"]
+EXEC_TREE = ["EXECUTE", "READ_FILE"]
+WRITE_TREE = rights.lowering("write", "tree")
+RW_TREE = sorted(set(READ_TREE) | set(WRITE_TREE))
+
+#: The interpreter the probe runs on: the real binary (not the venv's symlink), started
+#: with -I -S so that it reads nothing outside its own prefix.
+PYTHON = os.path.realpath(sys.executable)
+PYTHON_PREFIX = os.path.realpath(sys.base_prefix)
+
+PROBE = r"""
+import errno, json, os, socket, sys
+
+def attempt(op, *args):
+    try:
+        if op == "read":
+            with open(args[0], "rb") as handle:
+                handle.read(1)
+        elif op == "list":
+            os.listdir(args[0])
+        elif op == "write":
+            fd = os.open(args[0], os.O_WRONLY)
+            os.write(fd, b"x")
+            os.close(fd)
+        elif op == "create":
+            os.close(os.open(args[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        elif op == "mkdir":
+            os.mkdir(args[0])
+        elif op == "delete":
+            os.unlink(args[0])
+        elif op == "rmdir":
+            os.rmdir(args[0])
+        elif op == "rename":
+            os.rename(args[0], args[1])
+        elif op == "truncate":
+            os.truncate(args[0], 0)
+        elif op == "symlink":
+            os.symlink(args[0], args[1])
+        elif op == "exec":
+            pid = os.posix_spawn(args[0], [args[0]], {})
+            os.waitpid(pid, 0)
+        elif op == "connect":
+            with socket.create_connection(("127.0.0.1", int(args[0])), timeout=2):
+                pass
+        elif op == "bind":
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", int(args[0])))
+        elif op == "kill":
+            os.kill(int(args[0]), 0)
+        else:
+            return "unknown op " + op
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+    return "OK"
+
+ops = json.loads(sys.argv[1])
+print(json.dumps([attempt(*op) for op in ops]))
+sys.exit(int(os.environ.get("PROBE_EXIT", "0")))
+"""
+
+LAUNCHER = r"""
+import json, sys
+from nonoc.launch.apply import apply_payload
+spec = json.loads(sys.argv[1])
+try:
+    code = apply_payload(spec["payload"], spec["argv"], dry_run=spec["dry_run"],
+                         verbose=spec["verbose"], kernel_abi=spec["kernel_abi"])
+except Exception as exc:
+    if not hasattr(exc, "render"):
+        raise
+    sys.stderr.write(exc.render() + "\n")
+    sys.exit(exc.exit_code)
+sys.exit(code)
+"""
+
+
+def rule(rule_id: str, path: str | Path, access: list[str], *, kind: str = "tree", optional: bool = False) -> dict[str, Any]:
+    """One grant row of a rule table."""
+    return {"id": rule_id, "path": str(path), "kind": kind, "access": list(access), "optional": optional}
+
+
+def deny(rule_id: str, path: str | Path, kind: str = "tree") -> dict[str, Any]:
+    """One deny row of a rule table."""
+    return {"id": rule_id, "path": str(path), "kind": kind}
+
+
+def runtime_rules() -> list[dict[str, Any]]:
+    """What the probe interpreter needs to start: its prefix and the system libraries."""
+    found = [rule("r0", "/usr", ["EXECUTE", "READ_FILE", "READ_DIR"])]
+    if not PYTHON_PREFIX.startswith("/usr/"):
+        found.append(rule("r1", PYTHON_PREFIX, ["EXECUTE", "READ_FILE", "READ_DIR"]))
+    return found
+
+
+def table(
+    rules: list[dict[str, Any]],
+    denies: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    *,
+    abi: int = 7,
+    min_abi: int = 1,
+    compat: str = "best_effort",
+    deny_strategy: str = "split",
+    net: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    handled_net: list[str] | None = None,
+    scopes: list[str] | None = None,
+    runtime: bool = True,
+) -> dict[str, Any]:
+    """A Landlock rule table as the backend writes it (all rights of ``abi`` handled)."""
+    return {
+        "abi": abi,
+        "min_abi": min_abi,
+        "compat": compat,
+        "deny_strategy": deny_strategy,
+        "handled_fs": rights.names_at("fs", abi),
+        "handled_net": rights.names_at("net", abi) if handled_net is None else handled_net,
+        "scopes": rights.names_at("scope", abi) if scopes is None else scopes,
+        "rules": (runtime_rules() if runtime else []) + list(rules),
+        "denies": list(denies),
+        "net": list(net),
+    }
+
+
+def payload(landlock: dict[str, Any], provenance: dict[str, Any] | None = None, **linux: Any) -> dict[str, Any]:
+    """A verified payload around ``landlock`` (the shape ``load_verified`` returns)."""
+    return {
+        "format": "nono-bundle/1",
+        "manifest": {"profile": "test", "targets": ["linux"], "arch": "any"},
+        "linux": {"landlock": landlock, "launch": {}, **linux},
+        "provenance": {"linux": provenance or {}},
+    }
+
+
+def where(file: str, line: int, column: int = 3) -> dict[str, Any]:
+    """A provenance record."""
+    return {"file": file, "line": line, "column": column, "chain": [{"kind": "profile", "name": "test", "file": file, "line": 1}]}
+
+
+def launch(
+    document: dict[str, Any],
+    argv: list[str],
+    *,
+    dry_run: bool = False,
+    verbose: bool = False,
+    kernel_abi: int | None = None,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``apply_payload(document, argv)`` in a child process and capture what it printed."""
+    spec = {"payload": document, "argv": argv, "dry_run": dry_run, "verbose": verbose, "kernel_abi": kernel_abi}
+    return subprocess.run(
+        [sys.executable, "-c", LAUNCHER, json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def probe(document: dict[str, Any], ops: list[list[Any]], **options: Any) -> list[str]:
+    """Run the probe under ``document``; return the kernel's answer to each operation."""
+    done = launch(document, [PYTHON, "-I", "-S", "-c", PROBE, json.dumps(ops)], **options)
+    assert done.returncode == 0, f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
