@@ -1,0 +1,59 @@
+"""Rollback: snapshots of the trees an agent may write, and an exact, crash-safe restore.
+
+API for ``nono run`` (and anything else that wants an undo)::
+
+    from nonoc.runtime.rollback import SnapshotStore, RollbackOptions, ProgressBar
+
+    store = SnapshotStore()                      # $XDG_STATE_HOME/nono/rollback
+    options = RollbackOptions(include=("dist",), exclude=("*.log",))
+    before = store.snapshot(writable_roots, session_id, "before", options=options,
+                            progress=ProgressBar())
+    ...                                          # the sandboxed command runs
+    after = store.snapshot(writable_roots, session_id, "after", options=options)
+    changes = store.diff(before, after)          # TreeDiff: .added .modified .deleted
+    audit.record("snapshot", snapshot_id=after.id, label="after",
+                 merkle_root=after.merkle_root, files=after.files)
+    store.restore(before.id)                     # undo; or store.restore(id, paths=[...])
+    store.verify(before.id).ok                   # objects re-hashed, Merkle root recomputed
+    store.cleanup(keep=20, max_bytes=5 << 30)    # retention
+
+``Snapshot`` (summary fields: ``id``, ``session``, ``label``, ``roots``, ``merkle_root``,
+``files``, ``total_bytes``, ``excluded``…) is what ``snapshot``/``get``/``list`` return;
+``store.entries(snapshot)`` loads its per-path entries. Errors the user can act on are
+:class:`RollbackError` (a ``NonoError``).
+
+**The store must be out of the agent's reach.** ``nono run`` must add a deny of
+``$XDG_STATE_HOME/nono`` (rollback objects, snapshots, and the audit trail beside them) to
+the policy it compiles, even when a grant would cover it (say ``--allow ~``): an agent
+that can write the store can rewrite history and what restore brings back.
+
+Modules: ``objects`` (content-addressed store), ``gitignore`` (pattern matcher), ``rules``
+(what is left out), ``scan`` (the walk), ``manifest`` (entries, Merkle root), ``snapshot``
+(on-disk form), ``store`` (the API), ``diff``, ``restore`` (+ ``safefs``), ``verify``,
+``retention`` (cleanup), ``progress``, ``fsio`` (durable writes).
+"""
+
+from __future__ import annotations
+
+from nonoc.runtime.rollback.diff import Change, TreeDiff
+from nonoc.runtime.rollback.manifest import Entry
+from nonoc.runtime.rollback.progress import NoProgress, Progress, ProgressBar
+from nonoc.runtime.rollback.rules import RollbackOptions
+from nonoc.runtime.rollback.scan import Exclusion
+from nonoc.runtime.rollback.snapshot import Snapshot
+from nonoc.runtime.rollback.store import RollbackError, SnapshotStore, default_root
+
+__all__ = [
+    "Change",
+    "Entry",
+    "Exclusion",
+    "NoProgress",
+    "Progress",
+    "ProgressBar",
+    "RollbackError",
+    "RollbackOptions",
+    "Snapshot",
+    "SnapshotStore",
+    "TreeDiff",
+    "default_root",
+]
