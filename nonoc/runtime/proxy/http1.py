@@ -263,9 +263,11 @@ def error_response(status: int, message: str, extra: list[tuple[str, str]] | Non
     reasons = {
         400: "Bad Request",
         403: "Forbidden",
+        401: "Unauthorized",
         404: "Not Found",
         407: "Proxy Authentication Required",
         431: "Request Header Fields Too Large",
+        500: "Internal Server Error",
         501: "Not Implemented",
         502: "Bad Gateway",
         503: "Service Unavailable",

@@ -134,6 +134,11 @@ class ProxyServer:
         """``http://nono:TOKEN@127.0.0.1:PORT``."""
         return proxy_url(*self.address, self.token)
 
+    @property
+    def connection_count(self) -> int:
+        """Client connections being served right now."""
+        return len(self._sessions)
+
     def route_url(self, name: str) -> str:
         """The base URL of credential route ``name`` (without any client suffix)."""
         return route_url(*self.address, name)
@@ -175,6 +180,10 @@ class ProxyServer:
         self._sessions.add(task)
         try:
             await ClientSession(self._state, reader, writer).run()
+        except asyncio.CancelledError:
+            # Only stop() cancels sessions. Returning normally (not re-raising) matters:
+            # asyncio's stream callback would log a cancelled session as an error.
+            writer.transport.abort()
         finally:
             self._sessions.discard(task)
 

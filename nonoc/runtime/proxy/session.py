@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from urllib.parse import urlsplit
 
 from nonoc.runtime.proxy.auth import check_placeholder, check_proxy_authorization
@@ -37,6 +38,7 @@ from nonoc.runtime.proxy.relay import Upstream, open_upstream, tunnel
 from nonoc.runtime.proxy.routes import RouteSpec
 from nonoc.runtime.proxy.state import ProxyState
 
+_log = logging.getLogger("nono.proxy")
 _AUTH_CHALLENGE = [("Proxy-Authenticate", 'Basic realm="nono"')]
 
 
@@ -71,6 +73,9 @@ class ClientSession:
                 await self.send_error(exc.status, str(exc))
         except (ClientGone, TimeoutError, ConnectionError, OSError):
             pass
+        except Exception:  # a bug must cost one connection, never the proxy
+            _log.exception("proxy session failed")
+            await self.send_error(500, "nono proxy: internal error")
         finally:
             if self.upstream is not None:
                 self.upstream.close()
@@ -87,11 +92,11 @@ class ClientSession:
         if target.startswith("/"):
             return await self.route(head, target)
         if target[:7].lower() == "http://":
-            parts = urlsplit(target)
             try:
+                parts = urlsplit(target)
                 host, port = parts.hostname or "", parts.port or 80
             except ValueError as exc:
-                raise HttpError(400, "invalid port in URL") from exc
+                raise HttpError(400, "malformed URL") from exc
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             if self.state.is_self(host, port):
                 return await self.route(head, path)
@@ -327,6 +332,9 @@ class ClientSession:
 
 async def close_writer(writer: asyncio.StreamWriter) -> None:
     """Close a connection, aborting it if the peer does not let the close finish quickly."""
+    if writer.transport.get_write_buffer_size():
+        writer.transport.abort()  # unsent data to a peer that stopped reading: drop it now
+        return
     writer.close()
     try:
         async with asyncio.timeout(2.0):
