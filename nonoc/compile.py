@@ -12,7 +12,6 @@ import importlib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +34,8 @@ BACKEND_MODULES: tuple[str, ...] = (
     "nonoc.backends.seatbelt",
 )
 
-Loader = Callable[[str, str], "Policy"]
+#: ``(source, target) -> Policy`` or an object with ``policy`` and ``diagnostics`` (a Resolution).
+Loader = Callable[[str, str], Any]
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def compile_profile(
     unsigned: bool = False,
     use_cache: bool | None = None,
     landlock_abi: int | None = None,
-    flags: Mapping[str, Any] | None = None,
+    flags: Sequence[tuple[str, str]] = (),
     loader: Loader | None = None,
     backends: Sequence[ModuleType] | None = None,
 ) -> Compilation:
@@ -98,8 +98,8 @@ def compile_profile(
 
     ``arch`` defaults to this machine's; ``key`` is a key name or a PEM file path (the
     default key is created and trusted on first use); ``unsigned`` writes an envelope
-    without signatures. ``flags`` are extra inputs that shape the policy (``nono run``'s
-    command-line grants) and go into the cache key; ``loader`` and ``backends`` replace
+    without signatures. ``flags`` are ``(label, statements)`` pairs layered over the
+    profile (``nono run``'s command-line grants, see ``nonoc.resolve.resolve``); ``loader`` and ``backends`` replace
     the front end and the backend modules (tests, embedding). The cache is used unless
     ``use_cache`` is False; with a replaced loader or backends, only if it is True.
     """
@@ -126,7 +126,7 @@ def compile_profile(
                 f"{signing_key.where()}; nono exec on this machine trusts it"
             )
     data, policy_name, warnings, sources = _compile(
-        source_text, target_list, arch, profile, landlock_abi, loader, backends
+        source_text, target_list, arch, landlock_abi, loader or _front_end(profile, flags), backends
     )
     from nonoc.bundle.dsse import seal
 
@@ -134,7 +134,7 @@ def compile_profile(
     if use_cache:
         # Recomputed: creating the default key just now changed the key's fingerprint.
         request = _request(source_text, target_list, arch, key, profile, unsigned, landlock_abi, flags)
-        files = _locate_sources(sources, source_text)
+        files = _locate_sources(sources)
         if request is not None and files is not None:
             cache.store(cache.request_digest(request), bundle, files, warnings)
     return Compilation(bundle, policy_name, tuple(warnings), tuple(notes), cached=False)
@@ -144,9 +144,8 @@ def _compile(
     source: str,
     targets: tuple[str, ...],
     arch: str,
-    profile: str | None,
     landlock_abi: int | None,
-    loader: Loader | None,
+    load: Loader,
     backends: Sequence[ModuleType] | None,
 ) -> tuple[bytes, str, list[str], dict[str, str]]:
     """The uncached pipeline; returns payload bytes, profile name, warnings, sources."""
@@ -154,23 +153,28 @@ def _compile(
     from nonoc.bundle.canonical import canonical_json
     from nonoc.bundle.payload import TargetBuild, build_payload
 
-    load = loader or _front_end(profile)
     builds: dict[str, TargetBuild] = {}
+    warnings: list[str] = []
     for target in targets:
-        policy = load(source, target)
+        # A loader returns a Policy, or a Resolution (the policy and front-end warnings).
+        loaded = load(source, target)
+        policy = getattr(loaded, "policy", loaded)
         host = HostFacts.for_target(target, arch, landlock_abi)  # type: ignore[arg-type]
         builds[target] = _lower(policy, host, backends)
-    warnings = [d.render() for build in builds.values() for d in build.warnings]
+        for diagnostic in [*getattr(loaded, "diagnostics", ()), *builds[target].warnings]:
+            # Both targets usually share the front end's warnings: say each once.
+            if diagnostic.render() not in warnings:
+                warnings.append(diagnostic.render())
     payload = build_payload(builds)
     sources = dict(payload["manifest"]["sources"])
     return canonical_json(payload), payload["manifest"]["profile"], warnings, sources
 
 
-def _front_end(profile: str | None) -> Loader:
-    from nonoc.resolve import load_policy
+def _front_end(profile: str | None, flags: Sequence[tuple[str, str]]) -> Loader:
+    from nonoc.resolve import resolve
 
-    def load(source: str, target: str) -> Policy:
-        return load_policy(source, target, profile=profile)  # type: ignore[arg-type]
+    def load(source: str, target: str) -> Any:
+        return resolve(source, target, profile=profile, flags=flags)  # type: ignore[arg-type]
 
     return load
 
@@ -194,11 +198,14 @@ def available_backends() -> list[ModuleType]:
     modules = []
     for name in BACKEND_MODULES:
         try:
-            modules.append(importlib.import_module(name))
+            module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
             # Only the backend itself being absent is tolerated; a broken import is a bug.
             if exc.name != name:
                 raise
+            continue
+        if callable(getattr(module, "lower", None)):  # a package still being written has none
+            modules.append(module)
     return modules
 
 
@@ -213,27 +220,26 @@ def _request(
     profile: str | None,
     unsigned: bool,
     landlock_abi: int | None,
-    flags: Mapping[str, Any] | None,
+    flags: Sequence[tuple[str, str]],
 ) -> dict[str, Any] | None:
     """Everything that shapes the bundle besides the source files' contents; None: uncacheable."""
     fingerprint = "unsigned" if unsigned else key_fingerprint(key)
     if fingerprint is None:
         return None  # no key yet: it is about to be made, and the bundle is not cached
-    path = Path(source)
     return {
         "compiler": compiler_identity(),
         "source": source,
         # The same name means another file in another directory, or a profile name that a
         # file in the working directory now shadows.
-        "source_file": str(path.resolve()) if path.is_file() else None,
+        "source_file": os.path.realpath(source) if os.path.isfile(source) else None,
         "profile": profile,
         "targets": list(targets),
         "arch": arch,
         "landlock_abi": landlock_abi,
         "key": fingerprint,
-        "flags": dict(flags or {}),
+        "flags": [list(flag) for flag in flags],
         # A new user profile may shadow a built-in that this compile resolved by name.
-        "user_profiles": cache.tree_stamp([Path(config_dir()) / "profiles"], (".nono",)),
+        "user_profiles": cache.tree_stamp([os.path.join(config_dir(), "profiles")], (".nono",)),
     }
 
 
@@ -243,36 +249,43 @@ _IDENTITY: list[str] = []
 def compiler_identity() -> str:
     """The compiler's version and a stamp of its code and shipped data (edits invalidate)."""
     if not _IDENTITY:
-        from nonoc.resources import data_dir
-
-        package = Path(__file__).resolve().parent
-        roots = [package] + [data_dir(folder) for folder in ("grammar", "backends", "stdlib", "profiles")]
+        package = os.path.dirname(os.path.realpath(__file__))
+        # As ``nonoc.resources.data_dir`` finds them (that module costs pathlib's import).
+        installed = os.path.join(package, "_data")
+        data_root = installed if os.path.isdir(installed) else os.path.dirname(package)
+        roots = [package] + [os.path.join(data_root, f) for f in ("grammar", "backends", "stdlib", "profiles")]
         _IDENTITY.append(f"{__version__}:{cache.tree_stamp(roots)}")
     return _IDENTITY[0]
 
 
-def _locate_sources(sources: Mapping[str, str], source: str) -> dict[str, str] | None:
-    """Map each source's display name to a real file with the recorded digest.
+def _locate_sources(sources: Mapping[str, str]) -> dict[str, str] | None:
+    """Map each source's display name back to the one real file it names.
 
-    Returns ``{path: sha256}``, or None when some source cannot be found again, in which
-    case the result is not cached: a hit must be able to re-check every file.
+    The front end names shipped files ``stdlib/x.nono`` and ``profiles/x.nono``, a user
+    profile found by name by that name, and other files by their path as given (relative
+    to the working directory, or to the importing file's display name). Returns
+    ``{real path: sha256}``, or None, so that the result is not cached, when a source
+    cannot be found or more than one file fits: a hit must re-check exactly the files
+    that were read.
     """
     from nonoc.resources import data_dir
 
-    bases = [Path.cwd(), Path(source).resolve().parent, Path(config_dir()), data_dir("profiles").parent]
+    bases = [os.getcwd(), os.path.join(config_dir(), "profiles"), str(data_dir("profiles").parent)]
     located: dict[str, str] = {}
     for name, digest in sources.items():
-        candidates = [Path(name)] if os.path.isabs(name) else [base / name for base in bases]
+        names = [name] if name.endswith(".nono") else [name, f"{name}.nono"]
+        candidates = {os.path.join(base, n) for n in names for base in bases}  # absolute n wins
+        found = set()
         for candidate in candidates:
             try:
                 if cache.file_digest(candidate) == digest:
-                    located[str(candidate.resolve())] = digest
-                    break
+                    found.add(os.path.realpath(candidate))
             except OSError:
                 continue
-        else:
+        if len(found) != 1:
             return None
-    return located if located else None
+        located[found.pop()] = digest
+    return located or None
 
 
 def _profile_of(bundle: bytes) -> str:

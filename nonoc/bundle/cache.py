@@ -25,7 +25,6 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from nonoc.bundle.canonical import canonical_json
@@ -43,9 +42,17 @@ class CachedBundle:
     digest: str
 
 
-def bundles_dir() -> Path:
+def bundles_dir() -> str:
     """``$XDG_CACHE_HOME/nono/bundles``."""
-    return Path(cache_dir()) / "bundles"
+    return os.path.join(cache_dir(), "bundles")
+
+
+def _index_path(request: str) -> str:
+    return os.path.join(bundles_dir(), "index", f"{request}.json")
+
+
+def _object_path(digest: str) -> str:
+    return os.path.join(bundles_dir(), "objects", f"{digest}.bundle")
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
@@ -54,7 +61,7 @@ def file_digest(path: str | os.PathLike[str]) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def tree_stamp(roots: Iterable[Path], suffixes: tuple[str, ...] = ()) -> str:
+def tree_stamp(roots: Iterable[str], suffixes: tuple[str, ...] = ()) -> str:
     """A digest of the names, sizes and modification times of the files under ``roots``.
 
     Cheap (``stat`` only). It stands for "the compiler's own code and data": an installed
@@ -74,7 +81,7 @@ def tree_stamp(roots: Iterable[Path], suffixes: tuple[str, ...] = ()) -> str:
                 except OSError:
                     continue
                 entries.append((os.path.relpath(path, root), info.st_size, info.st_mtime_ns))
-        digest.update(repr((str(root), sorted(entries))).encode())
+        digest.update(repr((root, sorted(entries))).encode())
     return digest.hexdigest()
 
 
@@ -88,9 +95,8 @@ def lookup(request: str) -> CachedBundle | None:
     secret = local_secret(create=False)
     if secret is None:
         return None
-    index = bundles_dir() / "index" / f"{request}.json"
     try:
-        entry = json.loads(index.read_bytes())
+        entry = json.loads(_read(_index_path(request)))
         mac = entry.pop("mac")
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return None
@@ -100,7 +106,7 @@ def lookup(request: str) -> CachedBundle | None:
         for path, digest in entry["files"].items():
             if file_digest(path) != digest:
                 return None
-        data = (bundles_dir() / "objects" / f"{entry['bundle']}.bundle").read_bytes()
+        data = _read(_object_path(entry["bundle"]))
     except (OSError, KeyError, AttributeError, TypeError):
         return None
     digest = hashlib.sha256(data).hexdigest()
@@ -122,8 +128,8 @@ def store(request: str, data: bytes, files: Mapping[str, str], warnings: Iterabl
     entry: dict[str, Any] = {"bundle": digest, "files": dict(sorted(files.items())), "warnings": list(warnings)}
     entry["mac"] = _mac(secret, request, entry)
     try:
-        _write(bundles_dir() / "objects" / f"{digest}.bundle", data)
-        _write(bundles_dir() / "index" / f"{request}.json", canonical_json(entry))
+        _write(_object_path(digest), data)
+        _write(_index_path(request), canonical_json(entry))
     except OSError:
         return False
     return True
@@ -135,15 +141,22 @@ def _mac(secret: bytes, request: str, entry: Mapping[str, Any]) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _write(path: str, data: bytes) -> None:
+    directory, name = os.path.split(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    temp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
     try:
-        temp.write_bytes(data)
+        with open(temp, "wb") as handle:
+            handle.write(data)
         os.replace(temp, path)
     except OSError:
         try:
-            temp.unlink()
+            os.unlink(temp)
         except OSError:
             pass
         raise

@@ -21,7 +21,6 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from nonoc.errors import NonoError
 from nonoc.launch.verify import config_dir, keyid_of, public_key_from_pem, public_key_to_pem, trusted_keys_dir
@@ -56,9 +55,13 @@ class SigningKey:
         return self.storage
 
 
-def keys_dir() -> Path:
+def keys_dir() -> str:
     """``$XDG_CONFIG_HOME/nono/keys``: file-stored private keys and every key's public half."""
-    return Path(config_dir()) / "keys"
+    return os.path.join(config_dir(), "keys")
+
+
+def _key_file(name: str, suffix: str) -> str:
+    return os.path.join(keys_dir(), f"{name}{suffix}")
 
 
 def is_key_path(spec: str) -> bool:
@@ -79,9 +82,10 @@ def key_fingerprint(spec: str) -> str | None:
     Standard library only (the compile cache uses it before deciding to load anything):
     the digest of the key's public-half file, or of the PEM file for a path.
     """
-    path = Path(spec) if is_key_path(spec) else keys_dir() / f"{spec}.pub"
+    path = spec if is_key_path(spec) else _key_file(spec, ".pub")
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
     except OSError:
         return None
 
@@ -89,12 +93,11 @@ def key_fingerprint(spec: str) -> str | None:
 def load_key(spec: str) -> SigningKey:
     """Load the key named ``spec`` (or the PEM file at that path); raise if there is none."""
     if is_key_path(spec):
-        path = Path(spec)
         try:
-            pem = path.read_bytes()
+            pem = _read(spec)
         except OSError as exc:
             raise NonoError(f"cannot read signing key {spec}: {exc.strerror}") from None
-        return _make(path.stem, pem, str(path))
+        return _make(key_stem(spec), pem, spec)
     key = _find(check_name(spec))
     if key is None:
         raise NonoError(
@@ -125,7 +128,7 @@ def generate_key(name: str = DEFAULT_KEY, *, file: str | None = None, force: boo
     ``file``, exactly that PEM file. An existing key is kept unless ``force``.
     """
     check_name(name)
-    if not force and (_find(name) is not None or (file and Path(file).exists())):
+    if not force and (_find(name) is not None or (file and os.path.exists(file))):
         where = file or f"key '{name}'"
         raise NonoError(f"signing key {where} already exists", notes=("pass --force to replace it",))
     from cryptography.hazmat.primitives import serialization
@@ -135,42 +138,43 @@ def generate_key(name: str = DEFAULT_KEY, *, file: str | None = None, force: boo
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     if file is not None:
-        write_private(Path(file), pem)
-        storage = str(Path(file))
+        write_private(file, pem)
+        storage = file
     elif _keyring_store(name, pem):
         storage = "keyring"
         # A file left by an earlier fallback would shadow nothing but confuse; drop it.
-        _unlink(keys_dir() / f"{name}.pem")
+        _unlink(_key_file(name, ".pem"))
     else:
-        path = keys_dir() / f"{name}.pem"
-        write_private(path, pem)
-        storage = str(path)
+        storage = _key_file(name, ".pem")
+        write_private(storage, pem)
     key = _make(name, pem, storage)
     _record_public(key)
     trust_public_key(name, key.public_raw)
     return key
 
 
-def trust_public_key(name: str, public_raw: bytes) -> Path:
+def trust_public_key(name: str, public_raw: bytes) -> str:
     """Add a public key to the set ``nono exec`` trusts, as ``trusted_keys/NAME.pub``."""
-    path = Path(trusted_keys_dir()) / f"{check_name(name)}.pub"
+    path = os.path.join(trusted_keys_dir(), f"{check_name(name)}.pub")
     write_atomic(path, public_key_to_pem(public_raw).encode("ascii"), mode=0o644, dir_mode=0o755)
     return path
 
 
-def write_private(path: Path, pem: bytes) -> None:
+def write_private(path: str, pem: bytes) -> None:
     """Write a private key file 0600 (directory 0700 when we create it), atomically."""
     write_atomic(path, pem, mode=0o600, dir_mode=0o700)
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int, dir_mode: int = 0o755) -> None:
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int, dir_mode: int = 0o755) -> None:
     """Write ``data`` to ``path`` through a temp file and a rename; the file gets ``mode``.
 
     The temp file is created with ``mode`` already, so a private key is never readable
     by others, not even for an instant.
     """
-    path.parent.mkdir(mode=dir_mode, parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    path = os.fspath(path)
+    directory, name = os.path.split(os.path.abspath(path))
+    os.makedirs(directory, mode=dir_mode, exist_ok=True)
+    temp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -192,14 +196,14 @@ def _find(name: str) -> SigningKey | None:
     if pem is not None:
         key = _make(name, pem, "keyring")
     else:
-        path = keys_dir() / f"{name}.pem"
+        path = _key_file(name, ".pem")
         try:
-            pem = path.read_bytes()
+            pem = _read(path)
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise NonoError(f"cannot read signing key {path}: {exc.strerror}") from None
-        key = _make(name, pem, str(path))
+        key = _make(name, pem, path)
     # Keep the public half in step with the private key, so the cache names the right key.
     if key_fingerprint(name) != hashlib.sha256(public_key_to_pem(key.public_raw).encode()).hexdigest():
         _record_public(key)
@@ -228,9 +232,8 @@ def _private_key(pem: bytes):  # type: ignore[no-untyped-def]
 
 
 def _record_public(key: SigningKey) -> None:
-    if key.storage == "keyring" or key.storage == str(keys_dir() / f"{key.name}.pem"):
-        path = keys_dir() / f"{key.name}.pub"
-        write_atomic(path, public_key_to_pem(key.public_raw).encode("ascii"), mode=0o644, dir_mode=0o700)
+    if key.storage in ("keyring", _key_file(key.name, ".pem")):
+        write_atomic(_key_file(key.name, ".pub"), public_key_to_pem(key.public_raw).encode("ascii"), mode=0o644, dir_mode=0o700)
 
 
 def _usable_keyring():  # type: ignore[no-untyped-def]
@@ -272,16 +275,26 @@ def _keyring_load(name: str) -> bytes | None:
     return text.encode("ascii") if text else None
 
 
-def _unlink(path: Path) -> None:
+def _unlink(path: str) -> None:
     try:
-        path.unlink()
+        os.unlink(path)
     except OSError:
         pass
 
 
-def public_raw_from_file(path: Path) -> bytes:
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def key_stem(path: str) -> str:
+    """A key file's name without directory and extension (its name in ``trusted_keys/``)."""
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def public_raw_from_file(path: str | os.PathLike[str]) -> bytes:
     """The raw public key in a ``.pub`` PEM file (for ``nono trust`` and tests)."""
     try:
-        return public_key_from_pem(path.read_text("ascii"))
+        return public_key_from_pem(_read(os.fspath(path)).decode("ascii"))
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise NonoError(f"{path}: not an Ed25519 public key ({exc})") from None

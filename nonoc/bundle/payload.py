@@ -61,13 +61,27 @@ def build_payload(builds: Mapping[str, TargetBuild]) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "format": FORMAT,
         "manifest": _manifest(builds, targets),
-        "provenance": {target: provenance_table(builds[target].policy) for target in targets},
+        "provenance": {target: _target_provenance(builds[target]) for target in targets},
     }
     for target in targets:
         section = dict(builds[target].artifacts)
         section.setdefault("launch", launch_settings(builds[target].policy))
         payload[target] = section
     return payload
+
+
+def _target_provenance(build: TargetBuild) -> dict[str, dict[str, Any]]:
+    """The IR's provenance table, with each artifact's own map laid over it.
+
+    A backend that numbers its rules its own way (the Landlock table sorts them by
+    content) ships a ``provenance`` map for its ids; those entries win.
+    """
+    table = provenance_table(build.policy)
+    for artifact in build.artifacts.values():
+        own = artifact.get("provenance") if isinstance(artifact, Mapping) else None
+        if isinstance(own, Mapping):
+            table.update(own)
+    return dict(sorted(table.items()))
 
 
 def _manifest(builds: Mapping[str, TargetBuild], targets: list[str]) -> dict[str, Any]:

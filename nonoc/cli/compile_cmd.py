@@ -27,8 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compile, print warnings as ``file:line:col: warning: …``, write the bundle."""
-    from pathlib import Path
-
     from nonoc.bundle.keys import write_atomic
     from nonoc.compile import compile_profile
     from nonoc.launch.verify import native_target
@@ -50,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(result.data)
         sys.stdout.buffer.flush()
         return 0
-    output = Path(args.output or f"{result.profile}.bundle")
+    output = args.output or f"{result.profile}.bundle"
     try:
         write_atomic(output, result.data, mode=0o644)
     except OSError as exc:

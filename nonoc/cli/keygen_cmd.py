@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"  private key: {key.storage} (0600; no usable OS keyring)")
     if not args.file:
-        print(f"  public key:  {keys_dir() / (key.name + '.pub')}")
+        print(f"  public key:  {Path(keys_dir()) / (key.name + '.pub')}")
     print(f"  trusted:     {Path(trusted_keys_dir()) / (key.name + '.pub')}")
     if args.file:
         print(f"  sign with:   nonoc compile PROFILE --key {args.file}")
