@@ -36,7 +36,7 @@ from typing import Any, Literal, cast
 from nonoc.errors import NonoError, Span
 from nonoc.runtime.trust.envelope import PublicKey
 from nonoc.runtime.trust.files import config_dir
-from nonoc.runtime.trust.keys import keyid, load_public_pem
+from nonoc.runtime.trust.keys import TrustKeyError, keyid, load_public_pem
 from nonoc.runtime.trust.statement import canonical_json, sha256_hex
 
 OnFailure = Literal["deny", "warn", "audit"]
@@ -351,7 +351,11 @@ def _parse_key(entry: Any, path: Path, fail: Any) -> TrustedKey:
         origin = str(key_path)
     else:
         raise fail(f"key '{name}' needs \"public_key\" or \"public_key_file\"", name)
-    public_key = load_public_pem(pem, origin)
+    try:
+        public_key = load_public_pem(pem, origin)
+    except TrustKeyError as exc:
+        field_name = "public_key" if "public_key" in entry else "public_key_file"
+        raise fail(f"key '{name}': {exc.diagnostic.message.rpartition(': ')[2]}", field_name) from exc
     return TrustedKey(name, public_key, keyid(public_key))
 
 
