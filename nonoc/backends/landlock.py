@@ -137,7 +137,7 @@ def _network(policy: Policy, abi: int) -> tuple[list[str], list[dict[str, Any]],
             Diagnostic(
                 "warning",
                 f"Landlock ABI {abi} cannot restrict TCP (ABI {NET_ABI} can); "
-                f"`network {network.mode.value}` is left to the seccomp filter",
+                f"network mode {network.mode.value!r} is left to the seccomp filter",
                 _span(network.provenance) if network.provenance else None,
             )
         )
