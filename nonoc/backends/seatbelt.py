@@ -272,7 +272,8 @@ def _grant_rule(rule_id: str, path: str, kind: PathKind, access: Iterable[Access
 
 
 def _deny_rule(rule_id: str, path: str, kind: PathKind, provenance: Provenance, state: _Lowering) -> Rule:
-    filters = _path_filters(rule_id, path, kind, False, _span(provenance), state, deny=True)
+    # A denied path that does not exist yet is still denied (creating it included): never an error.
+    filters = _path_filters(rule_id, path, kind, True, _span(provenance), state, deny=True)
     return Rule(Sbpl("deny"), Sbpl(" ".join(DENY_OPERATIONS)), filters,
                 comment(f"{rule_id} deny {kind.value} {path}  {_describe(provenance)}"))
 
