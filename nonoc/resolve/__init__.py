@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nonoc import ir
-from nonoc.errors import Diagnostic, NonoError, did_you_mean
+from nonoc.errors import Diagnostic, NonoError, Span, did_you_mean
 from nonoc.resolve.collect import Collector
 from nonoc.resolve.layer import override, siblings
 from nonoc.resolve.merge import PolicyBuilder
@@ -115,10 +115,10 @@ def _choose_profile(root: LoadedFile, name: str | None) -> ast.ProfileDef:
             if candidate.name.text == name:
                 return candidate
         names = {p.name.text for p in profiles}
-        raise NonoError(f"{root.display} defines no profile '{name}'{did_you_mean(name, names)}")
+        raise NonoError(f"{root.display} defines no profile '{name}'{did_you_mean(name, names)}", Span(root.display))
     if len(profiles) == 1:
         return profiles[0]
     if not profiles:
-        raise NonoError(f"{root.display} defines no profile (only groups); nothing to compile")
+        raise NonoError(f"{root.display} defines no profile (only groups); nothing to compile", Span(root.display))
     listed = ", ".join(p.name.text for p in profiles)
-    raise NonoError(f"{root.display} defines several profiles ({listed}); choose one with --profile")
+    raise NonoError(f"{root.display} defines several profiles ({listed}); choose one with --profile", Span(root.display))

@@ -85,7 +85,10 @@ def template(text: ast.Text) -> str:
     except TemplateError as exc:
         column = text.span.column + 1 + exc.offset
         span = Span(text.span.file, text.span.line, column, text.span.end_column, text.span.source_line)
-        raise NonoError(f"bad path \"{text.value}\": {exc}", span) from None
+        notes: tuple[str, ...] = ()
+        if text.value.startswith("/run/user/$UID"):
+            notes = ("for the user's runtime directory write \"$XDG_RUNTIME_DIR\"",)
+        raise NonoError(f"bad path \"{text.value}\": {exc}", span, notes=notes) from None
 
 
 def _choose(word: ast.Word, choices: dict[str, object], what: str) -> object:

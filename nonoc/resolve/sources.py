@@ -223,6 +223,8 @@ class SourceSet:
         found = file.scope.get(name) or self.stdlib().get(name)
         if found is None and kind == "profile":
             found = self._shipped_or_user_profile(word)
+        if found is None and kind == "group" and name in profile_names():
+            raise NonoError(f"'{name}' is a profile, not a group; inherit it with 'extends'", word.span)
         if found is None:
             candidates = {n for n, (d, _) in file.scope.items() if kind_of(d) == kind}
             candidates |= {n for n, (d, _) in self.stdlib().items() if kind_of(d) == kind}

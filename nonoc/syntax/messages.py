@@ -70,10 +70,10 @@ def syntax_error(
             hint = did_you_mean(found, keywords)
             if not hint:
                 hint = f"; expected {words.describe(expected_names)}"
-            if keywords & STATEMENT_KEYWORDS:
-                return NonoError(f"unknown statement '{found}'{hint}", span)
             if keywords <= TOP_KEYWORDS:
                 return NonoError(f"unknown top-level item '{found}'{hint}", span)
+            if keywords & STATEMENT_KEYWORDS:
+                return NonoError(f"unknown statement '{found}'{hint}", span)
             return NonoError(f"unexpected '{found}'{hint}", span)
         return NonoError(
             f"unexpected {words.found(token.type, found)}; expected {words.describe(expected_names)}",
