@@ -258,3 +258,23 @@ def test_keyless_signing_offline_fails_in_one_line(work: Path) -> None:
     assert rendered.startswith("error: keyless signing failed (it needs the network")
     assert "\n" not in rendered
     assert not (work / "CLAUDE.md.sigstore.json").exists()
+
+
+def test_a_keyless_nono_bundle_round_trip(authority: LocalAuthority, root_file: Path) -> None:
+    from nonoc.runtime.trust.bundle_statement import verify_bundle_payload, wrap_bundle_payload
+
+    payload = b'{"format":"nono-bundle/1"}'
+    rule = IdentityRule(GITHUB, identity=WORKFLOW)
+    signed = authority.sign_dsse(wrap_bundle_payload(payload), identity=WORKFLOW, issuer=GITHUB, san="uri")
+    assert verify_bundle_payload(signed, [rule], root_file) == payload
+    with pytest.raises(KeylessError, match="matches no trusted identity"):
+        verify_bundle_payload(signed, [IdentityRule(GITHUB, identity=WORKFLOW + "x")], root_file)
+
+
+def test_a_bundle_statement_whose_payload_differs_from_its_subject_is_refused() -> None:
+    from nonoc.runtime.trust.bundle_statement import unwrap_bundle_payload, wrap_bundle_payload
+
+    statement = json.loads(wrap_bundle_payload(b"real"))
+    statement["predicate"]["payload"] = base64.b64encode(b"swapped").decode()
+    with pytest.raises(KeylessError, match="does not match the signed digest"):
+        unwrap_bundle_payload(json.dumps(statement).encode())
