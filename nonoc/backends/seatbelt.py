@@ -284,23 +284,32 @@ def _deny_rule(rule_id: str, path: str, kind: PathKind, provenance: Provenance, 
 def _network(policy: Policy, state: _Lowering) -> list[Rule]:
     """Port and unix-socket rules; the mode itself is laid out by ``network.sbpl.j2``.
 
-    A listed port restricts TCP in its direction to the listed ports, as Landlock does once
-    it handles that right: so under ``network open`` the direction is first closed again.
+    Ports mean what they mean on Linux: under ``network proxy`` TCP may also connect to
+    (or bind) the listed ports, on any address. Under ``open`` everything is allowed
+    already, and under ``block`` no TCP socket may exist (seccomp refuses it on Linux), so
+    there a port rule changes nothing: it is reported, not emitted.
     """
     rules: list[Rule] = []
     ports = policy.network.ports
-    for direction, operations, side in (("connect", "network-outbound", "remote"),
-                                        ("bind", "network-bind network-inbound", "local")):
-        listed = [(i, p) for i, p in enumerate(ports) if p.direction == direction]
-        if not listed:
-            continue
-        if policy.network.mode is NetworkMode.OPEN:
-            rules.append(Rule(Sbpl("deny"), Sbpl(operations), (Sbpl(f'({side} tcp "*:*")'),),
-                              comment(f"TCP {direction} is limited to the ports listed below")))
-        for index, port in listed:
-            address = string_literal(f"*:{port.port}")
-            rules.append(Rule(Sbpl("allow"), Sbpl(operations), (Sbpl(f"({side} tcp {address})"),),
-                              comment(f"p{index} port {direction} {port.port}  {_describe(port.provenance)}")))
+    if ports and policy.network.mode is not NetworkMode.PROXY:
+        effect = "everything is allowed already" if policy.network.mode is NetworkMode.OPEN else (
+            "no TCP socket may be opened")
+        state.diagnostics.append(Diagnostic(
+            "warning",
+            f"port rules have no effect while the network is {policy.network.mode.value} ({effect})",
+            _span(ports[0].provenance),
+            notes=("use `network proxy` to let TCP reach the listed ports besides the proxy",),
+            code="seatbelt-ports-ignored",
+        ))
+        ports = ()
+    for index, port in enumerate(ports):
+        address = string_literal(f"*:{port.port}")
+        if port.direction == "connect":
+            operations, head = "network-outbound", "remote"
+        else:
+            operations, head = "network-bind network-inbound", "local"
+        rules.append(Rule(Sbpl("allow"), Sbpl(operations), (Sbpl(f"({head} tcp {address})"),),
+                          comment(f"p{index} port {port.direction} {port.port}  {_describe(port.provenance)}")))
     for index, socket in enumerate(policy.unix_sockets):
         rule_id = f"u{index}"
         filters = _path_filters(rule_id, socket.path, PathKind.FILE, True, _span(socket.provenance), state,

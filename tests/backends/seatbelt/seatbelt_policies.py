@@ -104,16 +104,16 @@ AGENT = policy(
 HAND_POLICIES: dict[str, Policy] = {
     "minimal": policy("minimal", grants=(grant("/usr", R, X),), network=Network(mode=NetworkMode.BLOCKED)),
     "agent_proxy": AGENT,
-    "blocked_with_ports": policy(
-        "blocked-ports",
+    "proxy_with_ports": policy(
+        "proxy-ports",
         grants=(grant("/usr", R, X),),
-        network=Network(mode=NetworkMode.BLOCKED, ports=(
+        network=Network(mode=NetworkMode.PROXY, ports=(
             PortRule(port=443, direction="connect", provenance=at(20)),
             PortRule(port=8080, direction="bind", provenance=at(21)),
         )),
         unix_sockets=(UnixSocketGrant(path="/var/run/docker.sock", provenance=at(22)),),
     ),
-    "open_with_connect_port": policy(
+    "open_with_ignored_port": policy(
         "open-ports",
         grants=(grant("/usr", R, X),),
         network=Network(mode=NetworkMode.OPEN, ports=(PortRule(port=22, direction="connect", provenance=at(30)),)),

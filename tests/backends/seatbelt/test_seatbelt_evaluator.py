@@ -27,7 +27,7 @@ from seatbelt_policies import (
 )
 from seatbelt_sbpl import Evaluator, Request
 
-from nonoc.ir import Network, NetworkMode, PathKind, UnixSocketGrant
+from nonoc.ir import Network, NetworkMode, PathKind, PortRule, UnixSocketGrant
 from nonoc.launch import macos
 
 
@@ -184,8 +184,9 @@ def test_proxy_mode_reaches_only_the_local_proxy() -> None:
     assert ev.decide(Request("network-outbound", remote=("udp", "*", 53))) == "deny"
 
 
-def test_blocked_mode_allows_only_listed_ports_and_sockets() -> None:
-    ev = evaluator(HAND_POLICIES["blocked_with_ports"])
+def test_proxy_mode_also_reaches_listed_ports_and_sockets() -> None:
+    ev = evaluator(HAND_POLICIES["proxy_with_ports"])
+    assert ev.decide(tcp("localhost", 3128)) == "allow"
     assert ev.decide(tcp("example.com", 443)) == "allow"
     assert ev.decide(tcp("example.com", 80)) == "deny"
     assert ev.decide(Request("network-bind", local=("tcp", "*", 8080))) == "allow"
@@ -194,12 +195,20 @@ def test_blocked_mode_allows_only_listed_ports_and_sockets() -> None:
     assert ev.decide(Request("network-outbound", path="/private/var/run/other.sock")) == "deny"
 
 
-def test_open_mode_with_a_connect_port_limits_tcp_connects_only() -> None:
-    ev = evaluator(HAND_POLICIES["open_with_connect_port"])
-    assert ev.decide(tcp("example.com", 22)) == "allow"
-    assert ev.decide(tcp("example.com", 443)) == "deny"
-    assert ev.decide(Request("network-outbound", remote=("udp", "*", 53))) == "allow"
-    assert ev.decide(Request("network-bind", local=("tcp", "*", 9000))) == "allow"
+@pytest.mark.parametrize("mode", [NetworkMode.OPEN, NetworkMode.BLOCKED])
+def test_ports_change_nothing_outside_proxy_mode(mode: NetworkMode) -> None:
+    ports = (PortRule(port=22, direction="connect", provenance=at(30)),)
+    ev = evaluator(policy(network=Network(mode=mode, ports=ports)))
+    expected = "allow" if mode is NetworkMode.OPEN else "deny"
+    assert ev.decide(tcp("example.com", 22)) == expected
+    assert ev.decide(tcp("example.com", 443)) == expected
+
+
+def test_blocked_mode_still_reaches_granted_unix_sockets() -> None:
+    socket = UnixSocketGrant(path="/var/run/docker.sock", provenance=at(3))
+    ev = evaluator(policy(network=Network(mode=NetworkMode.BLOCKED), unix_sockets=(socket,)))
+    assert ev.decide(Request("network-outbound", path="/private/var/run/docker.sock")) == "allow"
+    assert ev.decide(tcp("localhost", 3128)) == "deny"
 
 
 def test_open_mode_allows_everything() -> None:

@@ -180,3 +180,11 @@ def test_denies_cover_the_data_volume_spelling() -> None:
 def test_deny_only_policy_renders(tmp_path: object) -> None:
     artifact, _ = compile_policy(policy(denies=(deny("/x"),)))
     assert ";; (none)" in artifact["sbpl"]
+
+
+def test_ports_outside_proxy_mode_are_warned_with_their_line() -> None:
+    artifact, diagnostics = compile_policy(HAND_POLICIES["open_with_ignored_port"])
+    assert [d.headline() for d in diagnostics] == [
+        "hand.nono:30:3: warning: port rules have no effect while the network is open (everything is allowed already)"
+    ]
+    assert "*:22" not in artifact["sbpl"]
