@@ -1,0 +1,71 @@
+"""The hash chain shared by session files and the ledger.
+
+A record is a JSON object with ``seq`` (0, 1, 2…), ``prev`` (the previous record's hash,
+or the chain's genesis for seq 0) and ``hash``: the SHA-256 of the record's canonical JSON
+without the ``hash`` key. Canonical JSON is UTF-8 with ASCII escapes, sorted keys, no
+spaces, no NaN; each record is stored as exactly that text on one line, so a file can be
+checked with nothing but ``sha256sum`` and a JSON parser.
+
+The genesis of a session's chain is derived from its id, so records cannot be moved from
+one session to another without breaking the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+FORMAT = "nono-audit/1"
+
+#: Kinds of record a session holds. ``session_start`` and ``session_end`` are written by
+#: :class:`AuditSession` itself; the others by :meth:`AuditSession.record`.
+EVENT_KINDS: tuple[str, ...] = (
+    "session_start",
+    "session_end",
+    "policy",
+    "network_decision",
+    "supervisor_decision",
+    "snapshot",
+    "command",
+)
+
+#: Keys every record has; callers cannot set them through ``record(**fields)``.
+RESERVED_KEYS = frozenset({"seq", "time", "kind", "session", "prev", "hash", "format"})
+
+
+def canonical(value: Any) -> bytes:
+    """The canonical JSON bytes of ``value``."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+
+
+def record_hash(record: dict[str, Any]) -> str:
+    """The hash a record commits to: its canonical JSON without ``hash``."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def seal(record: dict[str, Any]) -> dict[str, Any]:
+    """Add the record's ``hash``; return the record."""
+    record["hash"] = record_hash(record)
+    return record
+
+
+def session_genesis(session_id: str) -> str:
+    """``prev`` of a session's first record."""
+    return hashlib.sha256(f"{FORMAT}\0session\0{session_id}".encode()).hexdigest()
+
+
+def ledger_genesis() -> str:
+    """``prev`` of the ledger's first entry."""
+    return hashlib.sha256(f"{FORMAT}\0ledger".encode()).hexdigest()
+
+
+def line_of(record: dict[str, Any]) -> bytes:
+    """The stored form of a sealed record: canonical JSON and a newline."""
+    return canonical(record) + b"\n"
+
+
+def signed_message(session_id: str, final_hash: str) -> bytes:
+    """What a session's signature covers."""
+    return f"{FORMAT}\0signed-session\0{session_id}\0{final_hash}".encode()
