@@ -101,7 +101,8 @@ def resolve(
         name=definition.name.text,
         description=definition.description,
         target=target,
-        layer=override(mandatory, own),
+        # Mandatory groups cannot be excluded, nor their settings overridden: they go on top.
+        layer=override(own, mandatory),
         mandatory=mandatory_names,
     )
     return Resolution(policy, diagnostics)

@@ -143,3 +143,17 @@ def test_a_user_profile_shadows_a_shipped_one(workdir) -> None:  # type: ignore[
     p = policy("profile mine extends base { }")
     assert "/users/base" in {g.path for g in p.grants}
     assert "/srv/base" not in {g.path for g in p.grants}
+
+
+def test_a_mandatory_groups_settings_cannot_be_overridden() -> None:
+    p = policy(
+        """
+        mandatory group lockdown { network block scope signal on }
+        profile parent { network open }
+        profile child extends parent { network proxy scope signal off }
+        """,
+        profile="child",
+    )
+    assert p.network.mode is ir.NetworkMode.BLOCKED
+    assert p.scopes.signal is True
+    assert p.network.provenance is not None and p.network.provenance.line == 2
