@@ -10,8 +10,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nonoc.runtime.proxy.http1 import CHUNK, MAX_HEAD
+from nonoc.runtime.proxy.http1 import CHUNK
 from nonoc.runtime.proxy.resolver import SocketAddress
+
+#: Read buffer of upstream connections (asyncio pauses reading at twice this). Larger than
+#: the client side's (which bounds request heads): downloads are the bulk of the traffic.
+UPSTREAM_BUFFER = 256 * 1024
 
 
 @dataclass
@@ -58,7 +62,7 @@ async def open_upstream(
                     ssl=tls,
                     server_hostname=server_hostname if tls else None,
                     flags=socket.AI_NUMERICHOST,
-                    limit=MAX_HEAD,
+                    limit=UPSTREAM_BUFFER,
                 )
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             last_error = exc

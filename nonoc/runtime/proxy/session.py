@@ -217,7 +217,12 @@ class ClientSession:
                 upstream.close()  # the upstream sees EOF, so the response wait ends too
                 raise
 
-        body = asyncio.ensure_future(send_body())
+        body: asyncio.Future[None]
+        if framing.kind == "none":  # most requests: no task to run
+            body = asyncio.get_running_loop().create_future()
+            body.set_result(None)
+        else:
+            body = asyncio.ensure_future(send_body())
         reusable = False
         try:
             while True:
