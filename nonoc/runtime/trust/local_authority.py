@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from nonoc.runtime.trust.envelope import BUNDLE_MEDIA_TYPE, pae
+from nonoc.runtime.trust.merkle import inclusion_path, leaf_hash, merkle_root
 from nonoc.runtime.trust.statement import INTOTO_PAYLOAD_TYPE, canonical_json
 
 _OIDC_ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
@@ -63,39 +64,77 @@ def _der_length(length: int) -> bytes:
     return bytes([0x80 | len(body)]) + body
 
 
-# RFC 6962 Merkle tree hashing, as Rekor's log uses it.
-def _leaf_hash(data: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + data).digest()
+def dsse_entry_body(
+    envelope: bytes, payload: bytes, signature: bytes, cert: x509.Certificate
+) -> bytes:
+    """The canonical body of a Rekor ``dsse`` 0.0.1 entry for one signed envelope."""
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    return canonical_json(
+        {
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {
+                "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(envelope).hexdigest()},
+                "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+                "signatures": [{"signature": _b64(signature), "verifier": _b64(pem)}],
+            },
+        }
+    )
 
 
-def _node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+@dataclass(frozen=True)
+class LogEntry:
+    """One entry of the local transparency log, with what proves its inclusion."""
 
+    body: bytes
+    index: int
+    tree_size: int
+    root: bytes
+    proof: tuple[bytes, ...]
+    checkpoint: str
+    integrated_time: int
+    log_id: bytes
+    promise_signature: bytes
 
-def _split(size: int) -> int:
-    """The largest power of two smaller than ``size`` (RFC 6962's k)."""
-    k = 1
-    while k * 2 < size:
-        k *= 2
-    return k
+    def bundle_json(self) -> dict[str, object]:
+        """The entry as a Sigstore bundle's ``tlogEntries`` item."""
+        return {
+            "logIndex": str(self.index),
+            "logId": {"keyId": _b64(self.log_id)},
+            "kindVersion": {"kind": "dsse", "version": "0.0.1"},
+            "integratedTime": str(self.integrated_time),
+            "inclusionPromise": {"signedEntryTimestamp": _b64(self.promise_signature)},
+            "inclusionProof": {
+                "logIndex": str(self.index),
+                "rootHash": _b64(self.root),
+                "treeSize": str(self.tree_size),
+                "hashes": [_b64(h) for h in self.proof],
+                "checkpoint": {"envelope": self.checkpoint},
+            },
+            "canonicalizedBody": _b64(self.body),
+        }
 
-
-def merkle_root(leaves: list[bytes]) -> bytes:
-    """RFC 6962 tree head of the leaf hashes ``leaves``."""
-    if len(leaves) == 1:
-        return leaves[0]
-    k = _split(len(leaves))
-    return _node_hash(merkle_root(leaves[:k]), merkle_root(leaves[k:]))
-
-
-def inclusion_path(index: int, leaves: list[bytes]) -> list[bytes]:
-    """RFC 6962 audit path of leaf ``index``, from the bottom of the tree up."""
-    if len(leaves) <= 1:
-        return []
-    k = _split(len(leaves))
-    if index < k:
-        return [*inclusion_path(index, leaves[:k]), merkle_root(leaves[k:])]
-    return [*inclusion_path(index - k, leaves[k:]), merkle_root(leaves[:k])]
+    def api_json(self) -> dict[str, object]:
+        """The entry as Rekor's v1 API returns it (keyed by a made-up entry UUID)."""
+        uuid = hashlib.sha256(self.body).hexdigest()
+        return {
+            uuid: {
+                "body": _b64(self.body),
+                "integratedTime": self.integrated_time,
+                "logID": self.log_id.hex(),
+                "logIndex": self.index,
+                "verification": {
+                    "inclusionProof": {
+                        "checkpoint": self.checkpoint,
+                        "hashes": [h.hex() for h in self.proof],
+                        "logIndex": self.index,
+                        "rootHash": self.root.hex(),
+                        "treeSize": self.tree_size,
+                    },
+                    "signedEntryTimestamp": _b64(self.promise_signature),
+                },
+            }
+        }
 
 
 @dataclass
@@ -120,7 +159,7 @@ class LocalAuthority:
         )
         # Earlier entries make the inclusion proofs non-trivial, as in a real log.
         for filler in (b"entry 0", b"entry 1", b"entry 2"):
-            self.leaves.append(_leaf_hash(filler))
+            self.leaves.append(leaf_hash(filler))
 
     @property
     def ct_log_id(self) -> bytes:
@@ -289,28 +328,14 @@ class LocalAuthority:
         integrated_time: int,
     ) -> dict[str, object]:
         """Append a ``dsse`` 0.0.1 entry; return it as a bundle's ``tlogEntries`` item."""
-        pem = cert.public_bytes(serialization.Encoding.PEM)
-        body = canonical_json(
-            {
-                "apiVersion": "0.0.1",
-                "kind": "dsse",
-                "spec": {
-                    "envelopeHash": {
-                        "algorithm": "sha256",
-                        "value": hashlib.sha256(canonical_json(envelope)).hexdigest(),
-                    },
-                    "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
-                    "signatures": [{"signature": _b64(signature), "verifier": _b64(pem)}],
-                },
-            }
-        )
-        return self._append(body, "dsse", integrated_time)
+        body = dsse_entry_body(canonical_json(envelope), payload, signature, cert)
+        return self.append(body, integrated_time).bundle_json()
 
-    def _append(self, body: bytes, kind: str, integrated_time: int) -> dict[str, object]:
-        self.leaves.append(_leaf_hash(body))
+    def append(self, body: bytes, integrated_time: int) -> LogEntry:
+        """Add ``body`` to the log; return it with its proof, checkpoint and promise."""
+        self.leaves.append(leaf_hash(body))
         index = len(self.leaves) - 1
         root = merkle_root(self.leaves)
-        proof = inclusion_path(index, self.leaves)
         note = f"{LOG_NAME} - 1\n{len(self.leaves)}\n{_b64(root)}\n"
         note_sig = self.rekor_key.sign(note.encode(), ec.ECDSA(hashes.SHA256()))
         checkpoint = f"{note}\n\u2014 {LOG_NAME} {_b64(self.rekor_log_id[:4] + note_sig)}\n"
@@ -322,22 +347,17 @@ class LocalAuthority:
                 "logIndex": index,
             }
         )
-        set_sig = self.rekor_key.sign(promise, ec.ECDSA(hashes.SHA256()))
-        return {
-            "logIndex": str(index),
-            "logId": {"keyId": _b64(self.rekor_log_id)},
-            "kindVersion": {"kind": kind, "version": "0.0.1"},
-            "integratedTime": str(integrated_time),
-            "inclusionPromise": {"signedEntryTimestamp": _b64(set_sig)},
-            "inclusionProof": {
-                "logIndex": str(index),
-                "rootHash": _b64(root),
-                "treeSize": str(len(self.leaves)),
-                "hashes": [_b64(h) for h in proof],
-                "checkpoint": {"envelope": checkpoint},
-            },
-            "canonicalizedBody": _b64(body),
-        }
+        return LogEntry(
+            body=body,
+            index=index,
+            tree_size=len(self.leaves),
+            root=root,
+            proof=tuple(inclusion_path(index, self.leaves)),
+            checkpoint=checkpoint,
+            integrated_time=integrated_time,
+            log_id=self.rekor_log_id,
+            promise_signature=self.rekor_key.sign(promise, ec.ECDSA(hashes.SHA256())),
+        )
 
     def trusted_root_json(self) -> bytes:
         """The Sigstore trusted root (``trustedroot+json;version=0.1``) of this authority."""

@@ -278,3 +278,15 @@ def test_a_bundle_statement_whose_payload_differs_from_its_subject_is_refused() 
     statement["predicate"]["payload"] = base64.b64encode(b"swapped").decode()
     with pytest.raises(KeylessError, match="does not match the signed digest"):
         unwrap_bundle_payload(json.dumps(statement).encode())
+
+
+def test_inclusion_proofs_hold_for_many_tree_shapes(authority: LocalAuthority, root_file: Path) -> None:
+    """Entries at indices 3..10 (trees of 4..11 leaves): every proof shape sigstore checks."""
+    rules = [IdentityRule(ISSUER, identity=EMAIL)]
+    for n in range(8):
+        statement = build_statement(
+            name=f"f{n}", content=bytes([n]), signer=Signer("keyless", identity=EMAIL, issuer=ISSUER),
+            signed_at=NOW, policy_sha256="0" * 64, policy_source="test", tool="test",
+        )
+        bundle = authority.sign_dsse(statement, identity=EMAIL, issuer=ISSUER)
+        assert verify_sigstore_envelope(bundle, rules, root_file).payload == statement
