@@ -29,6 +29,7 @@ import ctypes
 import errno
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -215,6 +216,13 @@ def exec_command(
 
 def _execve(path: str, argv: list[str], env: Mapping[str, str]) -> int:
     """Replace this process with ``path``; on failure, say why and return the exit code."""
+    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec:
+    # the command gets the defaults back, or it would behave differently in a pipe.
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    sys.stdout.flush()
+    sys.stderr.flush()
     try:
         os.execve(path, argv, dict(env))
     except OSError as exc:
