@@ -9,7 +9,9 @@ HELP = "print the JSON Schema of the resolved policy (the IR)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``nonoc schema [--indent N]``."""
-    parser.add_argument("--indent", type=int, default=2, help="indentation of the JSON (0: one line)")
+    parser.add_argument(
+        "--indent", type=int, default=2, help="indentation of the JSON (0: one line)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

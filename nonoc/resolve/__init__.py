@@ -47,7 +47,9 @@ def load_policy(source: str | Path, target: ir.Target, *, profile: str | None = 
     return resolve(source, target, profile=profile).policy
 
 
-def load_policy_text(text: str, filename: str, target: ir.Target, *, profile: str | None = None) -> ir.Policy:
+def load_policy_text(
+    text: str, filename: str, target: ir.Target, *, profile: str | None = None
+) -> ir.Policy:
     """Resolve policy ``text`` as if read from ``filename`` (imports are relative to it)."""
     return resolve(filename, target, profile=profile, text=text).policy
 
@@ -71,7 +73,9 @@ def resolve(
     attributed to ``<command line>`` with a ``flag`` link in the provenance chain.
     """
     if target not in TARGETS:
-        raise NonoError(f"unknown target '{target}'{did_you_mean(str(target), TARGETS)}; expected linux or macos")
+        raise NonoError(
+            f"unknown target '{target}'{did_you_mean(str(target), TARGETS)}; expected linux or macos"
+        )
     sources = SourceSet()
     if text is not None:
         root = sources.load_text(text, str(source))
@@ -87,13 +91,19 @@ def resolve(
     definition = _choose_profile(root, profile)
     collector = Collector(sources, target)
     own = collector.profile(definition, root)
-    chain = (ir.ChainLink(kind="profile", name=definition.name.text, file=root.display, line=definition.span.line),)
+    chain = (
+        ir.ChainLink(
+            kind="profile", name=definition.name.text, file=root.display, line=definition.span.line
+        ),
+    )
     if flags:
         flag_layers = []
         for label, statements in flags:
             body = parse_statements(statements, COMMAND_LINE)
             flag_chain = (*chain, ir.ChainLink(kind="flag", name=label, file=COMMAND_LINE))
-            flag_layers.append(collector.body(body, root, flag_chain, (), None, display=COMMAND_LINE))
+            flag_layers.append(
+                collector.body(body, root, flag_chain, (), None, display=COMMAND_LINE)
+            )
         own = override(own, siblings(flag_layers, "command-line flags"))
     mandatory, mandatory_names = collector.mandatory(list(sources.files.values()), chain)
     diagnostics: list[Diagnostic] = []
@@ -116,10 +126,19 @@ def _choose_profile(root: LoadedFile, name: str | None) -> ast.ProfileDef:
             if candidate.name.text == name:
                 return candidate
         names = {p.name.text for p in profiles}
-        raise NonoError(f"{root.display} defines no profile '{name}'{did_you_mean(name, names)}", Span(root.display))
+        raise NonoError(
+            f"{root.display} defines no profile '{name}'{did_you_mean(name, names)}",
+            Span(root.display),
+        )
     if len(profiles) == 1:
         return profiles[0]
     if not profiles:
-        raise NonoError(f"{root.display} defines no profile (only groups); nothing to compile", Span(root.display))
+        raise NonoError(
+            f"{root.display} defines no profile (only groups); nothing to compile",
+            Span(root.display),
+        )
     listed = ", ".join(p.name.text for p in profiles)
-    raise NonoError(f"{root.display} defines several profiles ({listed}); choose one with --profile", Span(root.display))
+    raise NonoError(
+        f"{root.display} defines several profiles ({listed}); choose one with --profile",
+        Span(root.display),
+    )

@@ -9,6 +9,7 @@ paths) so that a profile's errors do not depend on the target it is compiled for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, TypeVar, cast
 
 from nonoc import ir
 from nonoc.errors import NonoError, Span
@@ -16,6 +17,8 @@ from nonoc.resolve.layer import Layer, Scalar, override, siblings
 from nonoc.resolve.rules import StatementLowering, check_platform
 from nonoc.resolve.sources import LoadedFile, SourceSet
 from nonoc.syntax import ast
+
+T = TypeVar("T")
 
 #: The deepest `extends` chain (and `use` nesting) accepted.
 MAX_DEPTH = 10
@@ -50,13 +53,18 @@ class Collector:
         """The layer of ``definition``: its parents, overridden by its groups and body."""
         name = definition.name.text
         stack = self._enter(stack, _Frame("profile", name, definition), via)
-        link_kind = "extends" if chain else "profile"
-        chain = (*chain, ir.ChainLink(kind=link_kind, name=name, file=file.display, line=definition.span.line))
+        link_kind: Literal["extends", "profile"] = "extends" if chain else "profile"
+        chain = (
+            *chain,
+            ir.ChainLink(kind=link_kind, name=name, file=file.display, line=definition.span.line),
+        )
         inherited = Layer()
         for parent_word in definition.extends:
             parent, parent_file = self.sources.lookup(file, parent_word, "profile")
             assert isinstance(parent, ast.ProfileDef)
-            inherited = override(inherited, self.profile(parent, parent_file, chain, stack, parent_word))
+            inherited = override(
+                inherited, self.profile(parent, parent_file, chain, stack, parent_word)
+            )
         own = self.body(definition.body, file, chain, stack, pin=file.syntax.abi)
         return override(inherited, own)
 
@@ -72,10 +80,20 @@ class Collector:
     ) -> Layer:
         """The layer of a group brought in by ``use`` (or as a mandatory group)."""
         stack = self._enter(stack, _Frame("group", definition.name.text, definition), via)
-        chain = (*chain, ir.ChainLink(kind="group", name=definition.name.text, file=file.display, line=definition.span.line))
+        chain = (
+            *chain,
+            ir.ChainLink(
+                kind="group",
+                name=definition.name.text,
+                file=file.display,
+                line=definition.span.line,
+            ),
+        )
         return self.body(definition.body, file, chain, stack, pin=None)
 
-    def mandatory(self, files: list[LoadedFile], chain: tuple[ir.ChainLink, ...]) -> tuple[Layer, list[str]]:
+    def mandatory(
+        self, files: list[LoadedFile], chain: tuple[ir.ChainLink, ...]
+    ) -> tuple[Layer, list[str]]:
         """The layer of every mandatory group visible to ``files`` (and the stdlib's)."""
         found = self.sources.mandatory_groups(files)
         layers = [self.group(definition, owner, chain, (), None) for definition, owner in found]
@@ -134,27 +152,32 @@ class Collector:
 
     # --- cycles and depth -------------------------------------------------------------------
 
-    def _enter(self, stack: tuple[_Frame, ...], frame: _Frame, via: ast.Word | None) -> tuple[_Frame, ...]:
+    def _enter(
+        self, stack: tuple[_Frame, ...], frame: _Frame, via: ast.Word | None
+    ) -> tuple[_Frame, ...]:
         """Push ``frame``; an already-open definition is a cycle, too many is too deep."""
         if any(f.definition is frame.definition for f in stack):
             start = next(i for i, f in enumerate(stack) if f.definition is frame.definition)
             path = " -> ".join(f.name for f in (*stack[start:], frame))
             word = "extends" if frame.kind == "profile" else "use"
-            raise NonoError(f"{word} cycle: {path}", via.span if via else frame.definition.name.span)
+            raise NonoError(
+                f"{word} cycle: {path}", via.span if via else frame.definition.name.span
+            )
         same_kind = [f for f in stack if f.kind == frame.kind]
         if len(same_kind) >= MAX_DEPTH + 1:
             path = " -> ".join(f.name for f in (*same_kind, frame))
             word = "extends chain" if frame.kind == "profile" else "group nesting"
             raise NonoError(
-                f"{word} deeper than {MAX_DEPTH}: {path}", via.span if via else frame.definition.name.span
+                f"{word} deeper than {MAX_DEPTH}: {path}",
+                via.span if via else frame.definition.name.span,
             )
         return (*stack, frame)
 
 
-def scalar_value(layer: Layer, key: str, default: object) -> object:
-    """The value of a scalar in ``layer``, or ``default``."""
+def scalar_value(layer: Layer, key: str, default: T) -> T:
+    """The value of a scalar in ``layer``, or ``default`` (whose type the value shares)."""
     scalar: Scalar | None = layer.scalars.get(key)
-    return default if scalar is None else scalar.value
+    return default if scalar is None else cast(T, scalar.value)
 
 
 def span_of(provenance: ir.Provenance, sources: SourceSet) -> Span:

@@ -18,7 +18,7 @@ Conflicts between grants and denies, decided here by component comparison
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from nonoc import ir
 from nonoc.errors import Diagnostic, NonoError
@@ -36,7 +36,9 @@ def provenance_key(prov: ir.Provenance) -> tuple[object, ...]:
     return (prov.file, prov.line, prov.column, len(chain), chain)
 
 
-def _dedupe(items: Iterable[T], key: Callable[[T], Hashable], prov: Callable[[T], ir.Provenance]) -> list[T]:
+def _dedupe(
+    items: Iterable[T], key: Callable[[T], Hashable], prov: Callable[[T], ir.Provenance]
+) -> list[T]:
     """One item per ``key``: the one whose provenance sorts first."""
     best: dict[Hashable, T] = {}
     for item in items:
@@ -72,11 +74,11 @@ class PolicyBuilder:
             _dedupe(layer.denies, lambda d: (d.path, d.kind), lambda d: d.provenance),
             key=lambda d: (d.path, d.kind.value, provenance_key(d.provenance)),
         )
-        grants = self._grants(layer.grants, denies, strategy)  # type: ignore[arg-type]
+        grants = self._grants(layer.grants, denies, strategy)
         self._check_assertions(layer.assertions, grants, denies)
         network_scalar = layer.scalars.get("network")
         network = ir.Network(
-            mode=scalar_value(layer, "network", ir.NetworkMode.OPEN),  # type: ignore[arg-type]
+            mode=scalar_value(layer, "network", ir.NetworkMode.OPEN),
             ports=tuple(
                 sorted(
                     _dedupe(layer.ports, lambda p: (p.port, p.direction), lambda p: p.provenance),
@@ -84,24 +86,41 @@ class PolicyBuilder:
                 )
             ),
             proxy_hosts=tuple(
-                sorted(_dedupe(layer.hosts, lambda h: h.pattern, lambda h: h.provenance), key=lambda h: h.pattern)
+                sorted(
+                    _dedupe(layer.hosts, lambda h: h.pattern, lambda h: h.provenance),
+                    key=lambda h: h.pattern,
+                )
             ),
             provenance=network_scalar.provenance if network_scalar else None,
         )
         syscalls = sorted(
-            _dedupe(layer.syscalls, lambda s: (s.names, s.action, s.conditions), lambda s: s.provenance),
-            key=lambda s: (s.names, s.action.kind.value, s.action.errno or 0, _conditions_key(s), provenance_key(s.provenance)),
+            _dedupe(
+                layer.syscalls, lambda s: (s.names, s.action, s.conditions), lambda s: s.provenance
+            ),
+            key=lambda s: (
+                s.names,
+                s.action.kind.value,
+                s.action.errno or 0,
+                _conditions_key(s),
+                provenance_key(s.provenance),
+            ),
         )
         allowed = sorted({c for c, _ in layer.allowed_commands})
         blocked = sorted({c for c, _ in layer.blocked_commands} - set(allowed))
-        env_set = tuple(sorted((k.removeprefix("env."), str(s.value)) for k, s in layer.scalars.items() if k.startswith("env.")))
+        env_set = tuple(
+            sorted(
+                (k.removeprefix("env."), str(s.value))
+                for k, s in layer.scalars.items()
+                if k.startswith("env.")
+            )
+        )
         return ir.Policy(
             name=name,
             target=target,
             description=description,
-            min_abi=scalar_value(layer, "abi", None),  # type: ignore[arg-type]
-            compat=scalar_value(layer, "compat", ir.Compat.BEST_EFFORT),  # type: ignore[arg-type]
-            deny_strategy=strategy,  # type: ignore[arg-type]
+            min_abi=scalar_value(layer, "abi", cast(int | None, None)),
+            compat=scalar_value(layer, "compat", ir.Compat.BEST_EFFORT),
+            deny_strategy=strategy,
             grants=tuple(grants),
             denies=tuple(denies),
             network=network,
@@ -114,10 +133,13 @@ class PolicyBuilder:
             blocked_commands=tuple(blocked),
             allowed_commands=tuple(allowed),
             unix_sockets=tuple(
-                sorted(_dedupe(layer.unix_sockets, lambda u: u.path, lambda u: u.provenance), key=lambda u: u.path)
+                sorted(
+                    _dedupe(layer.unix_sockets, lambda u: u.path, lambda u: u.provenance),
+                    key=lambda u: u.path,
+                )
             ),
             protect_metadata=bool(layer.protect_metadata),
-            rollback=scalar_value(layer, "rollback", None),  # type: ignore[arg-type]
+            rollback=scalar_value(layer, "rollback", cast(bool | None, None)),
             assertions=tuple(
                 sorted(
                     _dedupe(layer.assertions, lambda a: (a.access, a.path), lambda a: a.provenance),
@@ -147,7 +169,9 @@ class PolicyBuilder:
                             f"deny of {deny.path} ({where(deny.provenance)}) lies inside the grant of "
                             f"{grant.path} ({where(grant.provenance)}), and 'deny_inside_allow refuse' is set",
                             span_of(deny.provenance, self.sources),
-                            notes=("remove one of the two rules, or use 'deny_inside_allow split'",),
+                            notes=(
+                                "remove one of the two rules, or use 'deny_inside_allow split'",
+                            ),
                         )
         return kept
 
@@ -163,10 +187,17 @@ class PolicyBuilder:
             merged.append(chosen)
         return sorted(
             merged,
-            key=lambda g: (g.path, g.kind.value, sorted(a.value for a in g.access), provenance_key(g.provenance)),
+            key=lambda g: (
+                g.path,
+                g.kind.value,
+                sorted(a.value for a in g.access),
+                provenance_key(g.provenance),
+            ),
         )
 
-    def _judge_against_denies(self, grant: ir.PathGrant, denies: list[ir.PathDeny]) -> ir.PathDeny | None:
+    def _judge_against_denies(
+        self, grant: ir.PathGrant, denies: list[ir.PathDeny]
+    ) -> ir.PathDeny | None:
         """The deny that makes ``grant`` useless (it is then dropped), or None; equal is an error."""
         for deny in denies:
             if deny.path == grant.path and deny.kind is grant.kind:
@@ -175,7 +206,9 @@ class PolicyBuilder:
                     f"{grant.path} is both granted ({access}, {where(grant.provenance)}) and denied "
                     f"({where(deny.provenance)})",
                     span_of(grant.provenance, self.sources),
-                    notes=(f"the deny is at {where(deny.provenance)}; remove one of the two rules",),
+                    notes=(
+                        f"the deny is at {where(deny.provenance)}; remove one of the two rules",
+                    ),
                 )
         for deny in denies:
             if deny.kind is ir.PathKind.TREE and is_within(grant.path, deny.path) is True:
@@ -197,20 +230,26 @@ class PolicyBuilder:
     ) -> None:
         for assertion in assertions:
             covered = any(
-                is_within(assertion.path, d.path) is True and (d.kind is ir.PathKind.TREE or d.path == assertion.path)
+                is_within(assertion.path, d.path) is True
+                and (d.kind is ir.PathKind.TREE or d.path == assertion.path)
                 for d in denies
             )
             for grant in grants:
                 if assertion.access not in grant.access:
                     continue
-                inside_grant = grant.kind is ir.PathKind.TREE and is_within(assertion.path, grant.path) is True
+                inside_grant = (
+                    grant.kind is ir.PathKind.TREE and is_within(assertion.path, grant.path) is True
+                )
                 grant_inside = is_within(grant.path, assertion.path) is True
                 if grant_inside or (inside_grant and not covered):
                     raise NonoError(
                         f"assertion failed: never {assertion.access.value} {assertion.path}, but "
                         f"{where(grant.provenance)} grants {assertion.access.value} on {grant.path}",
                         span_of(assertion.provenance, self.sources),
-                        notes=tuple(f"via {link.kind} {link.name} ({link.file}:{link.line})" for link in grant.provenance.chain),
+                        notes=tuple(
+                            f"via {link.kind} {link.name} ({link.file}:{link.line})"
+                            for link in grant.provenance.chain
+                        ),
                     )
 
 

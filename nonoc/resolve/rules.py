@@ -11,13 +11,15 @@ import errno as errno_module
 import functools
 import json
 import re
+from collections.abc import Mapping
+from typing import Literal, TypeVar
 
 from nonoc import ir
 from nonoc.backends.host import LATEST_LANDLOCK_ABI
 from nonoc.errors import NonoError, Span, did_you_mean
 from nonoc.paths import TemplateError, normalize
-from nonoc.resources import data_file
 from nonoc.resolve.layer import Layer, Scalar
+from nonoc.resources import data_file
 from nonoc.syntax import ast
 
 VERB_ACCESS: dict[str, frozenset[ir.Access]] = {
@@ -36,10 +38,17 @@ NETWORK_MODES = {
     "on": ir.NetworkMode.OPEN,
     "proxy": ir.NetworkMode.PROXY,
 }
-SCOPES = {"signal": "signal", "abstract_unix": "abstract_unix_socket", "abstract_unix_socket": "abstract_unix_socket"}
-SWITCH = {"on": True, "off": False}
-SETTINGS: dict[str, dict[str, object]] = {
-    "compat": {"best_effort": ir.Compat.BEST_EFFORT, "hard_requirement": ir.Compat.HARD_REQUIREMENT},
+SCOPES = {
+    "signal": "signal",
+    "abstract_unix": "abstract_unix_socket",
+    "abstract_unix_socket": "abstract_unix_socket",
+}
+SWITCH: dict[str, object] = {"on": True, "off": False}
+SETTINGS: dict[str, Mapping[str, object]] = {
+    "compat": {
+        "best_effort": ir.Compat.BEST_EFFORT,
+        "hard_requirement": ir.Compat.HARD_REQUIREMENT,
+    },
     "deny_inside_allow": {"split": ir.DenyStrategy.SPLIT, "refuse": ir.DenyStrategy.REFUSE},
     "rollback": SWITCH,
 }
@@ -64,6 +73,8 @@ _SYSCALL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ARG = re.compile(r"^arg([0-9]+)$")
 _U64 = 1 << 64
+T = TypeVar("T")
+DIRECTIONS: dict[str, Literal["connect", "bind"]] = {"connect": "connect", "bind": "bind"}
 
 
 @functools.cache
@@ -84,14 +95,16 @@ def template(text: ast.Text) -> str:
         return normalize(text.value)
     except TemplateError as exc:
         column = text.span.column + 1 + exc.offset
-        span = Span(text.span.file, text.span.line, column, text.span.end_column, text.span.source_line)
+        span = Span(
+            text.span.file, text.span.line, column, text.span.end_column, text.span.source_line
+        )
         notes: tuple[str, ...] = ()
         if text.value.startswith("/run/user/$UID"):
-            notes = ("for the user's runtime directory write \"$XDG_RUNTIME_DIR\"",)
-        raise NonoError(f"bad path \"{text.value}\": {exc}", span, notes=notes) from None
+            notes = ('for the user\'s runtime directory write "$XDG_RUNTIME_DIR"',)
+        raise NonoError(f'bad path "{text.value}": {exc}', span, notes=notes) from None
 
 
-def _choose(word: ast.Word, choices: dict[str, object], what: str) -> object:
+def _choose(word: ast.Word, choices: Mapping[str, T], what: str) -> T:
     if word.text not in choices:
         hint = did_you_mean(word.text, set(choices)) or "; expected " + ", ".join(sorted(choices))
         raise NonoError(f"unknown {what} '{word.text}'{hint}", word.span)
@@ -124,45 +137,65 @@ class StatementLowering:
                 path = template(text)
                 for access in sorted(VERB_ACCESS[stmt.verb], key=lambda a: a.value):
                     layer.grants.append(
-                        ir.PathGrant(path=path, kind=kind, access=frozenset({access}), optional=not stmt.required, provenance=prov)
+                        ir.PathGrant(
+                            path=path,
+                            kind=kind,
+                            access=frozenset({access}),
+                            optional=not stmt.required,
+                            provenance=prov,
+                        )
                     )
         elif isinstance(stmt, ast.DenyRule):
             kind = ir.PathKind.FILE if stmt.file else ir.PathKind.TREE
-            layer.denies.extend(ir.PathDeny(path=template(t), kind=kind, provenance=prov) for t in stmt.paths)
+            layer.denies.extend(
+                ir.PathDeny(path=template(t), kind=kind, provenance=prov) for t in stmt.paths
+            )
         elif isinstance(stmt, ast.Assert):
             for access in VERB_ACCESS[stmt.verb]:
-                layer.assertions.append(ir.Assertion(access=access, path=template(stmt.path), provenance=prov))
+                layer.assertions.append(
+                    ir.Assertion(access=access, path=template(stmt.path), provenance=prov)
+                )
         elif isinstance(stmt, ast.NetworkSetting):
             self._network(stmt, layer, prov)
         elif isinstance(stmt, ast.PortRule):
-            direction = str(_choose(stmt.direction, {"connect": "connect", "bind": "bind"}, "port direction"))
+            direction = _choose(stmt.direction, DIRECTIONS, "port direction")
             for number in stmt.ports:
                 if number.value > 65535:
-                    raise NonoError(f"port {number.value} is out of range (0 to 65535)", number.span)
-                layer.ports.append(ir.PortRule(port=number.value, direction=direction, provenance=prov))  # type: ignore[arg-type]
+                    raise NonoError(
+                        f"port {number.value} is out of range (0 to 65535)", number.span
+                    )
+                layer.ports.append(
+                    ir.PortRule(port=number.value, direction=direction, provenance=prov)
+                )
         elif isinstance(stmt, ast.ScopeSetting):
             scope = str(_choose(stmt.scope, SCOPES, "scope"))
             value = _choose(stmt.value, SWITCH, "scope setting")
-            layer.scalars[f"scope.{scope}"] = Scalar(value, f"scope {stmt.scope.text} {stmt.value.text}", stmt.span, prov)
+            layer.scalars[f"scope.{scope}"] = Scalar(
+                value, f"scope {stmt.scope.text} {stmt.value.text}", stmt.span, prov
+            )
         elif isinstance(stmt, ast.Setting):
             self._setting(stmt, layer, prov)
         elif isinstance(stmt, ast.Protect):
             _choose(stmt.what, {"metadata": True}, "protection")
             layer.protect_metadata.append(prov)
         elif isinstance(stmt, ast.EnvKeep):
-            for name in stmt.names:
-                layer.env_keep.append((_env_name(name), prov))
+            for text in stmt.names:
+                layer.env_keep.append((_env_name(text), prov))
         elif isinstance(stmt, ast.EnvSet):
-            name = _env_name(stmt.name)
-            layer.scalars[f"env.{name}"] = Scalar(stmt.value.value, f'env set "{name}" "{stmt.value.value}"', stmt.span, prov)
+            variable = _env_name(stmt.name)
+            layer.scalars[f"env.{variable}"] = Scalar(
+                stmt.value.value, f'env set "{variable}" "{stmt.value.value}"', stmt.span, prov
+            )
         elif isinstance(stmt, ast.CommandRule):
-            target = layer.blocked_commands if stmt.mode == "block" else layer.allowed_commands
+            commands = layer.blocked_commands if stmt.mode == "block" else layer.allowed_commands
             for command in stmt.commands:
                 if not command.value or "\x00" in command.value:
                     raise NonoError("a command name must not be empty", command.span)
-                target.append((command.value, prov))
+                commands.append((command.value, prov))
         elif isinstance(stmt, ast.UnixSocket):
-            layer.unix_sockets.extend(ir.UnixSocketGrant(path=template(t), provenance=prov) for t in stmt.paths)
+            layer.unix_sockets.extend(
+                ir.UnixSocketGrant(path=template(t), provenance=prov) for t in stmt.paths
+            )
         elif isinstance(stmt, ast.SyscallRule):
             layer.syscalls.extend(self._syscalls(stmt, prov))
         else:  # pragma: no cover - the collector handles `use` and `on`
@@ -173,13 +206,16 @@ class StatementLowering:
         mode = _choose(stmt.mode, NETWORK_MODES, "network mode")
         if stmt.hosts and mode is not ir.NetworkMode.PROXY:
             raise NonoError(
-                f"a list of allowed hosts needs 'network proxy', not 'network {stmt.mode.text}'", stmt.mode.span
+                f"a list of allowed hosts needs 'network proxy', not 'network {stmt.mode.text}'",
+                stmt.mode.span,
             )
         layer.scalars["network"] = Scalar(mode, f"network {stmt.mode.text}", stmt.span, prov)
         for host in stmt.hosts:
             pattern = host.value.strip().lower()
             if not pattern or " " in pattern or "*" in pattern.removeprefix("*."):
-                raise NonoError(f"bad host pattern \"{host.value}\": write a name or '*.suffix'", host.span)
+                raise NonoError(
+                    f"bad host pattern \"{host.value}\": write a name or '*.suffix'", host.span
+                )
             layer.hosts.append(ir.HostRule(pattern=pattern, provenance=prov))
 
     def _setting(self, stmt: ast.Setting, layer: Layer, prov: ir.Provenance) -> None:
@@ -190,7 +226,9 @@ class StatementLowering:
                     f"Landlock ABI {stmt.value.value} is unknown: this compiler knows 1 to {LATEST_LANDLOCK_ABI}",
                     stmt.value.span,
                 )
-            layer.scalars["abi"] = Scalar(stmt.value.value, f"abi {stmt.value.value}", stmt.span, prov)
+            layer.scalars["abi"] = Scalar(
+                stmt.value.value, f"abi {stmt.value.value}", stmt.span, prov
+            )
             return
         assert isinstance(stmt.value, ast.Word)
         value = _choose(stmt.value, SETTINGS[stmt.key], f"{stmt.key} setting")
@@ -201,30 +239,44 @@ class StatementLowering:
         number: int | None = None
         if stmt.errno is not None:
             if kind is not ir.SyscallActionKind.ERRNO:
-                raise NonoError(f"'errno' only follows 'deny', not '{stmt.action.text}'", stmt.errno.span)
+                raise NonoError(
+                    f"'errno' only follows 'deny', not '{stmt.action.text}'", stmt.errno.span
+                )
             names = errno_names()
             if stmt.errno.text not in names:
-                raise NonoError(f"unknown errno '{stmt.errno.text}'{did_you_mean(stmt.errno.text, set(names))}", stmt.errno.span)
+                raise NonoError(
+                    f"unknown errno '{stmt.errno.text}'{did_you_mean(stmt.errno.text, set(names))}",
+                    stmt.errno.span,
+                )
             number = names[stmt.errno.text]
         elif kind is ir.SyscallActionKind.ERRNO:
             number = errno_module.EPERM
-        action = ir.SyscallAction(kind=kind, errno=number)  # type: ignore[arg-type]
+        action = ir.SyscallAction(kind=kind, errno=number)
         conditions = tuple(self._condition(c) for c in stmt.conditions)
         rules = []
         for name in stmt.names:
             if not _SYSCALL_NAME.match(name.text):
                 raise NonoError(f"'{name.text}' is not a system call name", name.span)
-            rules.append(ir.SyscallRule(names=(name.text,), action=action, conditions=conditions, provenance=prov))
+            rules.append(
+                ir.SyscallRule(
+                    names=(name.text,), action=action, conditions=conditions, provenance=prov
+                )
+            )
         return rules
 
     def _condition(self, cond: ast.Condition) -> ir.ArgCondition:
         match = _ARG.match(cond.arg.text)
         if match is None or int(match.group(1)) > 5:
-            raise NonoError(f"unknown argument '{cond.arg.text}'; a system call has arguments arg0 to arg5", cond.arg.span)
+            raise NonoError(
+                f"unknown argument '{cond.arg.text}'; a system call has arguments arg0 to arg5",
+                cond.arg.span,
+            )
         value = _constant(cond.value)
         if cond.mask is not None:
             mask = _constant(cond.mask)
-            return ir.ArgCondition(index=int(match.group(1)), op=ir.ArgOp.MASKED_EQ, value=value, mask=mask)
+            return ir.ArgCondition(
+                index=int(match.group(1)), op=ir.ArgOp.MASKED_EQ, value=value, mask=mask
+            )
         return ir.ArgCondition(index=int(match.group(1)), op=OPERATORS[cond.op], value=value)
 
 
@@ -247,5 +299,5 @@ def _constant(value: ast.Word | ast.Number) -> int:
 
 def _env_name(text: ast.Text) -> str:
     if not _ENV_NAME.match(text.value):
-        raise NonoError(f"bad environment variable name \"{text.value}\"", text.span)
+        raise NonoError(f'bad environment variable name "{text.value}"', text.span)
     return text.value

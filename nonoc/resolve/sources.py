@@ -47,7 +47,9 @@ def where(definition: Definition, file: LoadedFile) -> str:
 def user_profiles_dir(environ: dict[str, str] | None = None) -> Path:
     """``$XDG_CONFIG_HOME/nono/profiles`` (``~/.config`` when the variable is unset)."""
     env = os.environ if environ is None else environ
-    config = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
+    config = env.get("XDG_CONFIG_HOME") or os.path.join(
+        env.get("HOME") or os.path.expanduser("~"), ".config"
+    )
     return Path(config) / "nono" / "profiles"
 
 
@@ -111,7 +113,9 @@ class SourceSet:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise NonoError(f"{display} is not UTF-8 text (byte {exc.start})", Span(display)) from None
+            raise NonoError(
+                f"{display} is not UTF-8 text (byte {exc.start})", Span(display)
+            ) from None
         return self._add(key, display, path, text, data)
 
     def load_text(self, text: str, filename: str) -> LoadedFile:
@@ -174,7 +178,11 @@ class SourceSet:
             return path, f"stdlib/{file_name}"
         base = importer.real.parent if importer.real is not None else Path.cwd()
         path = Path(target) if os.path.isabs(target) else base / target
-        given = target if os.path.isabs(target) else os.path.normpath(os.path.join(os.path.dirname(importer.display), target))
+        given = (
+            target
+            if os.path.isabs(target)
+            else os.path.normpath(os.path.join(os.path.dirname(importer.display), target))
+        )
         if not path.is_file():
             raise NonoError(
                 f"import not found: '{target}' (looked for {path})",
@@ -224,7 +232,9 @@ class SourceSet:
         if found is None and kind == "profile":
             found = self._shipped_or_user_profile(word)
         if found is None and kind == "group" and name in profile_names():
-            raise NonoError(f"'{name}' is a profile, not a group; inherit it with 'extends'", word.span)
+            raise NonoError(
+                f"'{name}' is a profile, not a group; inherit it with 'extends'", word.span
+            )
         if found is None:
             candidates = {n for n, (d, _) in file.scope.items() if kind_of(d) == kind}
             candidates |= {n for n, (d, _) in self.stdlib().items() if kind_of(d) == kind}

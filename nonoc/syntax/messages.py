@@ -111,7 +111,11 @@ class _Words:
 
     def keywords(self, names: Iterable[str]) -> set[str]:
         """The alphabetic literals (keywords) among terminal ``names``."""
-        return {self._literals[n] for n in names if n in self._literals and self._literals[n][0].isalpha()}
+        return {
+            self._literals[n]
+            for n in names
+            if n in self._literals and self._literals[n][0].isalpha()
+        }
 
     def found(self, type_: str, value: str) -> str:
         """What was found, for ``unexpected X``."""

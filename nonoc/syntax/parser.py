@@ -123,7 +123,7 @@ class _Builder:
     def number(self, token: Token) -> ast.Number:
         """An INT token (decimal or 0x hexadecimal)."""
         raw = str(token)
-        value = int(raw[2:], 16) if raw[:2].lower() == "0x" else int(raw, 10)
+        value = int(raw, 16) if raw[:2].lower() == "0x" else int(raw, 10)
         return ast.Number(value, self.token_span(token))
 
     def value(self, tree: Tree[Token]) -> ast.Word | ast.Number:
@@ -273,10 +273,12 @@ class _Builder:
 
     def _syscall(self, tree: Tree[Token]) -> ast.Statement:
         names_tree = _child(tree, "syscall_names")
-        names = tuple(self.word(t) for t in names_tree.scan_values(_is_token)) if names_tree else ()
+        found = list(names_tree.scan_values(_is_token)) if names_tree is not None else []
+        # The list is left-recursive in the grammar: put the names back in source order.
+        names = tuple(self.word(t) for t in sorted(found, key=lambda t: (t.line, t.column)))
         errno_tree = _child(tree, "errno")
         conditions_tree = _child(tree, "condition_list")
-        conditions = ()
+        conditions: tuple[ast.Condition, ...] = ()
         if conditions_tree is not None:
             conditions = tuple(self._condition(c) for c in _subtrees(conditions_tree))
         return ast.SyscallRule(

@@ -33,20 +33,26 @@ def write(name: str, text: str) -> Path:
     return path
 
 
-def resolution(text: str, target: ir.Target = "linux", profile: str | None = None, name: str = "p.nono") -> Resolution:
+def resolution(
+    text: str, target: ir.Target = "linux", profile: str | None = None, name: str = "p.nono"
+) -> Resolution:
     """Resolve ``text`` written to ``name``."""
     write(name, text)
     return resolve(name, target, profile=profile)
 
 
-def policy(text: str, target: ir.Target = "linux", profile: str | None = None, name: str = "p.nono") -> ir.Policy:
+def policy(
+    text: str, target: ir.Target = "linux", profile: str | None = None, name: str = "p.nono"
+) -> ir.Policy:
     """The policy of ``text``, asserting no warnings."""
     result = resolution(text, target, profile, name)
     assert [d.render() for d in result.diagnostics] == []
     return result.policy
 
 
-def error(text: str, target: ir.Target = "linux", profile: str | None = None, name: str = "p.nono") -> NonoError:
+def error(
+    text: str, target: ir.Target = "linux", profile: str | None = None, name: str = "p.nono"
+) -> NonoError:
     """The error resolving ``text`` raises."""
     with pytest.raises(NonoError) as info:
         resolution(text, target, profile, name)
@@ -60,7 +66,12 @@ def grants(p: ir.Policy) -> set[tuple[str, str, str, bool]]:
 
 def own_grants(p: ir.Policy) -> set[tuple[str, str, str]]:
     """(path, kind, access) of the grants not from the standard library."""
-    return {(g.path, g.kind.value, a.value) for g in p.grants for a in g.access if not g.provenance.file.startswith("stdlib/")}
+    return {
+        (g.path, g.kind.value, a.value)
+        for g in p.grants
+        for a in g.access
+        if not g.provenance.file.startswith("stdlib/")
+    }
 
 
 def semantics(p: ir.Policy) -> dict[str, object]:
@@ -82,7 +93,7 @@ DATA = Path(__file__).parent / "data"
 @pytest.fixture(autouse=True)
 def hermetic_data(monkeypatch: pytest.MonkeyPatch) -> None:
     """Use the small stdlib and profiles of tests/resolve/data instead of the shipped ones."""
-    import nonoc.resolve.sources as sources
+    from nonoc.resolve import sources
 
     real = sources.data_dir
 

@@ -44,7 +44,10 @@ def test_a_deny_inside_a_grant_is_kept_under_split() -> None:
 def test_a_deny_inside_a_grant_is_an_error_under_refuse() -> None:
     e = error('profile p {\n  deny_inside_allow refuse\n  read "$CWD"\n  deny "$CWD/private"\n}')
     assert e.diagnostic.span is not None and e.diagnostic.span.location() == "p.nono:4:3"
-    assert "deny of $CWD/private (p.nono:4:3) lies inside the grant of $CWD (p.nono:3:3)" in e.diagnostic.message
+    assert (
+        "deny of $CWD/private (p.nono:4:3) lies inside the grant of $CWD (p.nono:3:3)"
+        in e.diagnostic.message
+    )
 
 
 def test_refuse_leaves_host_dependent_cases_to_the_launcher() -> None:
@@ -60,7 +63,9 @@ def test_a_file_grant_of_a_denied_tree_path_is_dropped() -> None:
 
 
 def test_assertion_holds() -> None:
-    result = resolution('profile p { read "~/.ssh/config" deny "~/.ssh" assert never write "~/.ssh" }')
+    result = resolution(
+        'profile p { read "~/.ssh/config" deny "~/.ssh" assert never write "~/.ssh" }'
+    )
     assert result.policy.assertions
 
 
@@ -72,9 +77,14 @@ def test_assertion_holds_when_a_deny_covers_it_inside_a_grant() -> None:
 def test_assertion_fails_on_a_covering_grant() -> None:
     e = error('profile p {\n  allow "~"\n  assert never write "~/.ssh"\n}')
     assert e.diagnostic.span is not None and e.diagnostic.span.location() == "p.nono:3:3"
-    assert "assertion failed: never write $HOME/.ssh, but p.nono:2:3 grants write on $HOME" in e.diagnostic.message
+    assert (
+        "assertion failed: never write $HOME/.ssh, but p.nono:2:3 grants write on $HOME"
+        in e.diagnostic.message
+    )
 
 
 def test_assertion_fails_on_a_grant_inside() -> None:
-    e = error('profile p {\n  write file "~/.ssh/authorized_keys"\n  assert never write "~/.ssh"\n}')
+    e = error(
+        'profile p {\n  write file "~/.ssh/authorized_keys"\n  assert never write "~/.ssh"\n}'
+    )
     assert "grants write on $HOME/.ssh/authorized_keys" in e.diagnostic.message

@@ -70,7 +70,10 @@ def test_a_duplicate_keeps_the_first_provenance() -> None:
 def test_resolving_twice_gives_equal_policies() -> None:
     write("p.nono", SPELLING_B)
     assert load_policy("p.nono", "linux") == load_policy("p.nono", "linux")
-    assert load_policy("p.nono", "linux").model_dump_json() == load_policy("p.nono", "linux").model_dump_json()
+    assert (
+        load_policy("p.nono", "linux").model_dump_json()
+        == load_policy("p.nono", "linux").model_dump_json()
+    )
 
 
 def test_rules_are_sorted_canonically() -> None:

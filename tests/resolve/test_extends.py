@@ -49,7 +49,9 @@ def test_a_childs_scalars_override_its_parents() -> None:
 
 
 def test_unset_scalars_are_inherited() -> None:
-    p = policy("profile parent { network block abi 3 }\nprofile child extends parent { }", profile="child")
+    p = policy(
+        "profile parent { network block abi 3 }\nprofile child extends parent { }", profile="child"
+    )
     assert p.network.mode is ir.NetworkMode.BLOCKED and p.min_abi == 3
 
 
@@ -73,7 +75,10 @@ def test_a_body_overrides_the_groups_it_uses() -> None:
 def test_siblings_that_disagree_are_a_conflict() -> None:
     e = error("group a { network block }\ngroup b { network open }\nprofile p { use a, b }")
     assert e.diagnostic.span is not None and e.diagnostic.span.location() == "p.nono:2:11"
-    assert "conflicting groups: 'network open' here, but 'network block' at p.nono:1:11" in e.diagnostic.message
+    assert (
+        "conflicting groups: 'network open' here, but 'network block' at p.nono:1:11"
+        in e.diagnostic.message
+    )
 
 
 def test_two_statements_of_one_body_that_disagree_are_a_conflict() -> None:
@@ -101,7 +106,7 @@ def test_diamond_extends_contributes_once() -> None:
 
 
 def test_ten_levels_of_extends_are_fine_eleven_are_not() -> None:
-    levels = ["profile p0 { read \"/0\" }"]
+    levels = ['profile p0 { read "/0" }']
     levels += [f"profile p{i} extends p{i - 1} {{ }}" for i in range(1, 12)]
     text = "\n".join(levels)
     assert ("/0", "tree", "read") in own_grants(policy(text, profile="p10"))
@@ -111,7 +116,9 @@ def test_ten_levels_of_extends_are_fine_eleven_are_not() -> None:
 
 
 def test_extends_cycle_prints_the_chain() -> None:
-    e = error("profile a extends b { }\nprofile b extends c { }\nprofile c extends a { }", profile="a")
+    e = error(
+        "profile a extends b { }\nprofile b extends c { }\nprofile c extends a { }", profile="a"
+    )
     assert e.diagnostic.message == "extends cycle: a -> b -> c -> a"
     assert e.diagnostic.span is not None and e.diagnostic.span.location() == "p.nono:3:19"
 

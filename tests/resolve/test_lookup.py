@@ -17,7 +17,9 @@ def test_stdlib_groups_need_no_import() -> None:
     assert {"$HOME/.ssh", "$HOME/.netrc"} <= {d.path for d in p.denies}
 
 
-@pytest.mark.parametrize("spelling", ['import stdlib "creds"', 'import "stdlib:creds"', 'import stdlib "creds.nono"'])
+@pytest.mark.parametrize(
+    "spelling", ['import stdlib "creds"', 'import "stdlib:creds"', 'import stdlib "creds.nono"']
+)
 def test_stdlib_import_spellings(spelling: str) -> None:
     p = policy(f"{spelling}\nprofile p {{ use deny_credentials }}")
     assert "$HOME/.ssh" in {d.path for d in p.denies}

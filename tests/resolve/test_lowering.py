@@ -33,7 +33,12 @@ def test_verbs_map_to_access() -> None:
 
 def test_paths_are_normalised() -> None:
     p = policy('profile p { read "~/a/", "${HOME}//b/./c", "rel/dir", "$XDG_CONFIG_HOME/x" }')
-    assert {g[0] for g in own_grants(p)} == {"$HOME/a", "$HOME/b/c", "$CWD/rel/dir", "$XDG_CONFIG_HOME/x"}
+    assert {g[0] for g in own_grants(p)} == {
+        "$HOME/a",
+        "$HOME/b/c",
+        "$CWD/rel/dir",
+        "$XDG_CONFIG_HOME/x",
+    }
 
 
 def test_require_makes_a_grant_mandatory() -> None:
@@ -69,7 +74,11 @@ def test_scalar_settings() -> None:
     assert p.scopes == ir.Scopes(abstract_unix_socket=True, signal=False)
     assert p.network.mode is ir.NetworkMode.PROXY
     assert [h.pattern for h in p.network.proxy_hosts] == ["*.cdn.example", "api.example.com"]
-    assert [(r.port, r.direction) for r in p.network.ports] == [(80, "connect"), (443, "connect"), (8080, "bind")]
+    assert [(r.port, r.direction) for r in p.network.ports] == [
+        (80, "connect"),
+        (443, "connect"),
+        (8080, "bind"),
+    ]
     assert p.protect_metadata is True
 
 
@@ -119,7 +128,9 @@ def test_syscall_rules() -> None:
         }"""
     )
     rules = {r.names[0]: r for r in p.syscalls if r.provenance.file == "p.nono"}
-    assert rules["socket"].action == ir.SyscallAction(kind=ir.SyscallActionKind.ERRNO, errno=errno.EAFNOSUPPORT)
+    assert rules["socket"].action == ir.SyscallAction(
+        kind=ir.SyscallActionKind.ERRNO, errno=errno.EAFNOSUPPORT
+    )
     assert rules["socket"].conditions == (ir.ArgCondition(index=0, op=ir.ArgOp.NE, value=1),)
     assert rules["ioctl"].action.errno == errno.EPERM
     assert rules["ioctl"].conditions == (ir.ArgCondition(index=1, op=ir.ArgOp.EQ, value=0x5412),)
@@ -169,9 +180,13 @@ def test_command_line_flags_layer_over_the_profile() -> None:
     from tests.resolve.conftest import write
 
     write("p.nono", 'profile p { network block read "/a" }')
-    p = resolve("p.nono", "linux", flags=[("--allow .", 'allow "."'), ("--net-allow", "network open")]).policy
+    p = resolve(
+        "p.nono", "linux", flags=[("--allow .", 'allow "."'), ("--net-allow", "network open")]
+    ).policy
     assert p.network.mode is ir.NetworkMode.OPEN
     cwd = [g for g in p.grants if g.path == "$CWD"]
     assert {a for g in cwd for a in g.access} == {ir.Access.READ, ir.Access.WRITE}
     assert cwd[0].provenance.file == "<command line>"
-    assert cwd[0].provenance.chain[-1] == ir.ChainLink(kind="flag", name="--allow .", file="<command line>")
+    assert cwd[0].provenance.chain[-1] == ir.ChainLink(
+        kind="flag", name="--allow .", file="<command line>"
+    )

@@ -34,8 +34,12 @@ def test_two_levels_of_extends_and_a_group() -> None:
     parent = link("extends", "parent", "parent.nono", 2)
     grand = link("extends", "grand", "lib/grand.nono", 3)
 
-    assert by_path["/srv/child"] == ir.Provenance(file="child.nono", line=5, column=5, chain=(child,))
-    assert by_path["/srv/parent"] == ir.Provenance(file="parent.nono", line=3, column=3, chain=(child, parent))
+    assert by_path["/srv/child"] == ir.Provenance(
+        file="child.nono", line=5, column=5, chain=(child,)
+    )
+    assert by_path["/srv/parent"] == ir.Provenance(
+        file="parent.nono", line=3, column=3, chain=(child, parent)
+    )
     assert by_path["/srv/inner"] == ir.Provenance(
         file="lib/groups.nono",
         line=3,
@@ -43,7 +47,9 @@ def test_two_levels_of_extends_and_a_group() -> None:
         chain=(child, parent, grand, link("group", "inner", "lib/groups.nono", 2)),
     )
     (deny,) = [d for d in p.denies if d.path == "/srv/grand-deny"]
-    assert deny.provenance == ir.Provenance(file="lib/grand.nono", line=5, column=3, chain=(child, parent, grand))
+    assert deny.provenance == ir.Provenance(
+        file="lib/grand.nono", line=5, column=3, chain=(child, parent, grand)
+    )
     assert deny.provenance.location() == "lib/grand.nono:5:3"
 
 
@@ -64,7 +70,10 @@ def test_mandatory_group_provenance() -> None:
     write("p.nono", "profile p { }")
     p = load_policy("p.nono", "linux")
     (deny,) = p.denies
-    assert deny.provenance.chain == (link("profile", "p", "p.nono", 1), link("group", "hardening", "stdlib/basics.nono", 13))
+    assert deny.provenance.chain == (
+        link("profile", "p", "p.nono", 1),
+        link("group", "hardening", "stdlib/basics.nono", 13),
+    )
 
 
 def test_user_files_keep_the_path_as_given(workdir) -> None:  # type: ignore[no-untyped-def]
@@ -72,10 +81,14 @@ def test_user_files_keep_the_path_as_given(workdir) -> None:  # type: ignore[no-
     relative = load_policy("deep/p.nono", "linux")
     absolute = load_policy(str(workdir / "deep/p.nono"), "linux")
     assert [g.provenance.file for g in relative.grants if g.path == "/x"] == ["deep/p.nono"]
-    assert [g.provenance.file for g in absolute.grants if g.path == "/x"] == [str(workdir / "deep/p.nono")]
+    assert [g.provenance.file for g in absolute.grants if g.path == "/x"] == [
+        str(workdir / "deep/p.nono")
+    ]
 
 
 def test_network_provenance_is_the_winning_setting() -> None:
-    write("p.nono", "profile parent { network block }\nprofile p extends parent {\n  network open\n}")
+    write(
+        "p.nono", "profile parent { network block }\nprofile p extends parent {\n  network open\n}"
+    )
     p = load_policy("p.nono", "linux", profile="p")
     assert p.network.provenance is not None and p.network.provenance.location() == "p.nono:3:3"

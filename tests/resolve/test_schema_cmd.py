@@ -32,7 +32,7 @@ def test_schema_is_stable_and_compact_on_request(capsys: pytest.CaptureFixture[s
 def test_schema_as_a_subprocess() -> None:
     done = subprocess.run(
         [sys.executable, "-c", "import sys; from nonoc.cli.nonoc import main; sys.exit(main(['schema']))"],
-        capture_output=True, text=True, timeout=60,
+        check=False, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0
     assert json.loads(done.stdout)["title"] == "Policy"
@@ -48,7 +48,9 @@ def test_a_bad_profile_exits_1_without_a_traceback(tmp_path) -> None:  # type: i
         "from nonoc.resolve import load_policy\n"
         f"sys.exit(guarded(lambda: load_policy({str(bad)!r}, 'linux') and 0))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 1
     assert done.stderr.startswith(f"{bad}:2:7: error: unknown group 'nosuch'")
     assert "Traceback" not in done.stderr

@@ -7,7 +7,7 @@ import time
 from nonoc.syntax import ast
 from nonoc.syntax.parser import grammar_parser, parse, parse_statements
 
-SKETCH = '''\
+SKETCH = """\
 # comments run to the end of the line
 import "other.nono"
 import stdlib "credentials"
@@ -54,7 +54,7 @@ profile claude-code extends default, node-dev "Claude Code" {
   on linux { read "/proc/self" }
   on macos { read "/System/Library" }
 }
-'''
+"""
 
 
 def test_the_agreed_sketch_parses() -> None:
@@ -87,7 +87,9 @@ def test_every_node_has_a_position() -> None:
 
 
 def test_path_rules_keep_verb_kind_and_require() -> None:
-    (profile,) = parse('profile p {\n  require readwrite file "a", "b"\n  exec "/bin"\n}', "f").profiles
+    (profile,) = parse(
+        'profile p {\n  require readwrite file "a", "b"\n  exec "/bin"\n}', "f"
+    ).profiles
     first, second = profile.body
     assert isinstance(first, ast.PathRule) and isinstance(second, ast.PathRule)
     assert (first.verb, first.file, first.required) == ("readwrite", True, True)
@@ -100,7 +102,9 @@ def test_syscall_rules_with_conditions() -> None:
     (stmt,) = parse(text, "f").profiles[0].body
     assert isinstance(stmt, ast.SyscallRule)
     assert [n.text for n in stmt.names] == ["socket", "socketpair"]
-    assert stmt.action.text == "deny" and stmt.errno is not None and stmt.errno.text == "EAFNOSUPPORT"
+    assert (
+        stmt.action.text == "deny" and stmt.errno is not None and stmt.errno.text == "EAFNOSUPPORT"
+    )
     first, second = stmt.conditions
     assert (first.arg.text, first.op, first.mask) == ("arg0", "!=", None)
     assert isinstance(first.value, ast.Word) and first.value.text == "AF_UNIX"
@@ -110,9 +114,12 @@ def test_syscall_rules_with_conditions() -> None:
 
 def test_keywords_can_name_syscalls_and_actions() -> None:
     # `kill` is a syscall and an action; `deny` is a statement keyword and an action.
-    text = "profile p { syscall kill, bpf kill syscall kill deny deny \"/x\" }"
+    text = 'profile p { syscall kill, bpf kill syscall kill deny deny "/x" }'
     body = parse(text, "f").profiles[0].body
-    assert isinstance(body[0], ast.SyscallRule) and [n.text for n in body[0].names] == ["kill", "bpf"]
+    assert isinstance(body[0], ast.SyscallRule) and [n.text for n in body[0].names] == [
+        "kill",
+        "bpf",
+    ]
     assert body[0].action.text == "kill"
     assert isinstance(body[1], ast.SyscallRule) and body[1].action.text == "deny"
     assert isinstance(body[2], ast.DenyRule)
@@ -144,7 +151,10 @@ def test_settings_and_blocks() -> None:
     network, scope, compat, rollback, env, command, block = body
     assert isinstance(network, ast.NetworkSetting) and network.mode.text == "proxy"
     assert [h.value for h in network.hosts] == ["a.example", "*.b.example"]
-    assert isinstance(scope, ast.ScopeSetting) and (scope.scope.text, scope.value.text) == ("abstract_unix", "off")
+    assert isinstance(scope, ast.ScopeSetting) and (scope.scope.text, scope.value.text) == (
+        "abstract_unix",
+        "off",
+    )
     assert isinstance(compat, ast.Setting) and compat.key == "compat"
     assert isinstance(rollback, ast.Setting) and rollback.key == "rollback"
     assert isinstance(env, ast.EnvSet) and (env.name.value, env.value.value) == ("A", "1")

@@ -11,7 +11,7 @@ CASES = [
     # (text, position, message fragment)
     ('profile a {\n  raed "/x"\n}', "2:3", "unknown statement 'raed' (did you mean 'read'?)"),
     ("profle a { }", "1:1", "unknown top-level item 'profle' (did you mean 'profile'?)"),
-    ('profile a {\n  read\n}', "3:1", "unexpected '}'; expected 'file' or a quoted string"),
+    ("profile a {\n  read\n}", "3:1", "unexpected '}'; expected 'file' or a quoted string"),
     ('profile a { read "/x"', "1:22", "unexpected end of file; expected a statement"),
     ('profile a { read "/x }', "1:18", "unterminated string"),
     ('profile a { read "/x", }', "1:24", "unexpected '}'; expected a quoted string"),
