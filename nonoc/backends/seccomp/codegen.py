@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from nonoc.backends.seccomp import bpf
-from nonoc.backends.seccomp.rules import Decision, Op, Range, RuleSet, Test
+from nonoc.backends.seccomp.rules import Decision, Op, Range, RuleSet, ArgTest
 
 
 class ProgramTooLarge(Exception):
@@ -130,7 +130,7 @@ def _emit_decision(em: _Emitter, decision: Decision) -> None:
     em.ret(decision.fallback.ret)
 
 
-def _emit_test(em: _Emitter, test: Test, true: Label, false: Label) -> None:
+def _emit_test(em: _Emitter, test: ArgTest, true: Label, false: Label) -> None:
     """Jump to ``true`` if ``test`` holds, else to ``false``. Clobbers A."""
     if test.width <= 32:
         _emit_word_test(em, test, true, false)
@@ -140,7 +140,7 @@ def _emit_test(em: _Emitter, test: Test, true: Label, false: Label) -> None:
         _emit_wide_order(em, test, true, false)
 
 
-def _emit_word_test(em: _Emitter, test: Test, true: Label, false: Label) -> None:
+def _emit_word_test(em: _Emitter, test: ArgTest, true: Label, false: Label) -> None:
     """An argument of 32 bits or fewer: only its low word exists for the kernel."""
     em.load(bpf.arg_offset(test.arg, high=False))
     width_mask = test.width_mask
@@ -173,7 +173,7 @@ def _emit_masked_word(em: _Emitter, mask: int, value: int, equal: Label, unequal
         em.jump(bpf.JEQ, value, equal, unequal)
 
 
-def _emit_wide_equality(em: _Emitter, test: Test, true: Label, false: Label) -> None:
+def _emit_wide_equality(em: _Emitter, test: ArgTest, true: Label, false: Label) -> None:
     """(Masked) equality of a 64-bit argument: both words must match."""
     masked = test.op in (Op.MASKED_EQ, Op.MASKED_NE)
     equal, unequal = (true, false) if test.op in (Op.EQ, Op.MASKED_EQ) else (false, true)
@@ -192,7 +192,7 @@ def _emit_wide_equality(em: _Emitter, test: Test, true: Label, false: Label) -> 
             em.place(on_equal)
 
 
-def _emit_wide_order(em: _Emitter, test: Test, true: Label, false: Label) -> None:
+def _emit_wide_order(em: _Emitter, test: ArgTest, true: Label, false: Label) -> None:
     """Unsigned order of a 64-bit argument: the high words decide unless they are equal."""
     strict = test.op in (Op.GT, Op.LE)  # GT and its negation LE compare the low word with >
     above, not_above = (true, false) if test.op in (Op.GT, Op.GE) else (false, true)

@@ -26,7 +26,7 @@ from nonoc.backends.seccomp.rules import (
     Decision,
     Op,
     RuleSet,
-    Test,
+    ArgTest,
     build_ranges,
     make_decision,
 )
@@ -127,7 +127,7 @@ def reduce_value(value: int, width: int, what: str, span: Span | None) -> int:
     raise NonoError(f"{what} {value:#x} does not fit in {width} bits", span)
 
 
-def make_test(call: tables.Syscall, condition: Condition, span: Span | None) -> Test:
+def make_test(call: tables.Syscall, condition: Condition, span: Span | None) -> ArgTest:
     """Reduce ``condition`` to the bits the kernel reads for this argument of ``call``."""
     if condition.arg >= len(call.widths):
         count = len(call.widths)
@@ -148,8 +148,8 @@ def make_test(call: tables.Syscall, condition: Condition, span: Span | None) -> 
                 f"{where}: value {value:#x} has bits outside mask {mask:#x}, so it never matches",
                 span,
             )
-        return Test(condition.arg, width, condition.op, value, mask)
-    return Test(condition.arg, width, condition.op, value, full)
+        return ArgTest(condition.arg, width, condition.op, value, mask)
+    return ArgTest(condition.arg, width, condition.op, value, full)
 
 
 def build_rule_set(

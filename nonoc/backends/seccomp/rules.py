@@ -99,7 +99,7 @@ _NEGATION = {
 
 
 @dataclass(frozen=True)
-class Test:
+class ArgTest:
     """``(arg & mask) <op> value`` on the low ``width`` bits of argument ``arg``.
 
     ``value`` and ``mask`` are already reduced to ``width`` bits; ``mask`` is all ones
@@ -131,9 +131,9 @@ class Test:
             Op.MASKED_NE: x != self.value,
         }[self.op]
 
-    def negated(self) -> Test:
+    def negated(self) -> ArgTest:
         """The test that passes exactly when this one fails."""
-        return Test(self.arg, self.width, _NEGATION[self.op], self.value, self.mask)
+        return ArgTest(self.arg, self.width, _NEGATION[self.op], self.value, self.mask)
 
     def constant(self) -> bool | None:
         """``True``/``False`` when the outcome does not depend on the argument, else ``None``."""
@@ -162,7 +162,7 @@ class Test:
 class Clause:
     """If every test passes, return ``action``. ``rule_ids`` trace it to its source rules."""
 
-    tests: tuple[Test, ...]
+    tests: tuple[ArgTest, ...]
     action: Action
     rule_ids: tuple[str, ...] = field(default=(), compare=False)
 
@@ -250,8 +250,8 @@ def make_decision(clauses: Iterable[Clause], fallback: Action) -> Decision:
     return Decision(tuple(ordered), fallback)
 
 
-def _dedupe(tests: tuple[Test, ...]) -> tuple[Test, ...]:
-    seen: list[Test] = []
+def _dedupe(tests: tuple[ArgTest, ...]) -> tuple[ArgTest, ...]:
+    seen: list[ArgTest] = []
     for test in tests:
         if test not in seen:
             seen.append(test)
