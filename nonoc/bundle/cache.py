@@ -12,7 +12,7 @@ parses anything and imports nothing heavy: standard library only, here and in th
 that computes the request.
 
 The cache directory is often writable by the sandboxed agent (``~/.cache`` is a common
-grant). An index entry therefore carries an HMAC under the local secret kept beside the
+grant). An index entry therefore carries a MAC under the local secret kept beside the
 trusted keys (``nonoc.launch.verify.local_secret``); an entry planted by anyone who cannot
 read that secret is ignored, so a laxer old bundle cannot be passed off as a fresh compile.
 """
@@ -20,7 +20,6 @@ read that secret is ignored, so a laxer old bundle cannot be passed off as a fre
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -28,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nonoc.bundle.canonical import canonical_json
-from nonoc.launch.verify import cache_dir, local_secret
+from nonoc.launch.verify import cache_dir, compare_digest, local_secret, mac
 
 _INDEX_DOMAIN = b"nono-compile-cache/1\0"
 
@@ -97,10 +96,10 @@ def lookup(request: str) -> CachedBundle | None:
         return None
     try:
         entry = json.loads(_read(_index_path(request)))
-        mac = entry.pop("mac")
+        tag = entry.pop("mac")
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return None
-    if not hmac.compare_digest(str(mac), _mac(secret, request, entry)):
+    if not compare_digest(str(tag).encode(), _mac(secret, request, entry).encode()):
         return None
     try:
         for path, digest in entry["files"].items():
@@ -137,8 +136,7 @@ def store(request: str, data: bytes, files: Mapping[str, str], warnings: Iterabl
 
 def _mac(secret: bytes, request: str, entry: Mapping[str, Any]) -> str:
     body = {key: value for key, value in entry.items() if key != "mac"}
-    message = _INDEX_DOMAIN + request.encode() + b"\0" + canonical_json(body)
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+    return mac(secret, _INDEX_DOMAIN + request.encode() + b"\0" + canonical_json(body))
 
 
 def _read(path: str) -> bytes:

@@ -8,11 +8,10 @@ so that signer and verifier cannot drift apart.
 
 from __future__ import annotations
 
-import base64
 from typing import TYPE_CHECKING
 
 from nonoc.bundle.canonical import canonical_json
-from nonoc.launch.verify import PAYLOAD_TYPE, pae
+from nonoc.launch.verify import PAYLOAD_TYPE, b64encode, pae
 
 if TYPE_CHECKING:
     from nonoc.bundle.keys import SigningKey
@@ -27,9 +26,9 @@ def seal(payload: bytes, key: SigningKey | None) -> bytes:
     signatures = []
     if key is not None:
         signature = key.sign(pae(PAYLOAD_TYPE, payload))
-        signatures.append({"keyid": key.keyid, "sig": base64.b64encode(signature).decode("ascii")})
+        signatures.append({"keyid": key.keyid, "sig": b64encode(signature)})
     envelope = {
-        "payload": base64.b64encode(payload).decode("ascii"),
+        "payload": b64encode(payload),
         "payloadType": PAYLOAD_TYPE,
         "signatures": signatures,
     }

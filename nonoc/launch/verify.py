@@ -9,7 +9,7 @@ Speed. Importing ``cryptography``'s Ed25519 costs more than the launcher's whole
 so a successful full verification leaves a *memo*: ``$XDG_CACHE_HOME/nono/verified/<sha256>``
 holding an HMAC of the bundle's SHA-256 and of the trusted key set, keyed by a secret kept
 0600 beside the trusted keys. A later exec of the same bytes under the same trusted keys
-checks the memo with ``hashlib`` and ``hmac`` only. Whoever could forge a memo could read
+checks the memo with a keyed BLAKE2b only. Whoever could forge a memo could read
 ``$XDG_CONFIG_HOME/nono/``, where they could as well add a trusted key; so the memo gives
 nobody a power they did not have (the full argument is in ``docs/bundles.md``).
 
@@ -19,14 +19,29 @@ Standard library only at import time; ``cryptography`` is imported on the slow p
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
-import hmac
 import json
 import os
 import sys
-from typing import Any, NoReturn
+
+# The memo path must stay cheap. ``hashlib`` and ``hmac`` load OpenSSL when imported
+# (~4 ms here, a third of the interpreter's start-up), so the memo uses the interpreter's
+# built-in BLAKE2b, keyed (a MAC by design, RFC 7693), and the constant-time comparison
+# ``hmac`` itself falls back to. Both fall back to the public modules where absent.
+try:
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - every CPython build has it
+    from hashlib import blake2b
+try:
+    from _operator import _compare_digest as compare_digest
+except ImportError:  # pragma: no cover
+    from hmac import compare_digest
+
+# ``typing`` and ``base64`` cost more to import than this whole module's work on the memo
+# path (base64 pulls in ``re``); annotations are strings, and binascii does the base64.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 PAYLOAD_TYPE = "application/vnd.nono.bundle+json"
 FORMAT = "nono-bundle/1"
@@ -85,7 +100,19 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 def keyid_of(raw_public_key: bytes) -> str:
     """A key's id: the SHA-256 (hex) of its raw 32-byte public key."""
+    import hashlib  # only where keys are parsed: the full path, or the compiler
+
     return hashlib.sha256(raw_public_key).hexdigest()
+
+
+def digest(data: bytes) -> str:
+    """A 256-bit BLAKE2b digest (hex): how the memo names bundles and trusted key sets."""
+    return blake2b(data, digest_size=32).hexdigest()
+
+
+def mac(secret: bytes, message: bytes) -> str:
+    """A 256-bit keyed BLAKE2b tag (hex) of ``message`` under ``secret``."""
+    return blake2b(message, digest_size=32, key=secret).hexdigest()
 
 
 def public_key_from_pem(text: str) -> bytes:
@@ -98,8 +125,8 @@ def public_key_from_pem(text: str) -> bytes:
     if len(lines) < 3 or lines[0] != "-----BEGIN PUBLIC KEY-----" or lines[-1] != "-----END PUBLIC KEY-----":
         raise ValueError("not a PEM public key")
     try:
-        der = base64.b64decode("".join(lines[1:-1]), validate=True)
-    except (binascii.Error, ValueError) as exc:
+        der = b64decode("".join(lines[1:-1]))
+    except ValueError as exc:
         raise ValueError(f"bad base64 in PEM: {exc}") from None
     if len(der) != len(_ED25519_SPKI_PREFIX) + 32 or not der.startswith(_ED25519_SPKI_PREFIX):
         raise ValueError("not an Ed25519 public key")
@@ -108,40 +135,58 @@ def public_key_from_pem(text: str) -> bytes:
 
 def public_key_to_pem(raw_public_key: bytes) -> str:
     """The PEM (SPKI) text of a raw Ed25519 public key, as ``openssl pkey -pubout`` writes it."""
-    body = base64.b64encode(_ED25519_SPKI_PREFIX + raw_public_key).decode("ascii")
+    body = b64encode(_ED25519_SPKI_PREFIX + raw_public_key)
     return f"-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n"
+
+
+def b64decode(text: str) -> bytes:
+    """Strict base64 (RFC 4648 alphabet, correct padding, nothing else); ``ValueError`` if not."""
+    try:
+        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def b64encode(data: bytes) -> str:
+    """Standard base64 text of ``data``, without a newline."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 # --------------------------------------------------------------------------- trusted keys
 
 
-def trusted_keys() -> tuple[dict[str, bytes], str]:
-    """The trusted keys (keyid -> raw public key) and a digest of the whole trusted set.
+def trusted_key_files() -> tuple[list[tuple[str, bytes]], str]:
+    """The ``*.pub`` files in the trusted directory (name, bytes) and a digest of the set.
 
-    The digest covers every ``*.pub`` file's name and bytes, readable or not, so adding,
-    removing or editing any of them invalidates every verification memo.
+    The digest covers every file's name and bytes, usable key or not, so adding, removing
+    or editing any of them invalidates every verification memo.
     """
     directory = trusted_keys_dir()
-    keys: dict[str, bytes] = {}
-    digest = hashlib.sha256(b"nono-trusted-keys/1\0")
     try:
         names = sorted(name for name in os.listdir(directory) if name.endswith(".pub"))
     except OSError:
         names = []
+    files: list[tuple[str, bytes]] = []
     for name in names:
         try:
             with open(os.path.join(directory, name), "rb") as handle:
-                data = handle.read(16384)
+                files.append((name, handle.read(16384)))
         except OSError:
             continue
-        digest.update(b"%d:%s%d:%s" % (len(name), name.encode(), len(data), data))
+    state = b"".join(b"%d:%s%d:%s" % (len(n), n.encode(), len(d), d) for n, d in files)
+    return files, digest(b"nono-trusted-keys/1\0" + state)
+
+
+def trusted_keys(files: list[tuple[str, bytes]] | None = None) -> dict[str, bytes]:
+    """The trusted Ed25519 keys, keyid -> raw public key; unusable files are skipped."""
+    keys: dict[str, bytes] = {}
+    for _, data in trusted_key_files()[0] if files is None else files:
         try:
             raw = public_key_from_pem(data.decode("ascii"))
         except (ValueError, UnicodeDecodeError):
-            # Not a key we can use; it still counts in the digest above.
             continue
         keys[keyid_of(raw)] = raw
-    return keys, digest.hexdigest()
+    return keys
 
 
 # --------------------------------------------------------------------------- local secret
@@ -195,8 +240,7 @@ def _read_secret(path: str) -> bytes | None:
 
 
 def _memo_tag(secret: bytes, bundle_digest: str, trust_digest: str) -> str:
-    message = b"\0".join((_MEMO_DOMAIN, bundle_digest.encode(), trust_digest.encode()))
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+    return mac(secret, b"\0".join((_MEMO_DOMAIN, bundle_digest.encode(), trust_digest.encode())))
 
 
 def _memo_path(bundle_digest: str) -> str:
@@ -213,7 +257,7 @@ def _memo_holds(bundle_digest: str, trust_digest: str) -> bool:
     except OSError:
         return False
     expected = _memo_tag(secret, bundle_digest, trust_digest).encode()
-    return hmac.compare_digest(stored, expected)
+    return bool(compare_digest(stored, expected))
 
 
 def _write_memo(bundle_digest: str, trust_digest: str) -> None:
@@ -261,8 +305,8 @@ def parse_envelope(path: str, data: bytes) -> tuple[bytes, list[dict[str, Any]]]
     if not isinstance(encoded, str) or not isinstance(signatures, list):
         _refuse(path, "not a nono bundle: 'payload' must be a string and 'signatures' a list")
     try:
-        payload = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
+        payload = b64decode(encoded)
+    except ValueError:
         _refuse(path, "not a nono bundle: the payload is not valid base64")
     if not all(isinstance(s, dict) and isinstance(s.get("sig"), str) for s in signatures):
         _refuse(path, "not a nono bundle: every signature needs a 'sig' string")
@@ -289,8 +333,8 @@ def verify_signatures(
         keyid = signature.get("keyid") or ""
         candidates = [keyid] if keyid in keys else ([] if keyid else sorted(keys))
         try:
-            sig = base64.b64decode(signature["sig"], validate=True)
-        except (binascii.Error, ValueError):
+            sig = b64decode(signature["sig"])
+        except ValueError:
             bad.append(keyid)
             continue
         for candidate in candidates:
@@ -351,10 +395,10 @@ def load_verified(path: str, *, memo: bool = True) -> dict[str, Any]:
         _refuse(path, f"cannot read bundle: {exc.strerror or exc}")
     # Everything below works on these bytes only: what was verified is what is applied.
     payload, signatures = parse_envelope(path, data)
-    keys, trust_digest = trusted_keys()
-    bundle_digest = hashlib.sha256(data).hexdigest()
+    files, trust_digest = trusted_key_files()
+    bundle_digest = digest(data)
     if not (memo and signatures and _memo_holds(bundle_digest, trust_digest)):
-        verify_signatures(path, payload, signatures, keys)
+        verify_signatures(path, payload, signatures, trusted_keys(files))
         if memo:
             _write_memo(bundle_digest, trust_digest)
     return check_payload(path, payload)
