@@ -124,34 +124,37 @@ def resolve_numbers(defines: dict[str, str]) -> dict[str, int]:
     return numbers
 
 
-def x86_64_numbers() -> tuple[dict[str, int], str]:
-    """x86_64 numbers and a description of where they came from."""
+def x86_64_numbers() -> tuple[dict[str, int], str, str]:
+    """x86_64 numbers, the header they came from, and its Debian package."""
     if not X86_64_HEADER.is_file():
         raise SystemExit(f"generate.py: {X86_64_HEADER} is missing; install linux-libc-dev")
-    return resolve_numbers(parse_defines(X86_64_HEADER.read_text())), str(X86_64_HEADER)
+    numbers = resolve_numbers(parse_defines(X86_64_HEADER.read_text()))
+    return numbers, str(X86_64_HEADER), "linux-libc-dev"
 
 
-def aarch64_numbers() -> tuple[dict[str, int], str]:
+def aarch64_numbers() -> tuple[dict[str, int], str, str]:
     """aarch64 numbers, preprocessed the way an arm64 build of the headers would see them."""
     cpp = shutil.which("cpp")
     if cpp is None:
         raise SystemExit("generate.py: cpp is needed to read asm-generic/unistd.h")
     cross = ARM64_CROSS_INCLUDE / "asm" / "unistd.h"
     if cross.is_file():
-        args = ["-I", str(ARM64_CROSS_INCLUDE), "-D__aarch64__"]
-        source = f"{cross} (cpp)"
+        args = ["-nostdinc", "-I", str(ARM64_CROSS_INCLUDE), "-I", "/usr/include", "-D__aarch64__"]
+        source, package = f"{cross} (cpp)", "linux-libc-dev-arm64-cross"
     else:
-        args = ["-D__BITS_PER_LONG=64", *(f"-D{want}" for want in ARM64_WANTS)]
+        # The host's own asm/bitsperlong.h answers 64 on a 64-bit build machine.
+        args = [*(f"-D{want}" for want in ARM64_WANTS)]
         source = f"{GENERIC_HEADER} (cpp, arm64 __ARCH_WANT_* switches)"
+        package = "linux-libc-dev"
     header = "asm/unistd.h" if cross.is_file() else "asm-generic/unistd.h"
     result = subprocess.run(
-        [cpp, "-P", "-dM", "-nostdinc", *args, "-I", "/usr/include", "-"],
+        [cpp, "-P", "-dM", *args, "-"],
         input=f"#include <{header}>\n",
         capture_output=True,
         text=True,
         check=True,
     )
-    return resolve_numbers(parse_defines(result.stdout)), source
+    return resolve_numbers(parse_defines(result.stdout)), source, package
 
 
 def add_newer(numbers: dict[str, int], arch: str, path: Path) -> list[str]:
@@ -191,8 +194,7 @@ def package_version(package: str) -> str:
 
 def build(arch: str) -> dict[str, object]:
     """The table for ``arch`` as a JSON-able dict."""
-    numbers, source = x86_64_numbers() if arch == "x86_64" else aarch64_numbers()
-    package = "linux-libc-dev" if arch == "x86_64" else "linux-libc-dev-arm64-cross"
+    numbers, source, package = x86_64_numbers() if arch == "x86_64" else aarch64_numbers()
     added = add_newer(numbers, arch, HERE / "newer_syscalls.txt")
     prototypes = parse_prototypes(HERE / "prototypes.txt")
     missing = sorted(name for name in numbers if name not in prototypes)
