@@ -63,7 +63,7 @@ class Sbpl(str):
 
 @dataclass(frozen=True)
 class Rule:
-    """One ``(allow|deny OPERATIONS FILTERS…)`` form, with the comment that says where it came from."""
+    """One ``(allow|deny OPERATIONS FILTERS…)`` form and the comment saying where it came from."""
 
     action: Sbpl
     operations: Sbpl
@@ -87,13 +87,21 @@ def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, Any], list[Diagnos
     a warning for every request Seatbelt cannot enforce, so nothing is dropped silently.
     """
     if policy.target != "macos":
-        raise NonoError(f"the seatbelt backend lowers macOS policies; this one was resolved for {policy.target}")
+        raise NonoError(
+            f"the seatbelt backend lowers macOS policies; this one was resolved for {policy.target}"
+        )
     state = _Lowering()
     _unsupported(policy, state)
-    grants = [_grant_rule(f"g{i}", grant.path, grant.kind, grant.access, grant.optional, grant.provenance, state)
-              for i, grant in enumerate(policy.grants)]
-    denies = [_deny_rule(f"d{i}", deny.path, deny.kind, deny.provenance, state)
-              for i, deny in enumerate(policy.denies)]
+    grants = [
+        _grant_rule(
+            f"g{i}", grant.path, grant.kind, grant.access, grant.optional, grant.provenance, state
+        )
+        for i, grant in enumerate(policy.grants)
+    ]
+    denies = [
+        _deny_rule(f"d{i}", deny.path, deny.kind, deny.provenance, state)
+        for i, deny in enumerate(policy.denies)
+    ]
     if policy.denies:
         state.parameters["DENY_ANCESTORS"] = {
             "name": "DENY_ANCESTORS",
@@ -105,17 +113,21 @@ def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, Any], list[Diagnos
         state.parameters["PROXY_PORT"] = {"name": "PROXY_PORT", "kind": "proxy_port"}
     for name in state.variables:
         state.parameters[name] = {"name": name, "kind": "variable", "variable": name}
-    text = _environment().get_template("profile.sbpl.j2").render(
-        profile=comment(policy.name),
-        description=comment(policy.description),
-        signal_scoped=policy.scopes.signal,
-        network_mode=Sbpl(policy.network.mode.value),
-        grants=grants,
-        network=network,
-        denies=denies,
-        has_denies=bool(policy.denies),
-        protect_metadata=policy.protect_metadata,
-        metadata_operations=Sbpl(" ".join(METADATA_OPERATIONS)),
+    text = (
+        _environment()
+        .get_template("profile.sbpl.j2")
+        .render(
+            profile=comment(policy.name),
+            description=comment(policy.description),
+            signal_scoped=policy.scopes.signal,
+            network_mode=Sbpl(policy.network.mode.value),
+            grants=grants,
+            network=network,
+            denies=denies,
+            has_denies=bool(policy.denies),
+            protect_metadata=policy.protect_metadata,
+            metadata_operations=Sbpl(" ".join(METADATA_OPERATIONS)),
+        )
     )
     artifact = {
         "format": FORMAT,
@@ -140,7 +152,8 @@ def string_literal(text: str, span: Span | None = None, *, what: str = "string")
     for offset, char in enumerate(text):
         if unicodedata.category(char) == "Cc":
             raise NonoError(
-                f"{what} {text!r} contains the control character U+{ord(char):04X} (at offset {offset}); "
+                f"{what} {text!r} contains the control character U+{ord(char):04X} "
+                f"(at offset {offset}); "
                 "Seatbelt profiles cannot carry it",
                 span,
             )
@@ -177,13 +190,16 @@ def _value(template: str, span: Span, state: _Lowering) -> Sbpl:
 
 
 def _glob_split(template: str, span: Span) -> tuple[str, str] | None:
-    """Split at the first component holding ``*`` or ``?``: (plain prefix, pattern rest), or None."""
+    """Split at the first component holding ``*`` or ``?``: (plain prefix, rest), or None."""
     parts = template.split("/")
     for index, part in enumerate(parts):
         if _GLOB_CHARS & set(part):
             prefix = "/".join(parts[:index])
             if not prefix:
-                raise NonoError(f"path pattern {template!r} starts at '/'; name a directory before the pattern", span)
+                raise NonoError(
+                    f"path pattern {template!r} starts at '/'; name a directory before the pattern",
+                    span,
+                )
             return prefix, "/".join(parts[index:])
     return None
 
@@ -210,9 +226,17 @@ def private_alias(path: str) -> str | None:
     return None
 
 
-def _path_filters(rule_id: str, template: str, kind: PathKind, optional: bool, span: Span,
-                  state: _Lowering, *, deny: bool) -> tuple[Sbpl, ...]:
-    """Filters matching ``template``: as written, via ``/private`` when static, and resolved at launch."""
+def _path_filters(
+    rule_id: str,
+    template: str,
+    kind: PathKind,
+    optional: bool,
+    span: Span,
+    state: _Lowering,
+    *,
+    deny: bool,
+) -> tuple[Sbpl, ...]:
+    """Filters for ``template``: as written, via ``/private`` when static, resolved at launch."""
     real = f"{rule_id}.real"
     glob = _glob_split(template, span)
     head = "subpath" if kind is PathKind.TREE else "literal"
@@ -230,21 +254,21 @@ def _path_filters(rule_id: str, template: str, kind: PathKind, optional: bool, s
         resolve_path = template
     else:
         prefix, rest = glob
-        tail = string_literal(_glob_regex(rest, kind), span, what="path pattern")
+        pattern = _glob_regex(rest, kind)
+        tail = string_literal(pattern, span, what="path pattern")
         if prefix.startswith("$"):
-            quoted = Sbpl(f"(regex-quote {_value(prefix, span, state)})")
+            quoted = f"(regex-quote {_value(prefix, span, state)})"
             written.append(Sbpl(f'(regex (string-append "^" {quoted} {tail}))'))
         else:
-            written.append(Sbpl(f"(regex {string_literal('^' + ere_quote(prefix) + _glob_regex(rest, kind), span)})"))
-            alias = private_alias(prefix)
-            if alias:
-                pattern = "^" + ere_quote(alias) + _glob_regex(rest, kind)
-                written.append(Sbpl(f"(regex {string_literal(pattern, span)})"))
-        quoted_real = Sbpl(f"(regex-quote (param {string_literal(real)}))")
+            for static in (prefix, private_alias(prefix)):
+                if static:
+                    regex = string_literal("^" + ere_quote(static) + pattern, span, what="pattern")
+                    written.append(Sbpl(f"(regex {regex})"))
+        quoted_real = f"(regex-quote (param {string_literal(real)}))"
         written.append(Sbpl(f'(regex (string-append "^" {quoted_real} {tail}))'))
         if deny:
-            data_real = Sbpl(f'(regex (string-append "^" {string_literal(ere_quote(DATA_VOLUME))} {quoted_real} {tail}))')
-            written.append(data_real)
+            data = string_literal("^" + ere_quote(DATA_VOLUME))
+            written.append(Sbpl(f"(regex (string-append {data} {quoted_real} {tail}))"))
         resolve_path = prefix
     state.parameters[real] = {
         "name": real,
@@ -261,21 +285,38 @@ def _describe(provenance: Provenance) -> str:
     return f"{where} ({chain})" if chain else where
 
 
-def _grant_rule(rule_id: str, path: str, kind: PathKind, access: Iterable[Access], optional: bool,
-                provenance: Provenance, state: _Lowering) -> Rule:
+def _grant_rule(
+    rule_id: str,
+    path: str,
+    kind: PathKind,
+    access: Iterable[Access],
+    optional: bool,
+    provenance: Provenance,
+    state: _Lowering,
+) -> Rule:
     accesses = sorted(access, key=lambda a: list(Access).index(a))
     operations = [op for a in accesses for op in OPERATIONS[a]]
     filters = _path_filters(rule_id, path, kind, optional, _span(provenance), state, deny=False)
     names = ",".join(a.value for a in accesses)
-    return Rule(Sbpl("allow"), Sbpl(" ".join(operations)), filters,
-                comment(f"{rule_id} {names} {kind.value} {path}  {_describe(provenance)}"))
+    return Rule(
+        Sbpl("allow"),
+        Sbpl(" ".join(operations)),
+        filters,
+        comment(f"{rule_id} {names} {kind.value} {path}  {_describe(provenance)}"),
+    )
 
 
-def _deny_rule(rule_id: str, path: str, kind: PathKind, provenance: Provenance, state: _Lowering) -> Rule:
+def _deny_rule(
+    rule_id: str, path: str, kind: PathKind, provenance: Provenance, state: _Lowering
+) -> Rule:
     # A denied path that does not exist yet is still denied (creating it included): never an error.
     filters = _path_filters(rule_id, path, kind, True, _span(provenance), state, deny=True)
-    return Rule(Sbpl("deny"), Sbpl(" ".join(DENY_OPERATIONS)), filters,
-                comment(f"{rule_id} deny {kind.value} {path}  {_describe(provenance)}"))
+    return Rule(
+        Sbpl("deny"),
+        Sbpl(" ".join(DENY_OPERATIONS)),
+        filters,
+        comment(f"{rule_id} deny {kind.value} {path}  {_describe(provenance)}"),
+    )
 
 
 # ---------------------------------------------------------------------------- network
@@ -292,15 +333,21 @@ def _network(policy: Policy, state: _Lowering) -> list[Rule]:
     rules: list[Rule] = []
     ports = policy.network.ports
     if ports and policy.network.mode is not NetworkMode.PROXY:
-        effect = "everything is allowed already" if policy.network.mode is NetworkMode.OPEN else (
-            "no TCP socket may be opened")
-        state.diagnostics.append(Diagnostic(
-            "warning",
-            f"port rules have no effect while the network is {policy.network.mode.value} ({effect})",
-            _span(ports[0].provenance),
-            notes=("use `network proxy` to let TCP reach the listed ports besides the proxy",),
-            code="seatbelt-ports-ignored",
-        ))
+        effect = (
+            "everything is allowed already"
+            if policy.network.mode is NetworkMode.OPEN
+            else ("no TCP socket may be opened")
+        )
+        state.diagnostics.append(
+            Diagnostic(
+                "warning",
+                f"port rules have no effect while the network is "
+                f"{policy.network.mode.value} ({effect})",
+                _span(ports[0].provenance),
+                notes=("use `network proxy` to let TCP reach the listed ports besides the proxy",),
+                code="seatbelt-ports-ignored",
+            )
+        )
         ports = ()
     for index, port in enumerate(ports):
         address = string_literal(f"*:{port.port}")
@@ -308,14 +355,29 @@ def _network(policy: Policy, state: _Lowering) -> list[Rule]:
             operations, head = "network-outbound", "remote"
         else:
             operations, head = "network-bind network-inbound", "local"
-        rules.append(Rule(Sbpl("allow"), Sbpl(operations), (Sbpl(f"({head} tcp {address})"),),
-                          comment(f"p{index} port {port.direction} {port.port}  {_describe(port.provenance)}")))
+        rules.append(
+            Rule(
+                Sbpl("allow"),
+                Sbpl(operations),
+                (Sbpl(f"({head} tcp {address})"),),
+                comment(
+                    f"p{index} port {port.direction} {port.port}  {_describe(port.provenance)}"
+                ),
+            )
+        )
     for index, socket in enumerate(policy.unix_sockets):
         rule_id = f"u{index}"
-        filters = _path_filters(rule_id, socket.path, PathKind.FILE, True, _span(socket.provenance), state,
-                                deny=False)
-        rules.append(Rule(Sbpl("allow"), Sbpl("network-outbound"), filters,
-                          comment(f"{rule_id} unix_socket {socket.path}  {_describe(socket.provenance)}")))
+        filters = _path_filters(
+            rule_id, socket.path, PathKind.FILE, True, _span(socket.provenance), state, deny=False
+        )
+        rules.append(
+            Rule(
+                Sbpl("allow"),
+                Sbpl("network-outbound"),
+                filters,
+                comment(f"{rule_id} unix_socket {socket.path}  {_describe(socket.provenance)}"),
+            )
+        )
     return rules
 
 
@@ -326,22 +388,30 @@ def _unsupported(policy: Policy, state: _Lowering) -> None:
     """A warning for each request SBPL cannot express; the rest of the profile still holds."""
     for index, rule in enumerate(policy.syscalls):
         names = ", ".join(rule.names)
-        state.diagnostics.append(Diagnostic(
-            "warning",
-            f"system call rule s{index} ({names} → {rule.action.kind.value}) is a seccomp filter: "
-            "Seatbelt has no equivalent, so macOS does not enforce it",
-            _span(rule.provenance),
-            notes=("put Linux-only rules in an `on linux { … }` block to keep this target quiet",),
-            code="seatbelt-unsupported",
-        ))
+        state.diagnostics.append(
+            Diagnostic(
+                "warning",
+                f"system call rule s{index} ({names} → {rule.action.kind.value}) "
+                "is a seccomp filter: "
+                "Seatbelt has no equivalent, so macOS does not enforce it",
+                _span(rule.provenance),
+                notes=(
+                    "put Linux-only rules in an `on linux { … }` block to keep this target quiet",
+                ),
+                code="seatbelt-unsupported",
+            )
+        )
     if policy.min_abi is not None:
-        state.diagnostics.append(Diagnostic(
-            "warning",
-            f"profile '{policy.name}' pins Landlock ABI {policy.min_abi} (`abi {policy.min_abi}`): "
-            "macOS has no Landlock, so the pin has no effect on this target",
-            Span(policy.sources[0][0]) if policy.sources else None,
-            code="seatbelt-unsupported",
-        ))
+        state.diagnostics.append(
+            Diagnostic(
+                "warning",
+                f"profile '{policy.name}' pins Landlock ABI {policy.min_abi} "
+                f"(`abi {policy.min_abi}`): "
+                "macOS has no Landlock, so the pin has no effect on this target",
+                Span(policy.sources[0][0]) if policy.sources else None,
+                code="seatbelt-unsupported",
+            )
+        )
 
 
 # ---------------------------------------------------------------------------- rendering

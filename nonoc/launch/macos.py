@@ -106,8 +106,10 @@ def parameters(
         elif kind == "proxy_port":
             result[name] = str(_proxy_port(proxy_port, env))
         else:
-            raise SandboxError(f"the bundle asks for a Seatbelt parameter of unknown kind {kind!r}",
-                               notes=("this launcher is older than the compiler that made the bundle",))
+            raise SandboxError(
+                f"the bundle asks for a Seatbelt parameter of unknown kind {kind!r}",
+                notes=("this launcher is older than the compiler that made the bundle",),
+            )
     return result
 
 
@@ -115,7 +117,8 @@ def _proxy_port(explicit: int | None, env: Mapping[str, str]) -> int:
     raw = str(explicit) if explicit is not None else env.get(PROXY_PORT_ENV, "")
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise SandboxError(
-            f"the profile allows only the local proxy, but no proxy port was given ({PROXY_PORT_ENV}={raw!r})",
+            "the profile allows only the local proxy, but no proxy port was given "
+            f"({PROXY_PORT_ENV}={raw!r})",
             notes=("`nono run` starts the proxy and sets it; with `nono exec`, set it yourself",),
         )
     return int(raw)
@@ -140,8 +143,12 @@ def _sandbox_init() -> Any | None:
             free = handle.sandbox_free_error
         except (OSError, AttributeError):
             continue
-        init.argtypes = [ctypes.c_char_p, ctypes.c_uint64, ctypes.POINTER(ctypes.c_char_p),
-                         ctypes.POINTER(ctypes.c_void_p)]
+        init.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_uint64,
+            ctypes.POINTER(ctypes.c_char_p),
+            ctypes.POINTER(ctypes.c_void_p),
+        ]
         init.restype = ctypes.c_int
         free.argtypes = [ctypes.c_void_p]
         free.restype = None
@@ -165,7 +172,11 @@ def apply_profile(sbpl: str, params: Mapping[str, str]) -> bool:
     array = (ctypes.c_char_p * len(flat))(*flat)
     error = ctypes.c_void_p()
     if init(sbpl.encode(), 0, array, ctypes.byref(error)) != 0:
-        message = ctypes.string_at(error.value).decode(errors="replace") if error.value else "no reason given"
+        message = (
+            ctypes.string_at(error.value).decode(errors="replace")
+            if error.value
+            else "no reason given"
+        )
         if error.value:
             free(error)
         raise SandboxError(f"Seatbelt refused the profile: {message.strip()}")
@@ -194,8 +205,10 @@ def exec_command(
     env = dict(os.environ if environ is None else environ)
     try:
         if section.get("format") != FORMAT:
-            raise SandboxError(f"the bundle's Seatbelt artifact is {section.get('format')!r}; "
-                               f"this launcher reads {FORMAT!r}")
+            raise SandboxError(
+                f"the bundle's Seatbelt artifact is {section.get('format')!r}; "
+                f"this launcher reads {FORMAT!r}"
+            )
         if not argv:
             raise SandboxError("no command to run")
         params = parameters(section, env, proxy_port=proxy_port)
@@ -205,9 +218,15 @@ def exec_command(
             return EXIT_NOT_FOUND
         if not apply_profile(section["sbpl"], params):
             if not os.path.exists(SANDBOX_EXEC):
-                raise SandboxError("Seatbelt is not available here: no sandbox_init_with_parameters "
-                                   f"and no {SANDBOX_EXEC}")
-            return _execve(SANDBOX_EXEC, sandbox_exec_argv(section["sbpl"], params, [executable, *argv[1:]]), env)
+                raise SandboxError(
+                    "Seatbelt is not available here: no sandbox_init_with_parameters "
+                    f"and no {SANDBOX_EXEC}"
+                )
+            return _execve(
+                SANDBOX_EXEC,
+                sandbox_exec_argv(section["sbpl"], params, [executable, *argv[1:]]),
+                env,
+            )
         return _execve(executable, list(argv), env)
     except SandboxError as exc:
         print(exc.render(), file=sys.stderr)
@@ -229,13 +248,19 @@ def _execve(path: str, argv: list[str], env: Mapping[str, str]) -> int:
         if exc.errno == errno.ENOENT:
             print(f"nono: {argv[0]}: command not found", file=sys.stderr)
             return EXIT_NOT_FOUND
-        reason = "the sandbox does not allow executing it" if exc.errno == errno.EPERM else exc.strerror
+        reason = (
+            "the sandbox does not allow executing it" if exc.errno == errno.EPERM else exc.strerror
+        )
         print(f"nono: cannot execute {path}: {reason}", file=sys.stderr)
     return EXIT_CANNOT_APPLY
 
 
-def describe(section: Mapping[str, Any], environ: Mapping[str, str] | None = None,
-             *, proxy_port: int | None = None) -> str:
+def describe(
+    section: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    *,
+    proxy_port: int | None = None,
+) -> str:
     """What ``--dry-run`` prints: the parameters as this host resolves them, then the profile."""
     params = parameters(section, environ, proxy_port=proxy_port)
     lines = [f";; parameter {name} = {value!r}" for name, value in sorted(params.items())]

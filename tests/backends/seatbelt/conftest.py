@@ -13,5 +13,8 @@ def vocabulary() -> Vocabulary:
     """The 208 SBPL operation names from shared/data (skips, saying why, when it is absent)."""
     path = shared_data_file(OPERATIONS_FILE)
     if path is None:
-        pytest.skip(f"shared/data/{OPERATIONS_FILE} is not beside the repository: cannot check operation names")
+        pytest.skip(
+            f"shared/data/{OPERATIONS_FILE} is not beside the repository: "
+            "cannot check operation names"
+        )
     return Vocabulary.load(path)

@@ -41,12 +41,24 @@ FAKE_CWD = "/Users/alice/project"
 
 def at(line: int, *chain: str) -> Provenance:
     """A provenance at ``hand.nono:LINE:3`` with the profile/group chain given."""
-    links = tuple(ChainLink(kind="profile" if i == 0 else "group", name=n, file=FILE) for i, n in enumerate(chain))
-    return Provenance(file=FILE, line=line, column=3, chain=links or (ChainLink(kind="profile", name="hand", file=FILE),))
+    links = tuple(
+        ChainLink(kind="profile" if i == 0 else "group", name=n, file=FILE)
+        for i, n in enumerate(chain)
+    )
+    return Provenance(
+        file=FILE,
+        line=line,
+        column=3,
+        chain=links or (ChainLink(kind="profile", name="hand", file=FILE),),
+    )
 
 
-def grant(path: str, *access: Access, line: int = 1, kind: PathKind = PathKind.TREE, optional: bool = True) -> PathGrant:
-    return PathGrant(path=path, kind=kind, access=frozenset(access), optional=optional, provenance=at(line))
+def grant(
+    path: str, *access: Access, line: int = 1, kind: PathKind = PathKind.TREE, optional: bool = True
+) -> PathGrant:
+    return PathGrant(
+        path=path, kind=kind, access=frozenset(access), optional=optional, provenance=at(line)
+    )
 
 
 def deny(path: str, line: int = 1, kind: PathKind = PathKind.TREE) -> PathDeny:
@@ -63,10 +75,18 @@ def fake_realpath(path: str) -> str:
     return alias or path
 
 
-def fake_parameters(artifact: dict[str, Any], realpath: Callable[[str], str] = fake_realpath) -> dict[str, str]:
+def fake_parameters(
+    artifact: dict[str, Any], realpath: Callable[[str], str] = fake_realpath
+) -> dict[str, str]:
     """The parameters the launcher would pass on the fake Mac (through the launcher's own code)."""
-    return macos.parameters(artifact, FAKE_ENV, cwd=FAKE_CWD, proxy_port=3128, realpath=realpath,
-                            exists=lambda _path: True)
+    return macos.parameters(
+        artifact,
+        FAKE_ENV,
+        cwd=FAKE_CWD,
+        proxy_port=3128,
+        realpath=realpath,
+        exists=lambda _path: True,
+    )
 
 
 def compile_policy(p: Policy) -> tuple[dict[str, Any], list[Diagnostic]]:
@@ -96,45 +116,66 @@ AGENT = policy(
         grant("$HOME/.gitconfig", R, line=9, kind=PathKind.FILE),
         grant("$HOME/.claude", R, W, line=10),
     ),
-    denies=(deny("$HOME/.ssh", 12), deny("$HOME/.aws", 13), deny("$HOME/.netrc", 14, PathKind.FILE),
-            deny("$CWD/.env", 15, PathKind.FILE)),
+    denies=(
+        deny("$HOME/.ssh", 12),
+        deny("$HOME/.aws", 13),
+        deny("$HOME/.netrc", 14, PathKind.FILE),
+        deny("$CWD/.env", 15, PathKind.FILE),
+    ),
     network=Network(mode=NetworkMode.PROXY),
 )
 
 HAND_POLICIES: dict[str, Policy] = {
-    "minimal": policy("minimal", grants=(grant("/usr", R, X),), network=Network(mode=NetworkMode.BLOCKED)),
+    "minimal": policy(
+        "minimal", grants=(grant("/usr", R, X),), network=Network(mode=NetworkMode.BLOCKED)
+    ),
     "agent_proxy": AGENT,
     "proxy_with_ports": policy(
         "proxy-ports",
         grants=(grant("/usr", R, X),),
-        network=Network(mode=NetworkMode.PROXY, ports=(
-            PortRule(port=443, direction="connect", provenance=at(20)),
-            PortRule(port=8080, direction="bind", provenance=at(21)),
-        )),
+        network=Network(
+            mode=NetworkMode.PROXY,
+            ports=(
+                PortRule(port=443, direction="connect", provenance=at(20)),
+                PortRule(port=8080, direction="bind", provenance=at(21)),
+            ),
+        ),
         unix_sockets=(UnixSocketGrant(path="/var/run/docker.sock", provenance=at(22)),),
     ),
     "open_with_ignored_port": policy(
         "open-ports",
         grants=(grant("/usr", R, X),),
-        network=Network(mode=NetworkMode.OPEN, ports=(PortRule(port=22, direction="connect", provenance=at(30)),)),
+        network=Network(
+            mode=NetworkMode.OPEN,
+            ports=(PortRule(port=22, direction="connect", provenance=at(30)),),
+        ),
     ),
     "open_hardened": policy(
         "hardened",
-        grants=(grant("$CWD", R, W), grant("/tmp", W, line=2), grant("/opt/homebrew", R, X, line=3)),
+        grants=(
+            grant("$CWD", R, W),
+            grant("/tmp", W, line=2),
+            grant("/opt/homebrew", R, X, line=3),
+        ),
         denies=(deny("/etc/master.passwd", 4, PathKind.FILE),),
         protect_metadata=True,
         scopes=Scopes(signal=False, abstract_unix_socket=False),
     ),
     "patterns": policy(
         "patterns",
-        grants=(grant("$HOME/.config/*.json", R, kind=PathKind.FILE, line=40),
-                grant("/opt/tool-?/bin", R, X, line=41)),
+        grants=(
+            grant("$HOME/.config/*.json", R, kind=PathKind.FILE, line=40),
+            grant("/opt/tool-?/bin", R, X, line=41),
+        ),
         denies=(deny("$CWD/secrets.*", 42),),
         network=Network(mode=NetworkMode.BLOCKED),
     ),
     "odd_names": policy(
         'odd "names"',
-        grants=(grant('$HOME/we"ird\\dir', R, W, line=50), grant("/Volumes/My Disk (2)", R, line=51)),
+        grants=(
+            grant('$HOME/we"ird\\dir', R, W, line=50),
+            grant("/Volumes/My Disk (2)", R, line=51),
+        ),
         denies=(deny('$HOME/we"ird\\dir/secret', 52),),
         network=Network(mode=NetworkMode.BLOCKED),
     ),
@@ -142,8 +183,13 @@ HAND_POLICIES: dict[str, Policy] = {
         "linux-only",
         min_abi=4,
         grants=(grant("/usr", R, X),),
-        syscalls=(SyscallRule(names=("ptrace",), action=SyscallAction(kind=SyscallActionKind.KILL_PROCESS),
-                              provenance=at(60)),),
+        syscalls=(
+            SyscallRule(
+                names=("ptrace",),
+                action=SyscallAction(kind=SyscallActionKind.KILL_PROCESS),
+                provenance=at(60),
+            ),
+        ),
         network=Network(mode=NetworkMode.BLOCKED),
     ),
 }

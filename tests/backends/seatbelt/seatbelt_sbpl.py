@@ -30,19 +30,52 @@ from pathlib import Path
 
 # ---------------------------------------------------------------------------- vocabulary
 
-FILTER_HEADS = frozenset({
-    "literal", "subpath", "prefix", "regex",            # paths
-    "require-any", "require-all", "require-not",        # logic
-    "vnode-type", "remote", "local", "target", "extension",
-    "global-name", "local-name", "sysctl-name", "sysctl-name-prefix",
-    "ipc-posix-name", "ipc-posix-name-prefix", "iokit-registry-entry-class", "signing-identifier",
-    "path", "file-mode", "xattr", "socket-domain", "socket-type", "socket-protocol", "ioctl-command",
-})
+FILTER_HEADS = frozenset(
+    {
+        "literal",
+        "subpath",
+        "prefix",
+        "regex",  # paths
+        "require-any",
+        "require-all",
+        "require-not",  # logic
+        "vnode-type",
+        "remote",
+        "local",
+        "target",
+        "extension",
+        "global-name",
+        "local-name",
+        "sysctl-name",
+        "sysctl-name-prefix",
+        "ipc-posix-name",
+        "ipc-posix-name-prefix",
+        "iokit-registry-entry-class",
+        "signing-identifier",
+        "path",
+        "file-mode",
+        "xattr",
+        "socket-domain",
+        "socket-type",
+        "socket-protocol",
+        "ioctl-command",
+    }
+)
 EXPRESSION_HEADS = frozenset({"param", "string-append", "regex-quote"})
 PATH_FILTERS = frozenset({"literal", "subpath", "prefix", "regex", "path"})
-NAME_FILTERS = frozenset({"global-name", "local-name", "sysctl-name", "sysctl-name-prefix",
-                          "ipc-posix-name", "ipc-posix-name-prefix", "extension",
-                          "iokit-registry-entry-class", "signing-identifier"})
+NAME_FILTERS = frozenset(
+    {
+        "global-name",
+        "local-name",
+        "sysctl-name",
+        "sysctl-name-prefix",
+        "ipc-posix-name",
+        "ipc-posix-name-prefix",
+        "extension",
+        "iokit-registry-entry-class",
+        "signing-identifier",
+    }
+)
 TARGETS = frozenset({"self", "same-sandbox", "children", "parent", "others", "pid"})
 PROTOCOLS = frozenset({"ip", "ip4", "ip6", "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6"})
 ERE_SPECIAL = ".[]()*+?{}|^$\\"
@@ -122,14 +155,14 @@ _TOKEN = re.compile(r'\s+|;[^\n]*|\(|\)|#"[^"]*"|"(?:[^"\\]|\\.)*"|[^\s()";]+', 
 
 
 def parse(text: str) -> list[Form]:
-    """The top-level forms of ``text``; ``SbplSyntaxError`` when it is not balanced s-expressions."""
+    """The top-level forms of ``text``; ``SbplSyntaxError`` unless balanced s-expressions."""
     stack: list[list[Node]] = [[]]
     lines: list[int] = []
     position, line = 0, 1
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
-            raise SbplSyntaxError(f"line {line}: cannot read {text[position:position + 20]!r}")
+            raise SbplSyntaxError(f"line {line}: cannot read {text[position : position + 20]!r}")
         token = match.group(0)
         if token == "(":
             stack.append([])
@@ -163,7 +196,9 @@ def _unescape(token: str, line: int) -> str:
         if char == "\\":
             following = body[i + 1]
             if following not in '\\"':
-                raise SbplSyntaxError(f"line {line}: escape '\\{following}' is not one nonoc writes")
+                raise SbplSyntaxError(
+                    f"line {line}: escape '\\{following}' is not one nonoc writes"
+                )
             out.append(following)
             i += 2
             continue
@@ -261,16 +296,20 @@ def ere_problems(pattern: str) -> list[str]:
             if following not in ERE_SPECIAL:
                 problems.append(f"'\\{following}' is not an ERE escape")
             i += 1
-        elif char == "(" and pattern[i + 1: i + 2] == "?":
+        elif char == "(" and pattern[i + 1 : i + 2] == "?":
             problems.append("'(?' groups do not exist in ERE")
-        elif char in "*+?}" and pattern[i + 1: i + 2] == "?":
+        elif char in "*+?}" and pattern[i + 1 : i + 2] == "?":
             problems.append("lazy quantifiers do not exist in ERE")
         i += 1
     return problems
 
 
-def validate(text: str, vocabulary: Vocabulary, params: Mapping[str, str] | None = None,
-             declared: Iterable[str] | None = None) -> Report:
+def validate(
+    text: str,
+    vocabulary: Vocabulary,
+    params: Mapping[str, str] | None = None,
+    declared: Iterable[str] | None = None,
+) -> Report:
     """Check ``text`` as described in the module docstring. ``params`` evaluate expressions
     (regexes built from parameters are checked with these values); ``declared`` are the
     parameter names the artifact promises the launcher will pass."""
@@ -281,14 +320,19 @@ def validate(text: str, vocabulary: Vocabulary, params: Mapping[str, str] | None
         report.errors.append(str(exc))
         return report
     params = dict(params or {})
-    if not forms or forms[0].items != (Symbol("version", forms[0].line), Symbol("1", forms[0].line)):
+    if not forms or forms[0].items != (
+        Symbol("version", forms[0].line),
+        Symbol("1", forms[0].line),
+    ):
         report.errors.append("the profile must start with (version 1)")
     for node in walk(forms):
         if isinstance(node, String) and not node.raw.startswith("#"):
             if any(ord(c) < 0x20 or ord(c) == 0x7F for c in node.raw):
                 report.errors.append(f"line {node.line}: control character in {node.raw!r}")
             if escape(node.value) != node.raw:
-                report.errors.append(f"line {node.line}: {node.raw} is not escaped as {escape(node.value)}")
+                report.errors.append(
+                    f"line {node.line}: {node.raw} is not escaped as {escape(node.value)}"
+                )
     for form in forms[1:]:
         _check_rule(form, vocabulary, params, report)
     if declared is not None:
@@ -300,7 +344,9 @@ def validate(text: str, vocabulary: Vocabulary, params: Mapping[str, str] | None
     return report
 
 
-def _check_rule(form: Form, vocabulary: Vocabulary, params: Mapping[str, str], report: Report) -> None:
+def _check_rule(
+    form: Form, vocabulary: Vocabulary, params: Mapping[str, str], report: Report
+) -> None:
     where = f"line {form.line}"
     if form.head not in ("allow", "deny"):
         report.errors.append(f"{where}: top-level form {form.head!r} is not allow/deny")
@@ -355,21 +401,26 @@ def _check_filter(form: Form, params: Mapping[str, str], report: Report) -> None
         return
     if head in ("remote", "local"):
         if len(args) != 2 or not isinstance(args[0], Symbol) or args[0].name not in PROTOCOLS:
-            report.errors.append(f"{where}: {head} takes a protocol ({', '.join(sorted(PROTOCOLS))}) and an address")
+            report.errors.append(
+                f"{where}: {head} takes a protocol ({', '.join(sorted(PROTOCOLS))}) and an address"
+            )
             return
         address = _expression(args[1], params, report, where)
-        if address is not None and not re.fullmatch(r"(\*|localhost):(\*|[1-9][0-9]{0,4})", address):
-            report.errors.append(f"{where}: address {address!r} is not HOST:PORT with HOST * or localhost")
-        elif address is not None and address.split(":")[1] != "*" and int(address.split(":")[1]) > 65535:
+        if address is None:
+            return
+        match = re.fullmatch(r"(\*|localhost):(\*|[0-9]{1,5})", address)
+        if match is None:
+            problem = "is not HOST:PORT, HOST * or localhost"
+            report.errors.append(f"{where}: address {address!r} {problem}")
+        elif match.group(2) != "*" and not 0 < int(match.group(2)) < 65536:
             report.errors.append(f"{where}: port in {address!r} is out of range")
         return
     if head == "target":
         if len(args) != 1 or not isinstance(args[0], Symbol) or args[0].name not in TARGETS:
             report.errors.append(f"{where}: target takes one of {sorted(TARGETS)}")
         return
-    if head == "vnode-type":
-        if not args or not all(isinstance(a, Symbol) for a in args):
-            report.errors.append(f"{where}: vnode-type takes type names")
+    if head == "vnode-type" and (not args or not all(isinstance(a, Symbol) for a in args)):
+        report.errors.append(f"{where}: vnode-type takes type names")
 
 
 def _expression(node: Node, params: Mapping[str, str], report: Report, where: str) -> str | None:
@@ -415,10 +466,10 @@ class Request:
 
     operation: str
     path: str | None = None
-    remote: tuple[str, str, int] | None = None   # (protocol, host, port), host "localhost" or other
+    remote: tuple[str, str, int] | None = None  # (protocol, host, port), host "localhost" or other
     local: tuple[str, str, int] | None = None
-    name: str | None = None                      # global-name, sysctl name…
-    target: str | None = None                    # "same-sandbox", "others"…
+    name: str | None = None  # global-name, sysctl name…
+    target: str | None = None  # "same-sandbox", "others"…
 
 
 @dataclass(frozen=True)
@@ -493,7 +544,11 @@ class Evaluator:
             value = evaluate(args[0], self.params)
             if request.name is None:
                 return False
-            return request.name.startswith(value) if head.endswith("-prefix") else request.name == value
+            return (
+                request.name.startswith(value)
+                if head.endswith("-prefix")
+                else request.name == value
+            )
         if head == "target":
             return request.target == args[0].name  # type: ignore[union-attr]
         return False

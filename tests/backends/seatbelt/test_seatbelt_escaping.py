@@ -1,9 +1,18 @@
-"""Strings in SBPL: quotes and backslashes escaped, control characters refused at the rule's line."""
+"""SBPL strings: quotes and backslashes escaped, control characters refused at the rule's line."""
 
 from __future__ import annotations
 
 import pytest
-from seatbelt_policies import HAND_POLICIES, R, W, compile_policy, deny, fake_parameters, grant, policy
+from seatbelt_policies import (
+    HAND_POLICIES,
+    R,
+    W,
+    compile_policy,
+    deny,
+    fake_parameters,
+    grant,
+    policy,
+)
 from seatbelt_sbpl import Evaluator, Request, String, parse, walk
 
 from nonoc.backends import seatbelt
@@ -36,7 +45,11 @@ def test_a_control_character_in_a_path_names_the_rule_line() -> None:
     with pytest.raises(NonoError) as caught:
         compile_policy(p)
     diagnostic = caught.value.diagnostic
-    assert diagnostic.span is not None and diagnostic.span.line == 42 and diagnostic.span.file == "hand.nono"
+    assert (
+        diagnostic.span is not None
+        and diagnostic.span.line == 42
+        and diagnostic.span.file == "hand.nono"
+    )
     assert diagnostic.headline().startswith("hand.nono:42:3: error: path")
     assert "U+000A" in diagnostic.message
 
@@ -63,8 +76,10 @@ def test_a_quote_cannot_inject_a_rule() -> None:
     attack = '/x") (allow default) ("'
     artifact, _ = compile_policy(policy(grants=(grant(attack, R, W),)))
     forms = parse(artifact["sbpl"])
-    assert not any(f.items[1:2] and getattr(f.items[1], "name", None) == "default" and f.head == "allow"
-                   for f in forms)
+    assert not any(
+        f.items[1:2] and getattr(f.items[1], "name", None) == "default" and f.head == "allow"
+        for f in forms
+    )
     assert attack in [n.value for n in walk(forms) if isinstance(n, String)]
 
 
@@ -79,8 +94,13 @@ def test_templates_may_print_only_escaped_fragments() -> None:
     env = seatbelt._environment()
     with pytest.raises(TypeError, match="unescaped str"):
         env.from_string("{{ value }}").render(value='/a"b')
-    assert env.from_string("{{ value }}").render(value=seatbelt.string_literal('/a"b')) == '"/a\\"b"'
+    assert (
+        env.from_string("{{ value }}").render(value=seatbelt.string_literal('/a"b')) == '"/a\\"b"'
+    )
 
 
 def test_ere_quote() -> None:
-    assert seatbelt.ere_quote("/a.b(c)[d]*+?{1}|^$\\") == "/a\\.b\\(c\\)\\[d\\]\\*\\+\\?\\{1\\}\\|\\^\\$\\\\"
+    assert (
+        seatbelt.ere_quote("/a.b(c)[d]*+?{1}|^$\\")
+        == "/a\\.b\\(c\\)\\[d\\]\\*\\+\\?\\{1\\}\\|\\^\\$\\\\"
+    )

@@ -63,8 +63,10 @@ def test_deny_inside_an_allowed_tree_wins_and_its_sibling_stays_allowed() -> Non
 
 @pytest.mark.parametrize("deny_first", [True, False])
 def test_deny_wins_whatever_order_the_source_wrote(deny_first: bool) -> None:
-    rules = {"grants": (grant("$HOME", R, W, line=1 if not deny_first else 2),),
-             "denies": (deny("$HOME/.aws", line=2 if not deny_first else 1),)}
+    rules = {
+        "grants": (grant("$HOME", R, W, line=1 if not deny_first else 2),),
+        "denies": (deny("$HOME/.aws", line=2 if not deny_first else 1),),
+    }
     ev = evaluator(policy(**rules))
     assert ev.decide(read("/Users/alice/.aws/credentials")) == "deny"
     assert ev.decide(write("/Users/alice/.aws/new")) == "deny"
@@ -75,18 +77,24 @@ def test_the_deny_is_the_last_rule_to_match() -> None:
     ev = evaluator(AGENT)
     decision, line = ev.deciding_rule(read("/Users/alice/.ssh/id_ed25519"))
     text = compile_policy(AGENT)[0]["sbpl"].splitlines()
-    assert decision == "deny" and text[line - 1].startswith("(deny file* process-exec* network-outbound")
+    assert decision == "deny" and text[line - 1].startswith(
+        "(deny file* process-exec* network-outbound"
+    )
     assert all(not t.startswith("(allow") for t in text[line:]), "no allow after the first deny"
 
 
 def test_exec_is_denied_inside_a_denied_tree_even_where_exec_is_granted() -> None:
-    ev = evaluator(policy(grants=(grant("/opt/tools", R, X),), denies=(deny("/opt/tools/private"),)))
+    ev = evaluator(
+        policy(grants=(grant("/opt/tools", R, X),), denies=(deny("/opt/tools/private"),))
+    )
     assert ev.decide(Request("process-exec", path="/opt/tools/bin/x")) == "allow"
     assert ev.decide(Request("process-exec", path="/opt/tools/private/x")) == "deny"
 
 
 def test_file_deny_covers_only_that_file() -> None:
-    ev = evaluator(policy(grants=(grant("$CWD", R, W),), denies=(deny("$CWD/.env", kind=PathKind.FILE),)))
+    ev = evaluator(
+        policy(grants=(grant("$CWD", R, W),), denies=(deny("$CWD/.env", kind=PathKind.FILE),))
+    )
     assert ev.decide(read("/Users/alice/project/.env")) == "deny"
     assert ev.decide(read("/Users/alice/project/.env/x")) == "allow"
 
@@ -108,7 +116,9 @@ def test_metadata_is_readable_everywhere_but_in_denied_paths() -> None:
 
 
 def test_static_paths_are_matched_through_private() -> None:
-    ev = evaluator(policy(grants=(grant("/tmp", R, W), grant("/etc/ssl", R)), denies=(deny("/tmp/secret"),)))
+    ev = evaluator(
+        policy(grants=(grant("/tmp", R, W), grant("/etc/ssl", R)), denies=(deny("/tmp/secret"),))
+    )
     assert ev.decide(write("/private/tmp/x")) == "allow"
     assert ev.decide(read("/private/etc/ssl/cert.pem")) == "allow"
     assert ev.decide(read("/private/tmp/secret/x")) == "deny"
@@ -126,7 +136,10 @@ def test_a_deny_follows_a_symlink_resolved_at_launch(tmp_path: Path) -> None:
     keys.mkdir(parents=True)
     home.mkdir()
     (home / ".ssh").symlink_to(keys)
-    p = policy(grants=(grant("$HOME", R, W), grant(str(tmp_path / "vault"), R)), denies=(deny("$HOME/.ssh"),))
+    p = policy(
+        grants=(grant("$HOME", R, W), grant(str(tmp_path / "vault"), R)),
+        denies=(deny("$HOME/.ssh"),),
+    )
     artifact, _ = compile_policy(p)
     params = macos.parameters(artifact, {"HOME": str(home)}, cwd=str(tmp_path))
     ev = Evaluator(artifact["sbpl"], params)
@@ -218,8 +231,13 @@ def test_open_mode_allows_everything() -> None:
 
 def test_a_unix_socket_inside_a_denied_tree_stays_denied() -> None:
     socket = UnixSocketGrant(path="$HOME/.gnupg/S.gpg-agent", provenance=at(3))
-    ev = evaluator(policy(network=Network(mode=NetworkMode.BLOCKED), unix_sockets=(socket,),
-                          denies=(deny("$HOME/.gnupg"),)))
+    ev = evaluator(
+        policy(
+            network=Network(mode=NetworkMode.BLOCKED),
+            unix_sockets=(socket,),
+            denies=(deny("$HOME/.gnupg"),),
+        )
+    )
     assert ev.decide(Request("network-outbound", path="/Users/alice/.gnupg/S.gpg-agent")) == "deny"
 
 
@@ -249,9 +267,13 @@ def test_write_grant_implies_no_read() -> None:
 
 def test_system_startup_reads_are_allowed() -> None:
     ev = evaluator(HAND_POLICIES["minimal"])
-    for path in ("/usr/lib/libSystem.B.dylib", "/System/Library/Frameworks/Foundation.framework/Foundation",
-                 "/System/Volumes/Preboot/Cryptexes/OS/System/Library/dyld/dyld_shared_cache_arm64e",
-                 "/private/var/db/timezone/zoneinfo/UTC", "/dev/urandom"):
+    for path in (
+        "/usr/lib/libSystem.B.dylib",
+        "/System/Library/Frameworks/Foundation.framework/Foundation",
+        "/System/Volumes/Preboot/Cryptexes/OS/System/Library/dyld/dyld_shared_cache_arm64e",
+        "/private/var/db/timezone/zoneinfo/UTC",
+        "/dev/urandom",
+    ):
         assert ev.decide(read(path)) == "allow", path
     assert ev.decide(Request("file-map-executable", path="/usr/lib/libc++.1.dylib")) == "allow"
     assert ev.decide(write("/dev/null")) == "allow"
@@ -265,6 +287,8 @@ def test_evaluator_runs_on_this_host_paths(tmp_path: Path) -> None:
     (tmp_path / "keep").mkdir()
     p = policy(grants=(grant("$CWD", R),), denies=(deny("$CWD/keep"),))
     artifact, _ = compile_policy(p)
-    ev = Evaluator(artifact["sbpl"], macos.parameters(artifact, {"HOME": "/root"}, cwd=str(tmp_path)))
+    ev = Evaluator(
+        artifact["sbpl"], macos.parameters(artifact, {"HOME": "/root"}, cwd=str(tmp_path))
+    )
     assert ev.decide(read(os.path.join(tmp_path, "keep", "x"))) == "deny"
     assert ev.decide(read(os.path.join(tmp_path, "other"))) == "allow"

@@ -43,7 +43,10 @@ def golden(snapshot):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("name", sorted(HAND_POLICIES))
 def test_hand_built(name: str, golden, vocabulary: Vocabulary) -> None:  # type: ignore[no-untyped-def]
     artifact, _ = compile_policy(HAND_POLICIES[name])
-    assert validate(artifact["sbpl"], vocabulary, fake_parameters(artifact), declared(artifact)).errors == []
+    assert (
+        validate(artifact["sbpl"], vocabulary, fake_parameters(artifact), declared(artifact)).errors
+        == []
+    )
     assert artifact["sbpl"] == golden
 
 
@@ -70,17 +73,33 @@ SHIPPED_PROFILES = shipped_profiles()
 
 @pytest.mark.parametrize(
     ("source", "profile"),
-    SHIPPED_PROFILES or [pytest.param("", "", marks=pytest.mark.skip(reason="no front end or no shipped profiles yet"))],
-    ids=[f"{source.removesuffix('.nono').replace('/', '-')}-{profile}" for source, profile in SHIPPED_PROFILES]
+    SHIPPED_PROFILES
+    or [
+        pytest.param(
+            "", "", marks=pytest.mark.skip(reason="no front end or no shipped profiles yet")
+        )
+    ],
+    ids=[
+        f"{source.removesuffix('.nono').replace('/', '-')}-{profile}"
+        for source, profile in SHIPPED_PROFILES
+    ]
     or ["none"],
 )
-def test_shipped(source: str, profile: str, golden, vocabulary: Vocabulary,  # type: ignore[no-untyped-def]
-                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_shipped(
+    source: str,
+    profile: str,
+    golden,
+    vocabulary: Vocabulary,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from nonoc.resolve import resolve
 
     # Relative names keep the provenance comments (and so the golden) free of this checkout's path.
     monkeypatch.chdir(REPO)
     resolution = resolve(source, "macos", profile=profile)
     artifact, _ = seatbelt.lower(resolution.policy, HostFacts.for_target("macos", arch="aarch64"))
-    assert validate(artifact["sbpl"], vocabulary, fake_parameters(artifact), declared(artifact)).errors == []
+    assert (
+        validate(artifact["sbpl"], vocabulary, fake_parameters(artifact), declared(artifact)).errors
+        == []
+    )
     assert artifact["sbpl"] == golden

@@ -42,7 +42,11 @@ def test_parameters_on_a_real_tree(tmp_path: Path) -> None:
     assert params["g0.real"] == os.path.realpath(home)
     assert params["d0.real"] == os.path.realpath(tmp_path / "elsewhere")
     ancestors = re.compile(params["DENY_ANCESTORS"])
-    assert ancestors.fullmatch(str(home)) and ancestors.fullmatch(str(tmp_path)) and ancestors.fullmatch("/")
+    assert (
+        ancestors.fullmatch(str(home))
+        and ancestors.fullmatch(str(tmp_path))
+        and ancestors.fullmatch("/")
+    )
     assert ancestors.fullmatch(os.path.realpath(tmp_path))
     assert not ancestors.fullmatch(str(home / ".ssh")) and not ancestors.fullmatch(str(home) + "x")
 
@@ -78,7 +82,9 @@ def test_required_path_missing_is_a_sandbox_error(tmp_path: Path) -> None:
     with pytest.raises(SandboxError, match="required path .*missing.* does not exist"):
         macos.parameters(section(p), {"HOME": "/h"}, cwd=str(tmp_path))
     optional = policy(grants=(grant("$CWD/missing", R),))
-    assert macos.parameters(section(optional), {"HOME": "/h"}, cwd=str(tmp_path))["g0.real"].endswith("missing")
+    assert macos.parameters(section(optional), {"HOME": "/h"}, cwd=str(tmp_path))[
+        "g0.real"
+    ].endswith("missing")
 
 
 @pytest.mark.parametrize("raw", ["", "0", "70000", "http"])
@@ -88,7 +94,10 @@ def test_proxy_mode_needs_a_valid_port(raw: str) -> None:
 
 
 def test_proxy_port_from_the_environment_or_the_caller() -> None:
-    assert macos.parameters(section(), FAKE_ENV | {macos.PROXY_PORT_ENV: "8899"})["PROXY_PORT"] == "8899"
+    assert (
+        macos.parameters(section(), FAKE_ENV | {macos.PROXY_PORT_ENV: "8899"})["PROXY_PORT"]
+        == "8899"
+    )
     assert macos.parameters(section(), FAKE_ENV, proxy_port=3128)["PROXY_PORT"] == "3128"
 
 
@@ -109,7 +118,17 @@ def test_every_declared_parameter_gets_a_value() -> None:
 
 def test_sandbox_exec_command_line() -> None:
     argv = macos.sandbox_exec_argv("(version 1)", {"B": "2", "A": "x=y"}, ["/bin/ls", "-l"])
-    assert argv == ["/usr/bin/sandbox-exec", "-p", "(version 1)", "-D", "A=x=y", "-D", "B=2", "/bin/ls", "-l"]
+    assert argv == [
+        "/usr/bin/sandbox-exec",
+        "-p",
+        "(version 1)",
+        "-D",
+        "A=x=y",
+        "-D",
+        "B=2",
+        "/bin/ls",
+        "-l",
+    ]
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="on macOS the real libsandbox is found")
@@ -118,12 +137,19 @@ def test_no_libsandbox_off_macos() -> None:
     assert macos.apply_profile("(version 1)", {}) is False
 
 
-INIT = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_uint64, ctypes.POINTER(ctypes.c_char_p),
-                        ctypes.POINTER(ctypes.c_void_p))
+INIT = ctypes.CFUNCTYPE(
+    ctypes.c_int,
+    ctypes.c_char_p,
+    ctypes.c_uint64,
+    ctypes.POINTER(ctypes.c_char_p),
+    ctypes.POINTER(ctypes.c_void_p),
+)
 FREE = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
-def test_apply_profile_passes_profile_and_parameters_through_ctypes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_apply_profile_passes_profile_and_parameters_through_ctypes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     seen: dict[str, object] = {}
 
     def init(profile: bytes, flags: int, params, error) -> int:  # type: ignore[no-untyped-def]
@@ -137,10 +163,16 @@ def test_apply_profile_passes_profile_and_parameters_through_ctypes(monkeypatch:
     functions = (INIT(init), FREE(lambda _p: None))
     monkeypatch.setattr(macos, "_sandbox_init", lambda: functions)
     assert macos.apply_profile("(version 1)\n", {"HOME": '/Users/a"b', "CWD": "/w"}) is True
-    assert seen == {"profile": b"(version 1)\n", "flags": 0, "params": ["CWD", "/w", "HOME", '/Users/a"b']}
+    assert seen == {
+        "profile": b"(version 1)\n",
+        "flags": 0,
+        "params": ["CWD", "/w", "HOME", '/Users/a"b'],
+    }
 
 
-def test_apply_profile_reports_libsandbox_error_and_frees_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_apply_profile_reports_libsandbox_error_and_frees_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     message = ctypes.create_string_buffer(b"unbound variable: nope")
     freed: list[int] = []
 
@@ -150,7 +182,9 @@ def test_apply_profile_reports_libsandbox_error_and_frees_it(monkeypatch: pytest
 
     functions = (INIT(init), FREE(lambda pointer: freed.append(pointer)))
     monkeypatch.setattr(macos, "_sandbox_init", lambda: functions)
-    with pytest.raises(SandboxError, match="Seatbelt refused the profile: unbound variable: nope") as caught:
+    with pytest.raises(
+        SandboxError, match="Seatbelt refused the profile: unbound variable: nope"
+    ) as caught:
         macos.apply_profile("(version 1)", {})
     assert caught.value.exit_code == 126
     assert freed == [ctypes.addressof(message)]
@@ -166,11 +200,23 @@ section = json.loads(sys.argv[1]) if len(sys.argv) > 1 else None
 """
 
 
-def launch(tmp_path: Path, argv: list[str], artifact: dict, patch: str = "") -> subprocess.CompletedProcess[str]:
+def launch(
+    tmp_path: Path, argv: list[str], artifact: dict, patch: str = ""
+) -> subprocess.CompletedProcess[str]:
     code = PRELUDE + patch + f"\nsys.exit(macos.exec_command(section, {argv!r}, proxy_port=3128))\n"
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": f"{REPO}:{Path(__file__).parent}"}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), json.dumps(artifact)], capture_output=True,
-                          text=True, timeout=30, env=env, cwd=tmp_path)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": f"{REPO}:{Path(__file__).parent}",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), json.dumps(artifact)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        cwd=tmp_path,
+    )
 
 
 def test_command_not_found_is_127(tmp_path: Path) -> None:
@@ -181,7 +227,9 @@ def test_command_not_found_is_127(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="macOS has Seatbelt")
 def test_no_seatbelt_is_126(tmp_path: Path) -> None:
-    result = launch(tmp_path, ["true"], section(), patch=f"macos.SANDBOX_EXEC = {str(tmp_path / 'none')!r}\n")
+    result = launch(
+        tmp_path, ["true"], section(), patch=f"macos.SANDBOX_EXEC = {str(tmp_path / 'none')!r}\n"
+    )
     assert result.returncode == 126
     assert "Seatbelt is not available" in result.stderr
 
@@ -201,7 +249,9 @@ def test_fallback_execs_sandbox_exec_with_profile_and_parameters(tmp_path: Path)
     fake = tmp_path / "sandbox-exec"
     fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
     fake.chmod(0o755)
-    patch = f"macos.SANDBOX_EXEC = {str(fake)!r}\nmacos.apply_profile = lambda sbpl, params: False\n"
+    patch = (
+        f"macos.SANDBOX_EXEC = {str(fake)!r}\nmacos.apply_profile = lambda sbpl, params: False\n"
+    )
     artifact = section(policy(grants=(grant("$HOME", R),)))
     result = launch(tmp_path, ["true", "arg one"], artifact, patch)
     assert result.returncode == 0, result.stderr
@@ -226,12 +276,18 @@ def test_launcher_imports_nothing_from_the_compiler() -> None:
         " or m.startswith(('nonoc.ir', 'nonoc.backends', 'nonoc.resolve', 'nonoc.syntax', 'nonoc.bundle'))]\n"
         "print(bad)\n"
     )
-    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=30,
-                            env={"PYTHONPATH": str(REPO)}, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PYTHONPATH": str(REPO)},
+        cwd=REPO,
+    )
     assert result.stdout.strip() == "[]", result.stderr
 
 
 def test_describe_shows_parameters_then_profile() -> None:
     text = macos.describe(section(), FAKE_ENV, proxy_port=3128)
     assert ";; parameter HOME = '/Users/alice'" in text
-    assert text.rstrip().endswith("(deny file-write-unlink\n    (regex (param \"DENY_ANCESTORS\")))")
+    assert text.rstrip().endswith('(deny file-write-unlink\n    (regex (param "DENY_ANCESTORS")))')

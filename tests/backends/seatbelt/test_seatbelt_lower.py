@@ -5,18 +5,38 @@ from __future__ import annotations
 import json
 
 import pytest
-from seatbelt_policies import AGENT, HAND_POLICIES, R, W, X, at, compile_policy, deny, grant, policy, sbpl
+from seatbelt_policies import (
+    AGENT,
+    HAND_POLICIES,
+    R,
+    W,
+    X,
+    at,
+    compile_policy,
+    deny,
+    grant,
+    policy,
+    sbpl,
+)
 from seatbelt_sbpl import parse
 
 from nonoc.backends import seatbelt
 from nonoc.backends.host import HostFacts
 from nonoc.errors import NonoError
-from nonoc.ir import Network, NetworkMode, PathKind, Policy, SyscallAction, SyscallActionKind, SyscallRule
+from nonoc.ir import (
+    Network,
+    NetworkMode,
+    PathKind,
+    Policy,
+    SyscallAction,
+    SyscallActionKind,
+    SyscallRule,
+)
 
 
 def test_backend_shape() -> None:
     assert seatbelt.NAME == "seatbelt"
-    assert seatbelt.TARGETS == frozenset({"macos"})
+    assert frozenset({"macos"}) == seatbelt.TARGETS
 
 
 def test_profile_starts_with_version_then_deny_default() -> None:
@@ -28,8 +48,14 @@ def test_profile_starts_with_version_then_deny_default() -> None:
 @pytest.mark.parametrize("name", sorted(HAND_POLICIES))
 def test_every_allow_comes_before_every_policy_deny(name: str) -> None:
     forms = parse(sbpl(HAND_POLICIES[name]))
-    first_policy_deny = next((i for i, f in enumerate(forms)
-                              if f.head == "deny" and "file*" in [getattr(x, "name", "") for x in f.items]), None)
+    first_policy_deny = next(
+        (
+            i
+            for i, f in enumerate(forms)
+            if f.head == "deny" and "file*" in [getattr(x, "name", "") for x in f.items]
+        ),
+        None,
+    )
     if first_policy_deny is None:
         return
     assert all(f.head != "allow" for f in forms[first_policy_deny:])
@@ -58,13 +84,23 @@ def test_arch_does_not_change_the_profile() -> None:
 
 
 def test_written_and_resolved_paths_are_both_emitted() -> None:
-    text = sbpl(policy(grants=(grant("/tmp", R, W), grant("/var/log", R), grant("/etc/hosts", R, kind=PathKind.FILE),
-                               grant("/usr", R))))
+    text = sbpl(
+        policy(
+            grants=(
+                grant("/tmp", R, W),
+                grant("/var/log", R),
+                grant("/etc/hosts", R, kind=PathKind.FILE),
+                grant("/usr", R),
+            )
+        )
+    )
     assert '(subpath "/tmp")\n    (subpath "/private/tmp")' in text
     assert '(subpath "/var/log")\n    (subpath "/private/var/log")' in text
     assert '(literal "/etc/hosts")\n    (literal "/private/etc/hosts")' in text
     assert '(subpath "/private/usr")' not in text
-    assert '(subpath (param "g3.real"))' in text, "every path is also resolved on the host at launch"
+    assert '(subpath (param "g3.real"))' in text, (
+        "every path is also resolved on the host at launch"
+    )
 
 
 def test_variables_become_parameters() -> None:
@@ -84,11 +120,16 @@ def test_required_grants_are_marked() -> None:
 
 
 def test_access_maps_to_operations() -> None:
-    text = sbpl(policy(grants=(grant("/a", R), grant("/b", W), grant("/c", X), grant("/d", R, W, X))))
-    assert "(allow file-read*\n    (subpath \"/a\")" in text
-    assert "(allow file-write*\n    (subpath \"/b\")" in text
-    assert "(allow process-exec* file-map-executable\n    (subpath \"/c\")" in text
-    assert "(allow file-read* file-write* process-exec* file-map-executable\n    (subpath \"/d\")" in text
+    text = sbpl(
+        policy(grants=(grant("/a", R), grant("/b", W), grant("/c", X), grant("/d", R, W, X)))
+    )
+    assert '(allow file-read*\n    (subpath "/a")' in text
+    assert '(allow file-write*\n    (subpath "/b")' in text
+    assert '(allow process-exec* file-map-executable\n    (subpath "/c")' in text
+    assert (
+        '(allow file-read* file-write* process-exec* file-map-executable\n    (subpath "/d")'
+        in text
+    )
 
 
 def test_each_rule_names_its_id_and_source_line() -> None:
@@ -102,7 +143,11 @@ def test_each_rule_names_its_id_and_source_line() -> None:
     [
         (NetworkMode.OPEN, "(allow network*)", "(deny network*)"),
         (NetworkMode.BLOCKED, "(deny network*)", "(allow network*)"),
-        (NetworkMode.PROXY, '(remote tcp (string-append "localhost:" (param "PROXY_PORT")))', "(allow network*)"),
+        (
+            NetworkMode.PROXY,
+            '(remote tcp (string-append "localhost:" (param "PROXY_PORT")))',
+            "(allow network*)",
+        ),
     ],
 )
 def test_network_modes(mode: NetworkMode, present: str, absent: str) -> None:
@@ -120,7 +165,7 @@ def test_proxy_port_is_a_parameter_only_in_proxy_mode() -> None:
 
 def test_no_denies_no_unlink_protection() -> None:
     artifact, _ = compile_policy(policy(grants=(grant("/usr", R),)))
-    assert "(param \"DENY_ANCESTORS\")" not in artifact["sbpl"]
+    assert '(param "DENY_ANCESTORS")' not in artifact["sbpl"]
     assert all(spec["name"] != "DENY_ANCESTORS" for spec in artifact["parameters"])
 
 
@@ -142,8 +187,14 @@ def test_plain_policies_have_no_diagnostics() -> None:
 
 
 def test_every_syscall_rule_is_reported() -> None:
-    rules = tuple(SyscallRule(names=(n,), action=SyscallAction(kind=SyscallActionKind.ERRNO, errno=1),
-                              provenance=at(70 + i)) for i, n in enumerate(("bpf", "kexec_load", "ptrace")))
+    rules = tuple(
+        SyscallRule(
+            names=(n,),
+            action=SyscallAction(kind=SyscallActionKind.ERRNO, errno=1),
+            provenance=at(70 + i),
+        )
+        for i, n in enumerate(("bpf", "kexec_load", "ptrace"))
+    )
     _, diagnostics = compile_policy(policy(syscalls=rules))
     assert [d.span.line for d in diagnostics] == [70, 71, 72]  # type: ignore[union-attr]
 
@@ -185,6 +236,7 @@ def test_deny_only_policy_renders(tmp_path: object) -> None:
 def test_ports_outside_proxy_mode_are_warned_with_their_line() -> None:
     artifact, diagnostics = compile_policy(HAND_POLICIES["open_with_ignored_port"])
     assert [d.headline() for d in diagnostics] == [
-        "hand.nono:30:3: warning: port rules have no effect while the network is open (everything is allowed already)"
+        "hand.nono:30:3: warning: port rules have no effect while the network is open "
+        "(everything is allowed already)"
     ]
     assert "*:22" not in artifact["sbpl"]

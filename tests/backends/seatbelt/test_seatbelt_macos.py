@@ -24,7 +24,12 @@ pytestmark = pytest.mark.macos
 REPO = Path(__file__).resolve().parents[3]
 
 #: What the probe commands need to start on macOS 12–15 besides the built-in baseline.
-SYSTEM = (grant("/usr", R, X), grant("/bin", R, X), grant("/System/Library", R, X), grant("/private/var/db/dyld", R))
+SYSTEM = (
+    grant("/usr", R, X),
+    grant("/bin", R, X),
+    grant("/System/Library", R, X),
+    grant("/private/var/db/dyld", R),
+)
 
 
 @pytest.fixture(autouse=True)
@@ -35,15 +40,34 @@ def on_a_mac() -> None:
         pytest.skip("this Mac has neither sandbox_init_with_parameters nor /usr/bin/sandbox-exec")
 
 
-def run(artifact: dict, argv: list[str], cwd: Path, *, fallback: bool = False,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    artifact: dict,
+    argv: list[str],
+    cwd: Path,
+    *,
+    fallback: bool = False,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Launch ``argv`` under ``artifact`` in a child, by the ctypes path or by sandbox-exec."""
     patch = "macos.apply_profile = lambda sbpl, params: False\n" if fallback else ""
-    code = ("import json, sys\nfrom nonoc.launch import macos\n" + patch +
-            "sys.exit(macos.exec_command(json.loads(sys.argv[1]), sys.argv[2:]))\n")
-    child_env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", str(cwd)), "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-c", code, json.dumps(artifact), *argv], cwd=cwd, text=True,
-                          capture_output=True, timeout=60, env=child_env | (env or {}))
+    code = (
+        "import json, sys\nfrom nonoc.launch import macos\n"
+        + patch
+        + "sys.exit(macos.exec_command(json.loads(sys.argv[1]), sys.argv[2:]))\n"
+    )
+    child_env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", str(cwd)),
+        "PYTHONPATH": str(REPO),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code, json.dumps(artifact), *argv],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        env=child_env | (env or {}),
+    )
 
 
 @pytest.fixture
@@ -57,8 +81,13 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("fallback", [False, True], ids=["sandbox_init", "sandbox-exec"])
 def test_allowed_read_and_denied_read(project: Path, fallback: bool) -> None:
-    artifact, _ = compile_policy(policy(grants=(*SYSTEM, grant("$CWD", R)), denies=(deny("$CWD/secret"),),
-                                        network=Network(mode=NetworkMode.BLOCKED)))
+    artifact, _ = compile_policy(
+        policy(
+            grants=(*SYSTEM, grant("$CWD", R)),
+            denies=(deny("$CWD/secret"),),
+            network=Network(mode=NetworkMode.BLOCKED),
+        )
+    )
     allowed = run(artifact, ["/bin/cat", "readme.txt"], project, fallback=fallback)
     assert allowed.returncode == 0, allowed.stderr
     assert allowed.stdout == "allowed\n"
@@ -70,17 +99,26 @@ def test_allowed_read_and_denied_read(project: Path, fallback: bool) -> None:
 
 def test_deny_holds_through_a_symlink(project: Path) -> None:
     (project / "link").symlink_to(project / "secret")
-    artifact, _ = compile_policy(policy(grants=(*SYSTEM, grant("$CWD", R)), denies=(deny("$CWD/secret"),),
-                                        network=Network(mode=NetworkMode.BLOCKED)))
+    artifact, _ = compile_policy(
+        policy(
+            grants=(*SYSTEM, grant("$CWD", R)),
+            denies=(deny("$CWD/secret"),),
+            network=Network(mode=NetworkMode.BLOCKED),
+        )
+    )
     result = run(artifact, ["/bin/cat", "link/key.txt"], project)
     assert result.returncode != 0 and "Operation not permitted" in result.stderr
 
 
 def test_write_needs_a_write_grant(project: Path) -> None:
-    read_only, _ = compile_policy(policy(grants=(*SYSTEM, grant("$CWD", R)), network=Network(mode=NetworkMode.BLOCKED)))
+    read_only, _ = compile_policy(
+        policy(grants=(*SYSTEM, grant("$CWD", R)), network=Network(mode=NetworkMode.BLOCKED))
+    )
     refused = run(read_only, ["/usr/bin/touch", "new.txt"], project)
     assert refused.returncode != 0 and not (project / "new.txt").exists()
-    writable, _ = compile_policy(policy(grants=(*SYSTEM, grant("$CWD", R, W)), network=Network(mode=NetworkMode.BLOCKED)))
+    writable, _ = compile_policy(
+        policy(grants=(*SYSTEM, grant("$CWD", R, W)), network=Network(mode=NetworkMode.BLOCKED))
+    )
     done = run(writable, ["/usr/bin/touch", "new.txt"], project)
     assert done.returncode == 0, done.stderr
     assert (project / "new.txt").exists()
@@ -90,7 +128,9 @@ def test_exit_codes(project: Path) -> None:
     artifact, _ = compile_policy(policy(grants=SYSTEM, network=Network(mode=NetworkMode.BLOCKED)))
     assert run(artifact, ["no-such-command-nono"], project).returncode == 127
     assert run(artifact, ["/usr/bin/true"], project).returncode == 0
-    no_exec, _ = compile_policy(policy(grants=(grant("/usr", R),), network=Network(mode=NetworkMode.BLOCKED)))
+    no_exec, _ = compile_policy(
+        policy(grants=(grant("/usr", R),), network=Network(mode=NetworkMode.BLOCKED))
+    )
     assert run(no_exec, ["/usr/bin/true"], project).returncode == 126
 
 
@@ -100,9 +140,13 @@ def test_proxy_mode_reaches_only_the_proxy_port(project: Path) -> None:
     try:
         artifact, _ = compile_policy(policy(grants=SYSTEM, network=Network(mode=NetworkMode.PROXY)))
         env = {macos.PROXY_PORT_ENV: str(proxy)}
-        reached = run(artifact, ["/usr/bin/nc", "-z", "-w", "5", "127.0.0.1", str(proxy)], project, env=env)
+        reached = run(
+            artifact, ["/usr/bin/nc", "-z", "-w", "5", "127.0.0.1", str(proxy)], project, env=env
+        )
         assert reached.returncode == 0, reached.stderr
-        refused = run(artifact, ["/usr/bin/nc", "-z", "-w", "5", "127.0.0.1", str(other)], project, env=env)
+        refused = run(
+            artifact, ["/usr/bin/nc", "-z", "-w", "5", "127.0.0.1", str(other)], project, env=env
+        )
         assert refused.returncode != 0
     finally:
         for listener in listeners:

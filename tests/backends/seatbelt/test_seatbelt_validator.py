@@ -1,4 +1,4 @@
-"""The offline SBPL validator: every generated profile passes it, and it catches what it claims to."""
+"""The offline SBPL validator: every generated profile passes it; it catches what it claims to."""
 
 from __future__ import annotations
 
@@ -34,27 +34,27 @@ BASE = "(version 1)\n(deny default)\n"
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ("(allow file-read* (subpath \"/usr\")", "never closed"),
+        ('(allow file-read* (subpath "/usr")', "never closed"),
         ("(allow file-read*))", "closes nothing"),
-        ("(allow file-raed* (subpath \"/usr\"))", "unknown operation 'file-raed*'"),
-        ("(allow file-read* (subdir \"/usr\"))", "unknown filter 'subdir'"),
-        ("(allow file-read* (regex \"^/a[\"))", "does not compile"),
-        ("(allow file-read* (regex \"^/a\\\\d+$\"))", "not an ERE escape"),
-        ("(allow file-read* (regex \"^/a(?:b)$\"))", "'(?' groups"),
-        ("(allow file-read* (regex \"^/a.*?$\"))", "lazy quantifiers"),
-        ("(allow file-read* (regex \"^/a[\\\\.]$\"))", "backslash inside [...]"),
-        ("(allow file-read* (subpath \"/a\\q\"))", "escape '\\q'"),
-        ("(allow file-read* (subpath \"relative\"))", "not absolute"),
-        ("(allow file-read* (subpath (param \"NOPE\")))", "'NOPE' has no value"),
-        ("(allow file-read* (subpath (getenv \"HOME\")))", "not a string expression"),
-        ("(allow network-outbound (remote tcp \"example.com:443\"))", "HOST * or localhost"),
-        ("(allow network-outbound (remote tcp \"*:70000\"))", "out of range"),
-        ("(allow network-outbound (remote sctp \"*:1\"))", "takes a protocol"),
+        ('(allow file-raed* (subpath "/usr"))', "unknown operation 'file-raed*'"),
+        ('(allow file-read* (subdir "/usr"))', "unknown filter 'subdir'"),
+        ('(allow file-read* (regex "^/a["))', "does not compile"),
+        ('(allow file-read* (regex "^/a\\\\d+$"))', "not an ERE escape"),
+        ('(allow file-read* (regex "^/a(?:b)$"))', "'(?' groups"),
+        ('(allow file-read* (regex "^/a.*?$"))', "lazy quantifiers"),
+        ('(allow file-read* (regex "^/a[\\\\.]$"))', "backslash inside [...]"),
+        ('(allow file-read* (subpath "/a\\q"))', "escape '\\q'"),
+        ('(allow file-read* (subpath "relative"))', "not absolute"),
+        ('(allow file-read* (subpath (param "NOPE")))', "'NOPE' has no value"),
+        ('(allow file-read* (subpath (getenv "HOME")))', "not a string expression"),
+        ('(allow network-outbound (remote tcp "example.com:443"))', "HOST:PORT, HOST * or localhost"),
+        ('(allow network-outbound (remote tcp "*:70000"))', "out of range"),
+        ('(allow network-outbound (remote sctp "*:1"))', "takes a protocol"),
         ("(allow signal (target everyone))", "target takes"),
-        ("(allow file-read* \"/usr\")", "after the filters began"),
-        ("(allow default (subpath \"/\"))", "'default' takes no filter"),
+        ('(allow file-read* "/usr")', "after the filters began"),
+        ('(allow default (subpath "/"))', "'default' takes no filter"),
         ("(permit file-read*)", "not allow/deny"),
-        ("(allow file-read* (literal \"/a\tb\"))", "control character"),
+        ('(allow file-read* (literal "/a\tb"))', "control character"),
     ],
 )
 def test_validator_catches(body: str, expected: str, vocabulary: Vocabulary) -> None:
@@ -67,7 +67,7 @@ def test_validator_requires_version_first(vocabulary: Vocabulary) -> None:
 
 
 def test_validator_flags_alias_operations_as_warnings(vocabulary: Vocabulary) -> None:
-    report = validate(BASE + "(allow process-exec (subpath \"/bin\"))\n", vocabulary)
+    report = validate(BASE + '(allow process-exec (subpath "/bin"))\n', vocabulary)
     assert report.ok and "alias" in report.warnings[0]
 
 
@@ -91,7 +91,12 @@ def test_unescaped_quote_cannot_pass(vocabulary: Vocabulary) -> None:
 
 
 def test_ere_lint_accepts_what_nonoc_writes() -> None:
-    for pattern in ("^/dev/ttys[0-9]+$", "^/a/[^/]*\\.json$", "^/a/[^/](/.*)?$", "^(/|/Users|/Users/a\\.b)$"):
+    for pattern in (
+        "^/dev/ttys[0-9]+$",
+        "^/a/[^/]*\\.json$",
+        "^/a/[^/](/.*)?$",
+        "^(/|/Users|/Users/a\\.b)$",
+    ):
         assert ere_problems(pattern) == []
 
 
