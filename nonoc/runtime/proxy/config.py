@@ -39,6 +39,8 @@ class ProxyConfig:
     Metadata and link-local addresses are refused whatever this and the allowlist say.
     ``upstream_tls``: the TLS context for credential routes' upstreams; None means the
     system's trust store with full verification. Tests pass a context trusting a test CA.
+    ``check_tls_server_name``: end a tunnel whose TLS ClientHello asks for another host
+    than the CONNECT named (a CDN would otherwise serve that other site).
     ``bind_host``/``port``: where to listen (port 0: the kernel picks one).
     ``token``: the session token; None generates a fresh one.
     """
@@ -49,6 +51,7 @@ class ProxyConfig:
     on_event: EventSink | None = None
     allow_loopback: bool = False
     upstream_tls: ssl.SSLContext | None = None
+    check_tls_server_name: bool = True
     bind_host: str = "127.0.0.1"
     port: int = 0
     token: str | None = None

@@ -30,6 +30,7 @@ class Reason(str, Enum):
     LOOPBACK = "loopback"  # this machine, and loopback is not allowed
     NOT_UNICAST = "not_unicast"
     UNRESOLVED = "unresolved"  # the name has no address
+    SNI_MISMATCH = "sni_mismatch"  # the tunnel's TLS ClientHello named another host
     AUTH = "auth"  # missing or wrong session token
     BAD_REQUEST = "bad_request"  # malformed request or host
     UNKNOWN_ROUTE = "unknown_route"

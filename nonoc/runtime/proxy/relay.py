@@ -7,11 +7,12 @@ import contextlib
 import socket
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from nonoc.runtime.proxy.http1 import CHUNK
 from nonoc.runtime.proxy.resolver import SocketAddress
+from nonoc.runtime.proxy.sni import SniMismatch
 
 #: Read buffer of upstream connections (asyncio pauses reading at twice this). Larger than
 #: the client side's (which bounds request heads): downloads are the bulk of the traffic.
@@ -79,16 +80,24 @@ async def tunnel(
     client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     server: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     idle: float,
+    inspect_first: Callable[[bytes], Awaitable[bytes]] | None = None,
 ) -> None:
     """Copy bytes both ways until both sides are done or nothing moves for ``idle`` seconds.
 
     A side that closes its sending half has that passed on (``write_eof``) and the other
     direction keeps flowing, so half-closing clients work; the idle bound covers both
     directions together, so a long download with a silent client is not cut.
+    ``inspect_first`` sees the client's first bytes before they go upstream and returns
+    what to send (it may read more, or raise to end the tunnel); the server's bytes flow
+    meanwhile, so server-speaks-first protocols work.
     """
     last = [time.monotonic()]
 
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def pipe(
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        inspect: Callable[[bytes], Awaitable[bytes]] | None = None,
+    ) -> None:
         while True:
             try:
                 async with asyncio.timeout(idle):
@@ -102,12 +111,14 @@ async def tunnel(
                     with contextlib.suppress(OSError):
                         writer.write_eof()
                 return
+            if inspect is not None:
+                data, inspect = await inspect(data), None
             last[0] = time.monotonic()
             writer.write(data)
             async with asyncio.timeout(idle):  # a peer that stops reading is bounded too
                 await writer.drain()
 
-    upward = asyncio.ensure_future(pipe(client[0], server[1]))
+    upward = asyncio.ensure_future(pipe(client[0], server[1], inspect_first))
     downward = asyncio.ensure_future(pipe(server[0], client[1]))
     try:
         await asyncio.wait({upward, downward}, return_when=asyncio.FIRST_EXCEPTION)
@@ -115,3 +126,6 @@ async def tunnel(
         for task in (upward, downward):
             task.cancel()
         await asyncio.gather(upward, downward, return_exceptions=True)
+    failure = None if upward.cancelled() else upward.exception()
+    if isinstance(failure, SniMismatch):
+        raise failure

@@ -36,6 +36,7 @@ from nonoc.runtime.proxy.http1 import (
 )
 from nonoc.runtime.proxy.relay import Upstream, open_upstream, tunnel
 from nonoc.runtime.proxy.routes import RouteSpec
+from nonoc.runtime.proxy.sni import SniMismatch, check_first_flight
 from nonoc.runtime.proxy.state import ProxyState
 
 _log = logging.getLogger("nono.proxy")
@@ -138,9 +139,17 @@ class ClientSession:
         self.responded = True
         await self.writer.drain()
         self.upstream = None  # the tunnel owns it now
+        limits = self.state.config.limits
+        inspect = None
+        if self.state.config.check_tls_server_name:
+            async def inspect(initial: bytes) -> bytes:
+                return await check_first_flight(initial, self.reader, host, limits.head_timeout)
         try:
             await tunnel((self.reader, self.writer), (upstream.reader, upstream.writer),
-                         self.state.config.limits.idle_timeout)
+                         limits.idle_timeout, inspect)
+        except SniMismatch as exc:
+            self.event("connect", admission.host, admission.port, False, Reason.SNI_MISMATCH,
+                       str(exc), method="CONNECT", address=str(upstream.address[0]))
         finally:
             upstream.close()
 
