@@ -11,7 +11,9 @@ Modules: ``statement`` (the signed claim), ``envelope`` (DSSE and the bundle fil
 ``keys`` (key pairs, keyring and file storage), ``policy`` (the trust policy), ``verify``
 (one file), ``keyless`` (Sigstore signing and offline verification), ``discover`` (the
 working-tree walk), ``enforce`` (what ``nono run`` calls), ``sign`` (writing signatures),
-``local_authority`` (a self-contained Sigstore-shaped authority for offline tests).
+``files`` (locations, atomic writes), ``bundle_statement`` (keyless-signed nono bundles),
+and, for offline tests, ``local_authority`` (a self-contained Sigstore-shaped authority),
+``local_services`` (it, served as Fulcio and Rekor on 127.0.0.1) and ``merkle``.
 """
 
 from __future__ import annotations
