@@ -253,6 +253,18 @@ def _path_filters(
             written.append(Sbpl(f"({head} {data})"))
         resolve_path = template
     else:
+        state.diagnostics.append(
+            Diagnostic(
+                "warning",
+                f"{rule_id}: {template!r} holds a wildcard: Seatbelt matches it as a pattern "
+                "('*' any run of characters within one component, '?' one character)",
+                span,
+                notes=(
+                    "the language does not define wildcards: Landlock, on Linux, takes the path literally",
+                ),
+                code="seatbelt-wildcard",
+            )
+        )
         prefix, rest = glob
         pattern = _glob_regex(rest, kind)
         tail = string_literal(pattern, span, what="path pattern")
