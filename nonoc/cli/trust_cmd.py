@@ -15,6 +15,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nonoc.runtime.trust.policy import TrustPolicy
 
 HELP = "sign instruction files (CLAUDE.md, AGENTS.md, …) and verify them against a trust policy"
 
@@ -108,7 +112,8 @@ def _trust_key(name: str, public_key_path: Path) -> Path:
     return path
 
 
-def _policy(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _policy(args: argparse.Namespace) -> TrustPolicy:
+    """The effective policy: ``--policy`` or the user's, plus the project's file here."""
     from nonoc.runtime.trust.policy import load_policy
 
     explicit = Path(args.policy) if getattr(args, "policy", None) else None
