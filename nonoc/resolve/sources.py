@@ -109,7 +109,10 @@ class SourceSet:
         key = str(path.resolve())
         if key in self.files:
             return self.files[key]
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise NonoError(f"cannot read {display}: {exc.strerror}", Span(display)) from None
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -21,6 +21,9 @@ from nonoc.resources import data_file
 from nonoc.syntax import ast
 from nonoc.syntax.messages import syntax_error
 
+#: How deeply `on` blocks may nest (one level is all a policy needs; this bounds recursion).
+MAX_NESTING = 16
+
 _PARSER: Lark | None = None
 _LOCK = threading.Lock()
 
@@ -74,6 +77,7 @@ class _Builder:
         self.filename = filename
         self.source = text
         self.lines = lines
+        self.depth = 0
         self._statements: dict[str, Callable[[Tree[Token]], ast.Statement]] = {
             "use_stmt": self._use,
             "path_rule": self._path_rule,
@@ -299,7 +303,14 @@ class _Builder:
 
     def _platform(self, tree: Tree[Token]) -> ast.Statement:
         platform = self.word(_tokens(tree)[0])
-        return ast.PlatformBlock(platform, self.body(_child(tree, "body")), self.tree_span(tree))
+        span = self.tree_span(tree)
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise NonoError(f"'on' blocks nested deeper than {MAX_NESTING}", span)
+        try:
+            return ast.PlatformBlock(platform, self.body(_child(tree, "body")), span)
+        finally:
+            self.depth -= 1
 
 
 def _is_token(value: Any) -> bool:

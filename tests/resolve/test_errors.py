@@ -262,3 +262,25 @@ def test_cli_exit_code(
     assert message in err
     assert "Traceback" not in err
     assert not Path("out.bundle").exists()
+
+
+def test_an_unreadable_file_is_an_error_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    write("p.nono", 'import "lib.nono"\nprofile p { }')
+    write("lib.nono", "group g { }")
+    real = Path.read_bytes
+
+    def refuse(self: Path) -> bytes:
+        # Tests run as root, where file modes do not stop reads: refuse this one read.
+        if self.name == "lib.nono":
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(NonoError, match="cannot read lib.nono: Permission denied"):
+        load_policy("p.nono", "linux")
+
+
+def test_a_file_that_is_not_utf8() -> None:
+    Path("p.nono").write_bytes(b'profile p { read "/\xff" }')
+    with pytest.raises(NonoError, match="is not UTF-8 text"):
+        load_policy("p.nono", "linux")

@@ -53,3 +53,11 @@ def test_caret_under_the_offending_token() -> None:
     lines = info.value.render().splitlines()
     assert lines[1] == '      raed "/x"'
     assert lines[2] == "      ^~~~"
+
+
+def test_nesting_is_bounded() -> None:
+    depth = 200
+    text = "profile p {" + "on linux {" * depth + "}" * depth + "}"
+    with pytest.raises(NonoError) as info:
+        parse(text, "deep.nono")
+    assert "'on' blocks nested deeper than 16" in info.value.diagnostic.message
