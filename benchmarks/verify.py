@@ -95,6 +95,7 @@ def main() -> int:
         memo_ms = wall_ms([sys.executable, "-c", memo], env, args.runs)
         full_inside = inside_ms(full, env, args.runs)
         memo_inside = inside_ms(memo, env, args.runs)
+        json_inside = inside_ms("import json", env, args.runs)
         full_imports, full_top = import_ms(full, env)
         memo_imports, memo_top = import_ms(memo, env)
 
@@ -104,6 +105,7 @@ def main() -> int:
     print(f"python -c pass            {bare_ms:8.1f} ms")
     print(f"verify, full (Ed25519)    {full_ms:8.1f} ms  {full_inside:6.1f} ms")
     print(f"verify, memo (BLAKE2b)    {memo_ms:8.1f} ms  {memo_inside:6.1f} ms")
+    print(f"import json alone                         {json_inside:6.1f} ms  (the launcher reads JSON anyway)")
     print(f"import profile (-X importtime, beyond a bare interpreter; inflated by the profiler):")
     print(f"  full: {full_imports:.1f} ms: {', '.join(full_top)}")
     print(f"  memo: {memo_imports:.1f} ms: {', '.join(memo_top)}")
