@@ -10,17 +10,16 @@ exit code is the command's own: the launcher is gone. Standard library only.
 
 from __future__ import annotations
 
+import _signal  # the C module: ``signal`` builds enums at import and costs the launcher ~0.6 ms
 import errno
 import os
-import signal
 import sys
-from collections.abc import Mapping, Sequence
 
 from nonoc.launch import landlock
-from nonoc.launch.failure import nono_error, sandbox_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
+    from collections.abc import Mapping, Sequence
     from typing import Any, TextIO
 
     from nonoc.launch.plan import Plan
@@ -63,10 +62,20 @@ def child_environment(launch: Mapping[str, Any], environ: Mapping[str, str]) -> 
 def linux_provenance(payload: Mapping[str, Any]) -> Mapping[str, Any]:
     """Rule id -> provenance for the Linux rules (``payload["provenance"]["linux"]``)."""
     recorded = payload.get("provenance")
-    if not isinstance(recorded, Mapping):
+    if not isinstance(recorded, dict):
         return {}
     per_target = recorded.get("linux")
-    return per_target if isinstance(per_target, Mapping) else {}
+    return per_target if isinstance(per_target, dict) else {}
+
+
+def sandbox_error(message: str) -> Exception:
+    """A ``SandboxError`` (exit 126); ``nonoc.errors`` is imported only when one is raised.
+
+    Every caller raises before ``restrict_self`` succeeds, while the import is still allowed.
+    """
+    from nonoc.launch.failure import sandbox_error as build
+
+    return build(message)
 
 
 def enforce(plan: Plan) -> None:
@@ -74,13 +83,13 @@ def enforce(plan: Plan) -> None:
 
     Raises ``SandboxError`` naming the rule the kernel refused. Closes the plan's descriptors.
     """
+    from nonoc.launch import rights
+
     try:
         try:
             ruleset = landlock.create_ruleset(plan.handled_fs, plan.handled_net, plan.scoped)
         except OSError as exc:
             raise sandbox_error(f"cannot create the Landlock ruleset: {exc.strerror} (errno {exc.errno})") from None
-        from nonoc.launch import rights
-
         try:
             for grant in plan.grants:
                 try:
@@ -129,21 +138,25 @@ def apply_payload(
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
+    from nonoc.launch.failure import nono_error
+
     if not argv:
         raise nono_error("no command to run", exit_code=2)
     linux = payload.get("linux")
-    if not isinstance(linux, Mapping) or not isinstance(linux.get("landlock"), Mapping):
+    if not isinstance(linux, dict) or not isinstance(linux.get("landlock"), dict):
         raise nono_error(f"{bundle_name}: the bundle has no Linux Landlock table")
-    launch = linux.get("launch") if isinstance(linux.get("launch"), Mapping) else {}
+    launch = linux.get("launch") if isinstance(linux.get("launch"), dict) else {}
     env = child_environment(launch, os.environ if environ is None else environ)
     command = find_command(argv[0], env)
 
     from nonoc.launch import plan as planning
-    from nonoc.launch import report
 
     provenance = linux_provenance(payload)
     plan = planning.build(linux["landlock"], provenance, environ=environ, kernel_abi=kernel_abi)
     seccomp = linux.get("seccomp")
+    if dry_run or verbose or plan.report.state != planning.compat.FULLY:
+        # The account of the plan is only imported when something is to be said.
+        from nonoc.launch import report
     if dry_run:
         plan.close()
         out.write(report.render(plan, payload, bundle_name, argv, command, seccomp))
@@ -155,8 +168,9 @@ def apply_payload(
         return EXIT_NOT_FOUND
     if verbose:
         err.write(report.render(plan, payload, bundle_name, argv, command, seccomp))
-    for line in report.warnings(plan):
-        err.write(f"nono: warning: {line}\n")
+    if plan.report.state != planning.compat.FULLY:
+        for line in report.warnings(plan):
+            err.write(f"nono: warning: {line}\n")
     err.flush()
     # Everything used after enforce() is imported before it: once restricted, this process
     # may no longer be allowed to read Python's own library.
@@ -174,8 +188,8 @@ def _exec(command: str, argv: Sequence[str], env: Mapping[str, str], err: TextIO
     # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across execve,
     # which would change how the command behaves in a pipe. Give it the defaults back.
     for name in ("SIGPIPE", "SIGXFSZ"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
+        if hasattr(_signal, name):
+            _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
     sys.stdout.flush()
     sys.stderr.flush()
     try:

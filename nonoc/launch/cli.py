@@ -8,10 +8,10 @@ command like any other; ``nono exec`` itself goes straight to ``main``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and argparse cost the launcher milliseconds at run time
+    from collections.abc import Sequence
     import argparse
 
 HELP = "verify a compiled bundle, sandbox this process with it and exec a command"
@@ -86,6 +86,8 @@ def main(argv: Sequence[str]) -> int:
         from nonoc.launch.verify import load_verified
 
         payload = load_verified(parsed.bundle)
+        if sys.platform == "darwin":
+            return _macos(payload, parsed)
         return apply_payload(
             payload,
             parsed.command,
@@ -108,6 +110,22 @@ def main(argv: Sequence[str]) -> int:
             sys.stderr.write(f"nono: {exc.render()}\n")
             return int(exc.exit_code)
         raise
+
+
+def _macos(payload: dict[str, object], parsed: _Args) -> int:
+    """Hand a verified bundle's Seatbelt section to the macOS launcher (``nonoc.launch.macos``)."""
+    from nonoc.launch import macos
+
+    section = payload.get("macos")
+    seatbelt = section.get("seatbelt") if isinstance(section, dict) else None
+    if not isinstance(seatbelt, dict):
+        from nonoc.launch.failure import nono_error
+
+        raise nono_error(f"{parsed.bundle}: the bundle has no macOS Seatbelt profile")
+    if parsed.dry_run:
+        sys.stdout.write(macos.describe(seatbelt) + "\n")
+        return 0
+    return macos.exec_command(seatbelt, parsed.command)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,12 +18,11 @@ hole nobody asked for. Standard library only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
 from nonoc.launch import rights as _rights
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
+    from collections.abc import Iterable, Mapping
     from typing import Any
 
 FULLY = "fully enforced"

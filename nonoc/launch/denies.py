@@ -22,10 +22,14 @@ Standard library only.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
 
 from nonoc.launch import rights
 from nonoc.launch.hostpaths import Deny, Grant, close_all
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
+    from collections.abc import Callable, Iterable
+
 
 #: Marks a denied entry in the tree of ways down to denies.
 _DENIED: dict[str, object] = {}
@@ -74,8 +78,6 @@ def apply(
     Raises ``SandboxError`` (exit 126) under ``refuse`` when a deny lies inside a granted
     tree. Descriptors of dropped and split grants are closed; the returned grants' are open.
     """
-    from nonoc.launch.failure import sandbox_error
-
     kept: list[Grant] = []
     dropped: list[Dropped] = []
     splits: list[Split] = []
@@ -92,6 +94,8 @@ def apply(
                 kept.append(grant)
                 continue
             if strategy != "split":
+                from nonoc.launch.failure import sandbox_error
+
                 deny, place = inner[0]
                 raise sandbox_error(
                     f"{describe(deny.rule_id)}: deny of {place} lies inside granted tree "

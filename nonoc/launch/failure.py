@@ -6,7 +6,9 @@ several milliseconds on every successful start; a failing start can afford it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
+    from collections.abc import Iterable
 
 
 def sandbox_error(message: str, notes: Iterable[str] = ()) -> Exception:

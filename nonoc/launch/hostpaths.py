@@ -15,13 +15,20 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable, Mapping
 
 from nonoc import paths
 from nonoc.launch import rights
 
+
+def sandbox_error(message: str) -> Exception:
+    """A ``SandboxError`` (exit 126), its module imported only when one is raised."""
+    from nonoc.launch.failure import sandbox_error as build
+
+    return build(message)
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any
 
 #: Flags for every descriptor handed to Landlock: no read or write access is opened.
@@ -119,8 +126,6 @@ def resolve_grants(
     ``SandboxError`` (exit 126) for a required grant that is missing or whose variable is
     unset. Descriptors of returned grants are open: the caller closes them.
     """
-    from nonoc.launch.failure import sandbox_error
-
     grants: list[Grant] = []
     skipped: list[Skip] = []
     try:
@@ -173,8 +178,6 @@ def resolve_denies(
     A denied path need not exist: its place is still protected (nothing may be created
     there). An unset variable is an error: a deny that cannot be placed cannot be kept.
     """
-    from nonoc.launch.failure import sandbox_error
-
     denies = []
     for row in rows:
         rule_id, template = str(row["id"]), str(row["path"])

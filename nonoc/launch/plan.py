@@ -10,14 +10,13 @@ Standard library only.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from nonoc import paths
 from nonoc.launch import compat, denies, hostpaths, landlock, rights
-from nonoc.launch.failure import nono_error, sandbox_error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
+    from collections.abc import Mapping
     from typing import Any
 
 
@@ -73,11 +72,11 @@ class Plan:
 def describe(rule_id: str, provenance: Mapping[str, Any]) -> str:
     """A rule id followed by its source position and chain, as the bundle's provenance records."""
     entry = provenance.get(rule_id)
-    if not isinstance(entry, Mapping):
+    if not isinstance(entry, dict):
         return rule_id
     where = f"{entry.get('file', '?')}:{entry.get('line', 0)}:{entry.get('column', 0)}"
     chain = entry.get("chain") or []
-    links = [f"{link.get('kind')} {link.get('name')}" for link in chain if isinstance(link, Mapping)]
+    links = [f"{link.get('kind')} {link.get('name')}" for link in chain if isinstance(link, dict)]
     return f"{rule_id} ({where}" + (", via " + " > ".join(links) if links else "") + ")"
 
 
@@ -108,8 +107,12 @@ def build(
         for row in rules:
             rights.mask("fs", row["access"])
     except (ValueError, KeyError, TypeError) as exc:
+        from nonoc.launch.failure import nono_error
+
         raise nono_error(f"malformed Landlock table in the bundle: {exc}") from None
     if report.refusal:
+        from nonoc.launch.failure import sandbox_error
+
         raise sandbox_error(report.refusal, notes=report.notes)
     plan = Plan(report, provenance, strategy)
     values = paths.host_variables(os.environ if environ is None else environ)
@@ -134,6 +137,8 @@ def build(
         access = report.keep("net", row["access"])
         port = int(row["port"])
         if not 0 <= port <= 65535:
+            from nonoc.launch.failure import nono_error
+
             plan.close()
             raise nono_error(f"malformed Landlock table in the bundle: port {port}")
         if access:
@@ -145,6 +150,6 @@ def build(
 
 def _rows(table: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     rows = table.get(key, [])
-    if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise ValueError(f"landlock.{key} must be a list of objects")
     return rows

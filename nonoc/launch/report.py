@@ -7,10 +7,9 @@ Standard library only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
     from nonoc.launch.plan import Plan
@@ -34,7 +33,7 @@ def render(
     seccomp: Mapping[str, Any] | None,
 ) -> str:
     """The full account of ``plan``: what will be allowed, denied, split, dropped and skipped."""
-    manifest = payload.get("manifest") if isinstance(payload.get("manifest"), Mapping) else {}
+    manifest = payload.get("manifest") if isinstance(payload.get("manifest"), dict) else {}
     report = plan.report
     lines = [f"bundle: {bundle_name} (profile {manifest.get('profile', '?')})"]
     lines.append(f"landlock: {report.summary()}")

@@ -7,12 +7,11 @@ bit masks and says which rights a given ABI knows. Standard library only.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
+    from collections.abc import Iterable
     from typing import Any
 
 _FAMILIES = ("fs", "net", "scope")
@@ -50,8 +49,13 @@ def table() -> dict[str, Any]:
     """The parsed ``rights.json`` (read once per process)."""
     global _TABLE
     if _TABLE is None:
-        with open(_rights_path(), encoding="utf-8") as handle:
-            _TABLE = json.load(handle)
+        from nonoc.launch.jsondata import loads
+
+        with open(_rights_path(), "rb") as handle:
+            loaded = loads(handle.read())
+        if not isinstance(loaded, dict):
+            raise ValueError("rights.json must hold a JSON object")
+        _TABLE = loaded
     return _TABLE
 
 

@@ -1,0 +1,209 @@
+"""Time and peak memory of ``nono exec BUNDLE -- /bin/true`` next to its baselines.
+
+Prints, for each of ``/bin/true``, the same venv's ``python -c pass`` and ``nono exec``,
+the median wall time and the median peak RSS over N runs, then checks the launcher
+against issue 2's targets:
+
+* what the launcher adds over ``python -c pass`` + ``/bin/true`` is at most half of
+  ``python -c pass``'s own start-up time;
+* its peak memory is at most 20% above ``python -c pass``'s.
+
+Wall time: each run is one ``posix_spawn`` + ``wait4`` from this process, and the three
+commands are interleaved run by run, so that load from elsewhere on the machine falls on
+all three alike. Peak memory: ``ru_maxrss`` of a child spawned from a Python parent counts
+the parent's own pages (the child shares or copies its memory until ``execve``), so peak
+RSS is taken from GNU ``/usr/bin/time -f %M``, a small C parent whose ``wait4`` reports the
+child's own peak, the figure ``getrusage(RUSAGE_CHILDREN)`` gives in a parent with only that
+child. For ``nono exec`` the peak includes the Python launcher before its ``execve``.
+
+Usage: python benchmarks/launcher.py [--runs N] [--bundle PATH] [--breakdown] [--landlock-only]
+Without ``--bundle`` a small profile is compiled with ``nonoc compile`` in a scratch
+config/cache directory (the launcher then verifies the signature fully once and uses its
+verification memo afterwards, as it does for a user). The first runs of each command are
+warm-ups and not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROFILE = """\
+profile bench "launcher benchmark" {
+  read "/usr", "/etc"
+  exec "/usr"
+}
+"""
+
+WARMUP = 3
+
+#: Run in a child: the launcher's stages one by one, each timed (ms), printed as JSON.
+STAGES = r"""
+import time
+marks = [("start", time.perf_counter())]
+def mark(name):
+    marks.append((name, time.perf_counter()))
+import re, sys
+mark("re (the console script imports it)")
+import json
+mark("json")
+import ctypes
+mark("ctypes")
+from nonoc.launch import verify
+mark("nonoc.launch.verify and its imports")
+from nonoc.launch import apply, plan
+mark("launcher modules (apply, plan, compat, paths...)")
+payload = verify.load_verified(sys.argv[1])
+mark("load_verified (memo hit)")
+seccomp_artifact = payload["linux"].get("seccomp")
+if seccomp_artifact:
+    from nonoc.launch import seccomp
+mark("nonoc.launch.seccomp and its imports")
+built = plan.build(payload["linux"]["landlock"], {})
+mark("plan.build (paths, denies, ABI)")
+apply.enforce(built)
+mark("Landlock ruleset + restrict_self")
+if seccomp_artifact:
+    seccomp.install_artifact(seccomp_artifact)
+mark("seccomp filter install")
+print(json.dumps([(name, (t - marks[i][1]) * 1000) for i, (name, t) in enumerate(marks[1:])]))
+"""
+
+
+TIME = "/usr/bin/time"
+
+
+def spawn(argv: list[str], env: dict[str, str]) -> float:
+    """Run ``argv`` once; return its wall time in ms (exits if the command fails)."""
+    start = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, env)
+    _, status, _ = os.wait4(pid, 0)
+    elapsed = (time.perf_counter() - start) * 1000
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {os.waitstatus_to_exitcode(status)}")
+    return elapsed
+
+
+def peak_rss(argv: list[str], env: dict[str, str]) -> int | None:
+    """Peak RSS (KiB) of one run of ``argv``, measured by GNU time; None without it."""
+    if not os.access(TIME, os.X_OK):
+        return None
+    done = subprocess.run([TIME, "-f", "%M", *argv], capture_output=True, text=True, env=env, check=True)
+    return int(done.stderr.strip().splitlines()[-1])
+
+
+def measure(commands: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, tuple[float, float, float | None]]:
+    """Per command: median wall (ms), min wall (ms), median peak RSS (KiB, or None)."""
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    peaks: dict[str, list[int]] = {name: [] for name in commands}
+    for index in range(runs + WARMUP):
+        for name, argv in commands.items():
+            wall = spawn(argv, env)
+            if index >= WARMUP:
+                walls[name].append(wall)
+    for _ in range(min(runs, 10)):
+        for name, argv in commands.items():
+            peak = peak_rss(argv, env)
+            if peak is not None:
+                peaks[name].append(peak)
+    return {
+        name: (statistics.median(walls[name]), min(walls[name]), statistics.median(peaks[name]) if peaks[name] else None)
+        for name in commands
+    }
+
+
+def breakdown(python: str, bundle: Path, env: dict[str, str], runs: int) -> dict[str, float]:
+    """Median time of each launcher stage, measured inside a child Python."""
+    import json
+
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs):
+        done = subprocess.run([python, "-c", STAGES, str(bundle)], capture_output=True, text=True, env=env, check=True)
+        for name, ms in json.loads(done.stdout):
+            samples.setdefault(name, []).append(ms)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def build_bundle(workdir: Path, env: dict[str, str], *, landlock_only: bool = False) -> Path:
+    """Compile the benchmark profile (signing key made on first use).
+
+    With ``landlock_only`` the bundle carries no seccomp filter: the figures then show the
+    Landlock launcher alone.
+    """
+    source = workdir / "bench.nono"
+    source.write_text(PROFILE)
+    bundle = workdir / ("bench-landlock.bundle" if landlock_only else "bench.bundle")
+    if landlock_only:
+        script = (
+            "import sys\n"
+            "from nonoc.backends import landlock\n"
+            "from nonoc.compile import compile_profile\n"
+            "data = compile_profile(sys.argv[1], 'linux', backends=[landlock], use_cache=False).data\n"
+            "open(sys.argv[2], 'wb').write(data)\n"
+        )
+        subprocess.run([sys.executable, "-c", script, str(source), str(bundle)], check=True, env=env, capture_output=True)
+        return bundle
+    nonoc = Path(sys.executable).parent / "nonoc"
+    subprocess.run([str(nonoc), "compile", str(source), "-o", str(bundle)], check=True, env=env, capture_output=True)
+    return bundle
+
+
+def main() -> int:
+    """Run the benchmark and print the figures; exit 1 if a target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--bundle", type=Path, default=None)
+    parser.add_argument("--breakdown", action="store_true", help="time the launcher's stages too")
+    parser.add_argument("--landlock-only", action="store_true", help="compile the bundle without a seccomp filter")
+    args = parser.parse_args()
+
+    python = sys.executable
+    nono = str(Path(python).parent / "nono")
+    true = "/bin/true"
+    with tempfile.TemporaryDirectory(prefix="nono-bench-") as scratch:
+        env = dict(os.environ)
+        if args.bundle is None:
+            env["XDG_CONFIG_HOME"] = f"{scratch}/config"
+            env["XDG_CACHE_HOME"] = f"{scratch}/cache"
+            bundle = build_bundle(Path(scratch), env, landlock_only=args.landlock_only)
+        else:
+            bundle = args.bundle
+        commands = {
+            "/bin/true": [true],
+            "python -c pass": [python, "-c", "pass"],
+            "nono exec BUNDLE -- /bin/true": [nono, "exec", str(bundle), "--", true],
+        }
+        rows = measure(commands, env, args.runs)
+        stages = breakdown(python, bundle, env, args.runs) if args.breakdown else {}
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, Linux {platform.release()}, Python {platform.python_version()}")
+    print(f"runs: {args.runs} interleaved (after {WARMUP} warm-ups); peak RSS: median of {min(args.runs, 10)} runs under {TIME}")
+    print(f"{'command':34} {'median ms':>10} {'min ms':>8} {'peak RSS KiB':>13}")
+    for name, (wall, fastest, peak) in rows.items():
+        shown = f"{peak:13.0f}" if peak is not None else f"{'(no ' + TIME + ')':>13}"
+        print(f"{name:34} {wall:10.2f} {fastest:8.2f} {shown}")
+
+    true_ms = rows["/bin/true"][0]
+    python_ms, python_kib = rows["python -c pass"][0], rows["python -c pass"][2]
+    nono_ms, nono_kib = rows["nono exec BUNDLE -- /bin/true"][0], rows["nono exec BUNDLE -- /bin/true"][2]
+    added = nono_ms - python_ms - true_ms
+    ratio = added / python_ms
+    memory = nono_kib / python_kib - 1
+    if stages:
+        print("stages inside the launcher (median ms, one process, no interpreter start-up):")
+        for name, ms in stages.items():
+            print(f"  {ms:7.2f}  {name}")
+    print(f"launcher adds {added:.2f} ms = {ratio:.0%} of python -c pass (target <= 50%)")
+    print(f"peak memory {memory:+.0%} against python -c pass (target <= +20%)")
+    return 0 if ratio <= 0.5 and memory <= 0.2 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
