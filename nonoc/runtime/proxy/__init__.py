@@ -27,7 +27,8 @@ Use from ``nono run``::
 with it a child in a private network namespace can reach the proxy (see docs/network.md).
 
 Modules: ``addresses`` (host parsing, metadata classes), ``allowlist``, ``resolver``,
-``gate`` (the decision), ``http1`` (framing), ``relay`` (connect, tunnel), ``session``
+``gate`` (the decision), ``http1`` (framing), ``relay`` (connect, tunnel), ``sni`` (a
+tunnel's TLS server name must be the CONNECT host), ``session``
 (one client connection), ``routes`` (credential routes), ``auth`` (session token),
 ``env`` (the child's variables), ``events``, ``config``, ``server``.
 """
