@@ -51,12 +51,14 @@ def syntax_error(
                 "unterminated string: a string must end with '\"' on the same line",
                 _span(filename, lines, line, column, 1),
             )
-        expected = words.describe(exc.allowed or ())
+        allowed = set(exc.allowed or ())
+        expected = words.describe(allowed)
         message = f"unexpected character {char!r}"
-        return NonoError(
-            message + (f"; expected {expected}" if expected else ""),
-            _span(filename, lines, line, column, 1),
-        )
+        if expected:
+            message += f"; expected {expected}"
+        if "STRING" in allowed and char in "/~$.":
+            message += " (paths are written in double quotes)"
+        return NonoError(message, _span(filename, lines, line, column, 1))
     if isinstance(exc, UnexpectedToken):
         token = exc.token
         expected_names = set(exc.expected or ()) or set(exc.accepts or ())
@@ -75,10 +77,10 @@ def syntax_error(
             if keywords & STATEMENT_KEYWORDS:
                 return NonoError(f"unknown statement '{found}'{hint}", span)
             return NonoError(f"unexpected '{found}'{hint}", span)
-        return NonoError(
-            f"unexpected {words.found(token.type, found)}; expected {words.describe(expected_names)}",
-            span,
-        )
+        message = f"unexpected {words.found(token.type, found)}; expected {words.describe(expected_names)}"
+        if token.type == "STRING" and "NAME" in expected_names:
+            message += " (names are written without quotes)"
+        return NonoError(message, span)
     if isinstance(exc, UnexpectedEOF):
         return _at_end(filename, text, lines, words.describe(exc.expected or ()))
     return NonoError(f"syntax error: {exc}", _span(filename, lines, exc.line, exc.column, 1))

@@ -190,3 +190,14 @@ def test_a_200_line_profile_parses_quickly() -> None:
     elapsed = time.perf_counter() - start
     assert len(source.profiles[0].body) == 198
     assert elapsed < 0.5, f"parsing 200 lines took {elapsed * 1000:.0f} ms"
+
+
+def test_statement_keywords_are_plain_names_where_a_name_belongs() -> None:
+    source = parse(
+        'profile p { syscall write, read, allow, file, on deny read "/x" }\ngroup network { }', "f"
+    )
+    stmt = source.profiles[0].body[0]
+    assert isinstance(stmt, ast.SyscallRule)
+    assert [n.text for n in stmt.names] == ["write", "read", "allow", "file", "on"]
+    assert isinstance(source.profiles[0].body[1], ast.PathRule)
+    assert source.groups[0].name.text == "network"

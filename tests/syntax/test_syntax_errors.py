@@ -61,3 +61,21 @@ def test_nesting_is_bounded() -> None:
     with pytest.raises(NonoError) as info:
         parse(text, "deep.nono")
     assert "'on' blocks nested deeper than 16" in info.value.diagnostic.message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("profile a { read /usr }", "(paths are written in double quotes)"),
+        ("profile a { deny ~/.ssh }", "(paths are written in double quotes)"),
+        ('profile a { use "system" }', "(names are written without quotes)"),
+        (
+            'profile a { read "/a" "/b" }',
+            "expected a statement (read, write, deny, use, network, syscall, ...), ',' or '}'",
+        ),
+    ],
+)
+def test_hints_for_common_mistakes(text: str, message: str) -> None:
+    with pytest.raises(NonoError) as info:
+        parse(text, "bad.nono")
+    assert message in info.value.diagnostic.message
