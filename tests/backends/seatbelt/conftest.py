@@ -18,3 +18,10 @@ def vocabulary() -> Vocabulary:
             "cannot check operation names"
         )
     return Vocabulary.load(path)
+
+
+@pytest.fixture(scope="session")
+def vocabulary_if_present() -> Vocabulary | None:
+    """The operation names when shared/data is there; None lets goldens run without it."""
+    path = shared_data_file(OPERATIONS_FILE)
+    return Vocabulary.load(path) if path else None
