@@ -118,16 +118,27 @@ def _decision_size(decision: Decision) -> int:
 
 
 def _emit_decision(em: _Emitter, decision: Decision) -> None:
-    """``ret`` for a plain decision; otherwise each clause's tests, then the fallback."""
+    """``ret`` for a plain decision; otherwise each clause's tests, then the fallback.
+
+    The returns come after all the tests, one per action, so clauses that share an action
+    share its ``ret``.
+    """
+    returns: dict[int, Label] = {}
     for clause in decision.clauses:
+        assert clause.tests, "an unconditional clause is a decision's fallback"
+        target = returns.setdefault(clause.action.ret, Label())
         next_clause = Label()
-        for test in clause.tests:
-            passed = Label()
+        for position, test in enumerate(clause.tests):
+            last = position == len(clause.tests) - 1
+            passed = target if last else Label()
             _emit_test(em, test, passed, next_clause)
-            em.place(passed)
-        em.ret(clause.action.ret)
+            if not last:
+                em.place(passed)
         em.place(next_clause)
     em.ret(decision.fallback.ret)
+    for value, label in returns.items():
+        em.place(label)
+        em.ret(value)
 
 
 def _emit_test(em: _Emitter, test: ArgTest, true: Label, false: Label) -> None:

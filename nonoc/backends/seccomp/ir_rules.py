@@ -172,6 +172,8 @@ def build_rule_set(
                 if not tables.known_anywhere(name):
                     hint = did_you_mean(name, tables.all_names())
                     raise NonoError(f"unknown system call '{name}'{hint}", span)
+                if _shipped(rule.provenance):
+                    continue  # shipped groups list calls of both arches on purpose
                 diagnostics.append(
                     Diagnostic(
                         "warning",
@@ -198,6 +200,10 @@ def build_rule_set(
         ranges=ranges,
     )
     return rule_set, diagnostics
+
+
+def _shipped(provenance: Provenance | None) -> bool:
+    return provenance is not None and provenance.file.startswith(("stdlib/", "profiles/"))
 
 
 def describe_rules(table: tables.SyscallTable, rules: Sequence[SourceRule]) -> list[dict[str, object]]:

@@ -173,7 +173,10 @@ class Clause:
 
 @dataclass(frozen=True)
 class Decision:
-    """What happens to one syscall number: the first clause that matches, else ``fallback``."""
+    """What happens to one syscall number: the first clause that matches, else ``fallback``.
+
+    Every clause has at least one test: an unconditional rule becomes the fallback.
+    """
 
     clauses: tuple[Clause, ...]
     fallback: Action
@@ -243,11 +246,38 @@ def make_decision(clauses: Iterable[Clause], fallback: Action) -> Decision:
         ordered.append(clause)
         if not clause.tests:
             break  # everything after an unconditional clause is unreachable
+    if ordered and not ordered[-1].tests:
+        fallback = ordered.pop().action  # an unconditional last clause is the fallback
     while ordered and ordered[-1].action == fallback:
         ordered.pop()  # falling through gives the same answer
-    if ordered and not ordered[0].tests:
-        return Decision((), ordered[0].action)
-    return Decision(tuple(ordered), fallback)
+    return Decision(tuple(_merge_bit_tests(ordered)), fallback)
+
+
+def _single_bit(test: ArgTest) -> bool:
+    """``(arg & bit) == bit`` or ``(arg & bits) != 0``: "any of these bits is set"."""
+    if test.op is Op.MASKED_EQ:
+        return test.mask != 0 and test.value == test.mask and test.mask & (test.mask - 1) == 0
+    return test.op is Op.MASKED_NE and test.value == 0 and test.mask != 0
+
+
+def _merge_bit_tests(clauses: list[Clause]) -> list[Clause]:
+    """Fold neighbouring one-test clauses "bit b of argN is set" with one action into one test.
+
+    ``(x & b1) == b1 or (x & b2) == b2`` is ``(x & (b1 | b2)) != 0`` for single bits, which
+    BPF answers with one ``jset``: the namespace flags of clone and unshare become one test.
+    """
+    merged: list[Clause] = []
+    for clause in clauses:
+        if merged and len(clause.tests) == 1 and len(merged[-1].tests) == 1:
+            last, test = merged[-1].tests[0], clause.tests[0]
+            same_word = (last.arg, last.width) == (test.arg, test.width)
+            if same_word and merged[-1].action == clause.action and _single_bit(last) and _single_bit(test):
+                union = ArgTest(test.arg, test.width, Op.MASKED_NE, 0, last.mask | test.mask)
+                ids = merged[-1].rule_ids + clause.rule_ids
+                merged[-1] = Clause((union,), clause.action, ids)
+                continue
+        merged.append(clause)
+    return merged
 
 
 def _dedupe(tests: tuple[ArgTest, ...]) -> tuple[ArgTest, ...]:
