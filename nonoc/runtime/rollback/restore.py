@@ -96,12 +96,6 @@ def make_plan(
 ) -> Plan:
     """Compare the trees now with the target snapshot and list the operations."""
     plan = Plan()
-    for path, now in current.items():
-        if not within(path, selection):
-            continue
-        want = target.get(path)
-        if want is None or (want.type != now.type and "dir" in (want.type, now.type)):
-            plan.remove.append(now)
     needed = {p for p in target if within(p, selection)}
     if selection is not None:
         # A selected path needs its directories even when they were not selected.
@@ -110,6 +104,12 @@ def make_plan(
             while parent in target and parent not in needed:
                 needed.add(parent)
                 parent = os.path.dirname(parent)
+    for path, now in current.items():
+        if not (path in needed or within(path, selection)):
+            continue
+        want = target.get(path)
+        if want is None or (want.type != now.type and "dir" in (want.type, now.type)):
+            plan.remove.append(now)
     for path in needed:
         want, now = target[path], current.get(path)
         if want.type == "dir":

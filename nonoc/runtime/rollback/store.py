@@ -252,13 +252,16 @@ class SnapshotStore:
 
     def diff(self, a: Snapshot | str, b: Snapshot | str, paths: Sequence[str] | None = None) -> TreeDiff:
         """What changed from snapshot ``a`` to snapshot ``b`` (optionally under ``paths``)."""
-        return diff_entries(self.entries(a), self.entries(b), _absolute(paths))
+        older = self.get(a) if isinstance(a, str) else a
+        newer = self.get(b) if isinstance(b, str) else b
+        roots = older.roots + newer.roots
+        return diff_entries(self.entries(older), self.entries(newer), _absolute(paths, roots))
 
     def diff_current(self, snapshot: Snapshot | str, paths: Sequence[str] | None = None) -> TreeDiff:
         """What changed from ``snapshot`` to the trees as they are now (nothing is stored)."""
         snap = self.get(snapshot) if isinstance(snapshot, str) else snapshot
         current = self.scan_current(snap, progress=NoProgress())
-        return diff_entries(self.entries(snap), current, _absolute(paths))
+        return diff_entries(self.entries(snap), current, _absolute(paths, snap.roots))
 
     def scan_current(self, snapshot: Snapshot, *, progress: Progress) -> dict[str, Entry]:
         """The trees of ``snapshot`` as they are now, scanned under the snapshot's rules."""
@@ -299,7 +302,7 @@ class SnapshotStore:
         from nonoc.runtime.rollback.restore import restore
 
         snap = self.get(snapshot) if isinstance(snapshot, str) else snapshot
-        return restore(self, snap, _absolute(paths), progress=progress, dry_run=dry_run)
+        return restore(self, snap, _absolute(paths, snap.roots), progress=progress, dry_run=dry_run)
 
     def verify(self, snapshot: Snapshot | str, progress: Progress | None = None) -> VerifyReport:
         """Re-hash every object and recompute the Merkle root (see :mod:`verify`)."""
@@ -328,13 +331,20 @@ class SnapshotStore:
             os.close(fd)
 
 
-def _absolute(paths: Sequence[str] | None) -> list[str] | None:
-    """User paths as absolute, symlink-free paths (a missing tail is kept as written)."""
+def _absolute(paths: Sequence[str] | None, roots: Sequence[str]) -> list[str] | None:
+    """User paths as absolute paths inside ``roots``.
+
+    A path that is lexically inside a root is taken as written: resolving it could follow
+    a symlink the agent planted inside the tree. Otherwise (a symlinked working
+    directory, say) the real path of its parent is used.
+    """
     if paths is None:
         return None
     out = []
     for p in paths:
-        absolute = os.path.abspath(p)
-        parent, name = os.path.split(absolute)
-        out.append(os.path.join(os.path.realpath(parent), name) if name else os.path.realpath(absolute))
+        absolute = os.path.normpath(os.path.abspath(p))
+        if not any(absolute == r or absolute.startswith(r.rstrip("/") + "/") for r in roots):
+            parent, name = os.path.split(absolute)
+            absolute = os.path.join(os.path.realpath(parent), name) if name else os.path.realpath(absolute)
+        out.append(absolute)
     return out
