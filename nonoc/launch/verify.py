@@ -6,10 +6,10 @@ signed by a key that is not in ``$XDG_CONFIG_HOME/nono/trusted_keys/``, modified
 signing, or compiled for another operating system or CPU architecture.
 
 Speed. Importing ``cryptography``'s Ed25519 costs more than the launcher's whole budget,
-so a successful full verification leaves a *memo*: ``$XDG_CACHE_HOME/nono/verified/<sha256>``
-holding an HMAC of the bundle's SHA-256 and of the trusted key set, keyed by a secret kept
-0600 beside the trusted keys. A later exec of the same bytes under the same trusted keys
-checks the memo with a keyed BLAKE2b only. Whoever could forge a memo could read
+so a successful full verification leaves a *memo*: ``$XDG_CACHE_HOME/nono/verified/<digest>``
+holding a MAC (keyed BLAKE2b) of the bundle's digest and of the trusted key set, keyed by a
+secret kept 0600 beside the trusted keys. A later exec of the same bytes under the same
+trusted keys checks that tag and nothing else. Whoever could forge a memo could read
 ``$XDG_CONFIG_HOME/nono/``, where they could as well add a trusted key; so the memo gives
 nobody a power they did not have (the full argument is in ``docs/bundles.md``).
 
@@ -118,8 +118,8 @@ def mac(secret: bytes, message: bytes) -> str:
 def public_key_from_pem(text: str) -> bytes:
     """The raw Ed25519 public key in a ``-----BEGIN PUBLIC KEY-----`` PEM (SPKI) text.
 
-    Parsed here with the standard library: the launcher reads trusted keys on every exec.
-    Raises ``ValueError`` for anything but one Ed25519 public key.
+    Parsed with the standard library, so that neither the launcher nor the compile cache
+    needs ``cryptography`` to know a key's id. Raises ``ValueError`` for anything but one Ed25519 public key.
     """
     lines = [line.strip() for line in text.strip().splitlines()]
     if len(lines) < 3 or lines[0] != "-----BEGIN PUBLIC KEY-----" or lines[-1] != "-----END PUBLIC KEY-----":
@@ -308,8 +308,11 @@ def parse_envelope(path: str, data: bytes) -> tuple[bytes, list[dict[str, Any]]]
         payload = b64decode(encoded)
     except ValueError:
         _refuse(path, "not a nono bundle: the payload is not valid base64")
-    if not all(isinstance(s, dict) and isinstance(s.get("sig"), str) for s in signatures):
-        _refuse(path, "not a nono bundle: every signature needs a 'sig' string")
+    if not all(
+        isinstance(s, dict) and isinstance(s.get("sig"), str) and isinstance(s.get("keyid", ""), str)
+        for s in signatures
+    ):
+        _refuse(path, "not a nono bundle: every signature needs a 'sig' string (and a 'keyid' string, if any)")
     return payload, signatures
 
 
@@ -347,7 +350,7 @@ def verify_signatures(
     if bad:
         _refuse(
             path,
-            f"bundle signature does not verify (key {bad[0][:16]}): the bundle was changed after signing",
+            f"bundle signature does not verify (key {bad[0][:16] or '?'}): the bundle was changed after signing",
         )
     ids = ", ".join(str(s.get("keyid") or "?")[:16] for s in signatures)
     _refuse(

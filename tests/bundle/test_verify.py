@@ -131,6 +131,10 @@ def test_malformed_json_is_refused(tmp_path: Path) -> None:
         ('{"payloadType": "application/vnd.nono.bundle+json", "payload": 3}', "'payload' must be a string"),
         ('{"payloadType": "application/vnd.nono.bundle+json", "payload": "!!"}', "not valid base64"),
         ('{"payloadType": "application/vnd.nono.bundle+json", "payload": "", "signatures": [1]}', "needs a 'sig'"),
+        (
+            '{"payloadType": "application/vnd.nono.bundle+json", "payload": "", "signatures": [{"sig": "", "keyid": []}]}',
+            "a 'keyid' string",
+        ),
     ],
 )
 def test_malformed_envelopes_are_refused(tmp_path: Path, text: str, expected: str) -> None:
@@ -256,3 +260,18 @@ def test_fast_path_imports_no_cryptography(tmp_path: Path, key: keys.SigningKey)
     first = _imports_after_load(path)  # first exec: full verification
     assert "cryptography" in first and not first & {"pydantic", "lark", "jinja2", "nonoc.bundle", "nonoc.ir"}
     assert _imports_after_load(path) == set()  # then: the memo, a keyed BLAKE2b, nothing else
+
+
+def test_signature_without_keyid_is_tried_against_every_trusted_key(tmp_path: Path, key: keys.SigningKey) -> None:
+    path = write_bundle(tmp_path / "k.bundle", linux_payload(), key)
+    _edit_envelope(path, lambda envelope: envelope["signatures"][0].pop("keyid"))
+    assert verify.load_verified(str(path))["manifest"]["profile"] == "demo"
+
+
+def test_one_trusted_signature_among_others_suffices(tmp_path: Path, key: keys.SigningKey) -> None:
+    stranger = keys.generate_key("stranger", file=str(tmp_path / "s.pem"))
+    (Path(verify.trusted_keys_dir()) / "stranger.pub").unlink()
+    theirs = json.loads(write_bundle(tmp_path / "a.bundle", linux_payload(), stranger).read_bytes())
+    path = write_bundle(tmp_path / "b.bundle", linux_payload(), key)
+    _edit_envelope(path, lambda envelope: envelope["signatures"].insert(0, theirs["signatures"][0]))
+    assert verify.load_verified(str(path), memo=False)["format"] == "nono-bundle/1"
