@@ -29,12 +29,16 @@ HEAVY = ("lark", "pydantic", "jinja2", "cryptography", "keyring")
 def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
     """Run ``command``; return its wall time (s) and peak resident memory (KiB)."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode() if process.stderr else ''}")
+        raise SystemExit(
+            f"{' '.join(command)} failed: {process.stderr.read().decode() if process.stderr else ''}"
+        )
     if process.stderr:
         process.stderr.close()
     return elapsed, usage.ru_maxrss
@@ -43,10 +47,13 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, in
 def heavy_modules_on_hit(python: str, source: str, env: dict[str, str], cwd: Path) -> list[str]:
     """Which heavy libraries a cached compile imports (should be none)."""
     code = (
-        "import sys; from nonoc.cli.nonoc import main; main(['compile', %r, '-o', 'bench.bundle']); "
-        "print(','.join(m for m in %r if m in sys.modules))" % (source, HEAVY)
+        "import sys; from nonoc.cli.nonoc import main; "
+        f"main(['compile', {source!r}, '-o', 'bench.bundle']); "
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
-    out = subprocess.run([python, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [python, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, check=True
+    )
     return [name for name in out.stdout.strip().split(",") if name]
 
 
@@ -88,7 +95,9 @@ def main() -> int:
     def peak_mib(runs: list[tuple[float, int]]) -> float:
         return statistics.median(m for _, m in runs) / 1024
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, Python {platform.python_version()}"
+    )
     print(f"source: {args.source}   runs: {args.runs} each (medians of wall time and of peak RSS)")
     print(f"python -c pass        {median_ms(bare):7.1f} ms  {peak_mib(bare):6.1f} MiB")
     print(f"nonoc compile, cold   {median_ms(cold):7.1f} ms  {peak_mib(cold):6.1f} MiB")

@@ -38,19 +38,28 @@ def wall_ms(command: list[str], env: dict[str, str], runs: int) -> float:
 
 def inside_ms(code: str, env: dict[str, str], runs: int) -> float:
     """Median time ``code`` takes inside a fresh interpreter (imports included)."""
-    timer = f"import time; _t = time.perf_counter(); {code}; print((time.perf_counter() - _t) * 1000)"
+    timer = (
+        f"import time; _t = time.perf_counter(); {code}; print((time.perf_counter() - _t) * 1000)"
+    )
     times = []
     for _ in range(runs):
-        result = subprocess.run([sys.executable, "-c", timer], env=env, check=True, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-c", timer], env=env, check=True, capture_output=True, text=True
+        )
         times.append(float(result.stdout))
     return statistics.median(times)
 
 
 def import_ms(code: str, env: dict[str, str]) -> tuple[float, list[str]]:
     """Total import time (ms) of ``code`` beyond a bare interpreter, and the top modules."""
+
     def profile(snippet: str) -> dict[str, int]:
         result = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", snippet], env=env, capture_output=True, text=True, check=True
+            [sys.executable, "-X", "importtime", "-c", snippet],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         found: dict[str, int] = {}
         for line in result.stderr.splitlines():
@@ -84,12 +93,25 @@ def main() -> int:
         )
         bundle = home / "bench.bundle"
         subprocess.run(
-            [sys.executable, "-m", "nonoc.cli.nonoc", "compile", str(REPO / "examples" / "quickstart.nono"), "-o", str(bundle)],
-            env=env, cwd=home, check=True, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "nonoc.cli.nonoc",
+                "compile",
+                str(REPO / "examples" / "quickstart.nono"),
+                "-o",
+                str(bundle),
+            ],
+            env=env,
+            cwd=home,
+            check=True,
+            capture_output=True,
         )
         full = f"from nonoc.launch.verify import load_verified; load_verified({str(bundle)!r}, memo=False)"
         memo = f"from nonoc.launch.verify import load_verified; load_verified({str(bundle)!r})"
-        subprocess.run([sys.executable, "-c", memo], env=env, check=True)  # writes the memo and bytecode
+        subprocess.run(
+            [sys.executable, "-c", memo], env=env, check=True
+        )  # writes the memo and bytecode
         bare_ms = wall_ms([sys.executable, "-c", "pass"], env, args.runs)
         full_ms = wall_ms([sys.executable, "-c", full], env, args.runs)
         memo_ms = wall_ms([sys.executable, "-c", memo], env, args.runs)
@@ -99,14 +121,18 @@ def main() -> int:
         full_imports, full_top = import_ms(full, env)
         memo_imports, memo_top = import_ms(memo, env)
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, Python {platform.python_version()}"
+    )
     print(f"runs: {args.runs} fresh interpreters each; medians")
     print("                          process wall  in-process (import + verify)")
     print(f"python -c pass            {bare_ms:8.1f} ms")
     print(f"verify, full (Ed25519)    {full_ms:8.1f} ms  {full_inside:6.1f} ms")
     print(f"verify, memo (BLAKE2b)    {memo_ms:8.1f} ms  {memo_inside:6.1f} ms")
-    print(f"import json alone                         {json_inside:6.1f} ms  (the launcher reads JSON anyway)")
-    print(f"import profile (-X importtime, beyond a bare interpreter; inflated by the profiler):")
+    print(
+        f"import json alone                         {json_inside:6.1f} ms  (the launcher reads JSON anyway)"
+    )
+    print("import profile (-X importtime, beyond a bare interpreter; inflated by the profiler):")
     print(f"  full: {full_imports:.1f} ms: {', '.join(full_top)}")
     print(f"  memo: {memo_imports:.1f} ms: {', '.join(memo_top)}")
     return 0

@@ -23,7 +23,7 @@ from nonoc.launch.verify import config_dir
 
 if TYPE_CHECKING:
     from nonoc.backends.host import HostFacts
-    from nonoc.ir import Policy
+    from nonoc.bundle.payload import TargetBuild
 
 TARGETS: tuple[str, ...] = ("linux", "macos")
 
@@ -99,9 +99,10 @@ def compile_profile(
     ``arch`` defaults to this machine's; ``key`` is a key name or a PEM file path (the
     default key is created and trusted on first use); ``unsigned`` writes an envelope
     without signatures. ``flags`` are ``(label, statements)`` pairs layered over the
-    profile (``nono run``'s command-line grants, see ``nonoc.resolve.resolve``); ``loader`` and ``backends`` replace
-    the front end and the backend modules (tests, embedding). The cache is used unless
-    ``use_cache`` is False; with a replaced loader or backends, only if it is True.
+    profile (``nono run``'s command-line grants, see ``nonoc.resolve.resolve``).
+    ``loader`` and ``backends`` replace the front end and the backend modules (tests,
+    embedding). The cache is used unless ``use_cache`` is False; with a replaced loader or
+    backends, only if it is True: the cache cannot know what a replacement depends on.
     """
     from nonoc.launch.verify import native_arch
 
@@ -110,9 +111,11 @@ def compile_profile(
     arch = arch or native_arch()
     if use_cache is None:
         use_cache = loader is None and backends is None
-    request = _request(source_text, target_list, arch, key, profile, unsigned, landlock_abi, flags)
-    if use_cache and request is not None:
-        hit = cache.lookup(cache.request_digest(request))
+    if use_cache:
+        request = _request(
+            source_text, target_list, arch, key, profile, unsigned, landlock_abi, flags
+        )
+        hit = cache.lookup(cache.request_digest(request)) if request is not None else None
         if hit is not None:
             return Compilation(hit.data, _profile_of(hit.data), hit.warnings, (), cached=True)
 
@@ -133,7 +136,9 @@ def compile_profile(
     bundle = seal(data, signing_key)
     if use_cache:
         # Recomputed: creating the default key just now changed the key's fingerprint.
-        request = _request(source_text, target_list, arch, key, profile, unsigned, landlock_abi, flags)
+        request = _request(
+            source_text, target_list, arch, key, profile, unsigned, landlock_abi, flags
+        )
         files = _locate_sources(sources)
         if request is not None and files is not None:
             cache.store(cache.request_digest(request), bundle, files, warnings)
@@ -151,7 +156,7 @@ def _compile(
     """The uncached pipeline; returns payload bytes, profile name, warnings, sources."""
     from nonoc.backends.host import HostFacts
     from nonoc.bundle.canonical import canonical_json
-    from nonoc.bundle.payload import TargetBuild, build_payload
+    from nonoc.bundle.payload import build_payload
 
     builds: dict[str, TargetBuild] = {}
     warnings: list[str] = []
@@ -179,10 +184,15 @@ def _front_end(profile: str | None, flags: Sequence[tuple[str, str]]) -> Loader:
     return load
 
 
-def _lower(policy: Policy, host: HostFacts, backends: Sequence[ModuleType] | None):  # type: ignore[no-untyped-def]
+def _lower(policy: Any, host: HostFacts, backends: Sequence[ModuleType] | None) -> TargetBuild:
+    """Run every backend that serves ``host.target``; a target without one is an error."""
     from nonoc.bundle.payload import TargetBuild
 
-    modules = [m for m in (backends if backends is not None else available_backends()) if host.target in m.TARGETS]
+    modules = [
+        m
+        for m in (backends if backends is not None else available_backends())
+        if host.target in m.TARGETS
+    ]
     if not modules:
         raise NonoError(f"this nonoc has no backend for target {host.target}")
     build = TargetBuild(policy=policy, artifacts={}, landlock_abi=host.landlock_abi)
@@ -253,7 +263,9 @@ def compiler_identity() -> str:
         # As ``nonoc.resources.data_dir`` finds them (that module costs pathlib's import).
         installed = os.path.join(package, "_data")
         data_root = installed if os.path.isdir(installed) else os.path.dirname(package)
-        roots = [package] + [os.path.join(data_root, f) for f in ("grammar", "backends", "stdlib", "profiles")]
+        roots = [package] + [
+            os.path.join(data_root, f) for f in ("grammar", "backends", "stdlib", "profiles")
+        ]
         _IDENTITY.append(f"{__version__}:{cache.tree_stamp(roots)}")
     return _IDENTITY[0]
 

@@ -124,7 +124,11 @@ def store(request: str, data: bytes, files: Mapping[str, str], warnings: Iterabl
     if secret is None:
         return False
     digest = hashlib.sha256(data).hexdigest()
-    entry: dict[str, Any] = {"bundle": digest, "files": dict(sorted(files.items())), "warnings": list(warnings)}
+    entry: dict[str, Any] = {
+        "bundle": digest,
+        "files": dict(sorted(files.items())),
+        "warnings": list(warnings),
+    }
     entry["mac"] = _mac(secret, request, entry)
     try:
         _write(_object_path(digest), data)

@@ -15,7 +15,9 @@ from typing import Any
 def canonical_json(value: Any) -> bytes:
     """Encode ``value`` canonically (sorted keys, separators ``,`` and ``:``, UTF-8)."""
     _check(value, "$")
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
     return text.encode("utf-8")
 
 

@@ -23,7 +23,13 @@ import re
 from dataclasses import dataclass
 
 from nonoc.errors import NonoError
-from nonoc.launch.verify import config_dir, keyid_of, public_key_from_pem, public_key_to_pem, trusted_keys_dir
+from nonoc.launch.verify import (
+    config_dir,
+    keyid_of,
+    public_key_from_pem,
+    public_key_to_pem,
+    trusted_keys_dir,
+)
 
 DEFAULT_KEY = "default"
 KEYRING_SERVICE = "nono"
@@ -72,7 +78,9 @@ def is_key_path(spec: str) -> bool:
 def check_name(name: str) -> str:
     """Return ``name`` if it is a usable key name (it becomes a file name), else raise."""
     if not _NAME.match(name):
-        raise NonoError(f"invalid key name {name!r}: use letters, digits, '_', '.' and '-'", exit_code=2)
+        raise NonoError(
+            f"invalid key name {name!r}: use letters, digits, '_', '.' and '-'", exit_code=2
+        )
     return name
 
 
@@ -121,7 +129,9 @@ def ensure_key(spec: str) -> tuple[SigningKey, bool]:
     return load_key(spec), False
 
 
-def generate_key(name: str = DEFAULT_KEY, *, file: str | None = None, force: bool = False) -> SigningKey:
+def generate_key(
+    name: str = DEFAULT_KEY, *, file: str | None = None, force: bool = False
+) -> SigningKey:
     """Create an Ed25519 key, store it, record its public half and trust it on this machine.
 
     Storage is the OS keyring, or ``keys/NAME.pem`` when no keyring backend works; with
@@ -130,7 +140,9 @@ def generate_key(name: str = DEFAULT_KEY, *, file: str | None = None, force: boo
     check_name(name)
     if not force and (_find(name) is not None or (file and os.path.exists(file))):
         where = file or f"key '{name}'"
-        raise NonoError(f"signing key {where} already exists", notes=("pass --force to replace it",))
+        raise NonoError(
+            f"signing key {where} already exists", notes=("pass --force to replace it",)
+        )
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -165,7 +177,9 @@ def write_private(path: str, pem: bytes) -> None:
     write_atomic(path, pem, mode=0o600, dir_mode=0o700)
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int, dir_mode: int = 0o755) -> None:
+def write_atomic(
+    path: str | os.PathLike[str], data: bytes, *, mode: int, dir_mode: int = 0o755
+) -> None:
     """Write ``data`` to ``path`` through a temp file and a rename; the file gets ``mode``.
 
     The temp file is created with ``mode`` already, so a private key is never readable
@@ -205,7 +219,10 @@ def _find(name: str) -> SigningKey | None:
             raise NonoError(f"cannot read signing key {path}: {exc.strerror}") from None
         key = _make(name, pem, path)
     # Keep the public half in step with the private key, so the cache names the right key.
-    if key_fingerprint(name) != hashlib.sha256(public_key_to_pem(key.public_raw).encode()).hexdigest():
+    if (
+        key_fingerprint(name)
+        != hashlib.sha256(public_key_to_pem(key.public_raw).encode()).hexdigest()
+    ):
         _record_public(key)
     return key
 
@@ -215,8 +232,10 @@ def _make(name: str, pem: bytes, storage: str) -> SigningKey:
 
     try:
         public = _private_key(pem).public_key()
-    except ValueError as exc:
-        raise NonoError(f"signing key {storage if storage != 'keyring' else name!r} is not usable: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise NonoError(
+            f"signing key {storage if storage != 'keyring' else name!r} is not usable: {exc}"
+        ) from None
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return SigningKey(name=name, private_pem=pem, public_raw=raw, storage=storage)
 
@@ -227,13 +246,18 @@ def _private_key(pem: bytes):  # type: ignore[no-untyped-def]
 
     key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError("not an Ed25519 private key")
+        raise TypeError("not an Ed25519 private key")
     return key
 
 
 def _record_public(key: SigningKey) -> None:
     if key.storage in ("keyring", _key_file(key.name, ".pem")):
-        write_atomic(_key_file(key.name, ".pub"), public_key_to_pem(key.public_raw).encode("ascii"), mode=0o644, dir_mode=0o700)
+        write_atomic(
+            _key_file(key.name, ".pub"),
+            public_key_to_pem(key.public_raw).encode("ascii"),
+            mode=0o644,
+            dir_mode=0o700,
+        )
 
 
 def _usable_keyring():  # type: ignore[no-untyped-def]

@@ -10,7 +10,9 @@ HELP = "compile a profile (name or .nono file) into a signed bundle"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare ``nonoc compile``'s arguments."""
-    parser.add_argument("source", metavar="PROFILE|FILE", help="a profile name or a path to a .nono file")
+    parser.add_argument(
+        "source", metavar="PROFILE|FILE", help="a profile name or a path to a .nono file"
+    )
     parser.add_argument(
         "--target",
         default=None,
@@ -18,11 +20,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="platform(s) to compile for (default: this machine's)",
     )
     parser.add_argument("--arch", default=None, help="CPU architecture (default: this machine's)")
-    parser.add_argument("-o", "--output", default=None, metavar="OUT", help="bundle file (default: PROFILE.bundle; '-' for stdout)")
-    parser.add_argument("--profile", default=None, help="which profile of FILE to compile, when it holds several")
-    parser.add_argument("--key", default="default", metavar="NAME", help="signing key name, or a path to a PEM file (default: default)")
-    parser.add_argument("--unsigned", action="store_true", help="write an envelope without signatures (nono exec refuses it)")
-    parser.add_argument("--no-cache", action="store_true", help="compile even if the cache holds this bundle")
+    parser.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="OUT",
+        help="bundle file (default: PROFILE.bundle; '-' for stdout)",
+    )
+    parser.add_argument(
+        "--profile", default=None, help="which profile of FILE to compile, when it holds several"
+    )
+    parser.add_argument(
+        "--key",
+        default="default",
+        metavar="NAME",
+        help="signing key name, or a path to a PEM file (default: default)",
+    )
+    parser.add_argument(
+        "--unsigned",
+        action="store_true",
+        help="write an envelope without signatures (nono exec refuses it)",
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="compile even if the cache holds this bundle"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,8 +9,15 @@ HELP = "create a signing key (OS keyring, or a 0600 file) and trust it for nono 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare ``nonoc keygen``'s arguments."""
-    parser.add_argument("--name", default=None, help="key name (default: 'default', or FILE's stem with --file)")
-    parser.add_argument("--file", default=None, metavar="PATH", help="keep the private key in this PEM file instead of the keyring")
+    parser.add_argument(
+        "--name", default=None, help="key name (default: 'default', or FILE's stem with --file)"
+    )
+    parser.add_argument(
+        "--file",
+        default=None,
+        metavar="PATH",
+        help="keep the private key in this PEM file instead of the keyring",
+    )
     parser.add_argument("--force", action="store_true", help="replace an existing key of that name")
 
 

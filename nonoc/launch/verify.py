@@ -119,10 +119,15 @@ def public_key_from_pem(text: str) -> bytes:
     """The raw Ed25519 public key in a ``-----BEGIN PUBLIC KEY-----`` PEM (SPKI) text.
 
     Parsed with the standard library, so that neither the launcher nor the compile cache
-    needs ``cryptography`` to know a key's id. Raises ``ValueError`` for anything but one Ed25519 public key.
+    needs ``cryptography`` to know a key's id. Raises ``ValueError`` for anything but one
+    Ed25519 public key.
     """
     lines = [line.strip() for line in text.strip().splitlines()]
-    if len(lines) < 3 or lines[0] != "-----BEGIN PUBLIC KEY-----" or lines[-1] != "-----END PUBLIC KEY-----":
+    if (
+        len(lines) < 3
+        or lines[0] != "-----BEGIN PUBLIC KEY-----"
+        or lines[-1] != "-----END PUBLIC KEY-----"
+    ):
         raise ValueError("not a PEM public key")
     try:
         der = b64decode("".join(lines[1:-1]))
@@ -231,7 +236,11 @@ def _read_secret(path: str) -> bytes | None:
         return None
     try:
         info = os.fstat(fd)
-        if (info.st_mode & 0o170000) != 0o100000 or info.st_mode & 0o077 or info.st_uid != os.getuid():
+        if (
+            (info.st_mode & 0o170000) != 0o100000
+            or info.st_mode & 0o077
+            or info.st_uid != os.getuid()
+        ):
             return None
         data = os.read(fd, _SECRET_BYTES + 1)
     finally:
@@ -299,7 +308,9 @@ def parse_envelope(path: str, data: bytes) -> tuple[bytes, list[dict[str, Any]]]
         _refuse(path, "not a nono bundle: the envelope is not a JSON object")
     payload_type = envelope.get("payloadType")
     if payload_type != PAYLOAD_TYPE:
-        _refuse(path, f"not a nono bundle: payloadType is {payload_type!r}, expected {PAYLOAD_TYPE!r}")
+        _refuse(
+            path, f"not a nono bundle: payloadType is {payload_type!r}, expected {PAYLOAD_TYPE!r}"
+        )
     encoded = envelope.get("payload")
     signatures = envelope.get("signatures", [])
     if not isinstance(encoded, str) or not isinstance(signatures, list):
@@ -309,10 +320,15 @@ def parse_envelope(path: str, data: bytes) -> tuple[bytes, list[dict[str, Any]]]
     except ValueError:
         _refuse(path, "not a nono bundle: the payload is not valid base64")
     if not all(
-        isinstance(s, dict) and isinstance(s.get("sig"), str) and isinstance(s.get("keyid", ""), str)
+        isinstance(s, dict)
+        and isinstance(s.get("sig"), str)
+        and isinstance(s.get("keyid", ""), str)
         for s in signatures
     ):
-        _refuse(path, "not a nono bundle: every signature needs a 'sig' string (and a 'keyid' string, if any)")
+        _refuse(
+            path,
+            "not a nono bundle: every signature needs a 'sig' string (and a 'keyid' string, if any)",
+        )
     return payload, signatures
 
 
@@ -350,7 +366,8 @@ def verify_signatures(
     if bad:
         _refuse(
             path,
-            f"bundle signature does not verify (key {bad[0][:16] or '?'}): the bundle was changed after signing",
+            f"bundle signature does not verify (key {bad[0][:16] or '?'}): "
+            "the bundle was changed after signing",
         )
     ids = ", ".join(str(s.get("keyid") or "?")[:16] for s in signatures)
     _refuse(
@@ -371,16 +388,26 @@ def check_payload(path: str, payload: bytes) -> dict[str, Any]:
     if not isinstance(manifest, dict):
         _refuse(path, "malformed bundle payload: no manifest")
     if document.get("format") != FORMAT:
-        _refuse(path, f"unsupported bundle format {document.get('format')!r} (this nono reads {FORMAT})")
+        _refuse(
+            path, f"unsupported bundle format {document.get('format')!r} (this nono reads {FORMAT})"
+        )
     targets = manifest.get("targets")
     here = native_target()
     if not isinstance(targets, list) or here not in targets or here not in document:
         shown = ", ".join(map(str, targets)) if isinstance(targets, list) else "nothing"
-        _refuse(path, f"bundle is compiled for {shown}, not {here}", f"recompile it with --target {here}")
+        _refuse(
+            path,
+            f"bundle is compiled for {shown}, not {here}",
+            f"recompile it with --target {here}",
+        )
     arch = manifest.get("arch")
     machine = native_arch()
     if arch not in ("any", machine):
-        _refuse(path, f"bundle is compiled for {arch}, this machine is {machine}", f"recompile it with --arch {machine}")
+        _refuse(
+            path,
+            f"bundle is compiled for {arch}, this machine is {machine}",
+            f"recompile it with --arch {machine}",
+        )
     return document
 
 

@@ -11,28 +11,54 @@ from typing import Any
 def provenance(file: str = "profile.nono", line: int = 1, column: int = 1) -> Any:
     from nonoc.ir import ChainLink, Provenance
 
-    return Provenance(file=file, line=line, column=column, chain=(ChainLink(kind="profile", name="demo", file=file, line=1),))
+    return Provenance(
+        file=file,
+        line=line,
+        column=column,
+        chain=(ChainLink(kind="profile", name="demo", file=file, line=1),),
+    )
 
 
-def make_policy(target: str = "linux", *, name: str = "demo", sources: dict[str, str] | None = None, **fields: Any) -> Any:
+def make_policy(
+    target: str = "linux",
+    *,
+    name: str = "demo",
+    sources: dict[str, str] | None = None,
+    **fields: Any,
+) -> Any:
     """A small hand-built policy (until the front end exists, and for unit tests after)."""
     from nonoc.ir import Access, PathDeny, PathGrant, PathKind, Policy
 
     defaults: dict[str, Any] = {
         "grants": (
-            PathGrant(path="/usr", access=frozenset({Access.READ, Access.EXECUTE}), provenance=provenance(line=2)),
-            PathGrant(path="$CWD", access=frozenset({Access.READ, Access.WRITE}), provenance=provenance(line=3)),
+            PathGrant(
+                path="/usr",
+                access=frozenset({Access.READ, Access.EXECUTE}),
+                provenance=provenance(line=2),
+            ),
+            PathGrant(
+                path="$CWD",
+                access=frozenset({Access.READ, Access.WRITE}),
+                provenance=provenance(line=3),
+            ),
         ),
         "denies": (PathDeny(path="$HOME/.ssh", kind=PathKind.TREE, provenance=provenance(line=4)),),
     }
     defaults.update(fields)
-    return Policy(name=name, target=target, sources=tuple(sorted((sources or {}).items())), **defaults)
+    return Policy(
+        name=name, target=target, sources=tuple(sorted((sources or {}).items())), **defaults
+    )
 
 
 class FakeBackend(SimpleNamespace):
     """A backend with the real shape that records how often it lowered something."""
 
-    def __init__(self, name: str = "fake", targets: frozenset[str] = frozenset({"linux", "macos"}), arch: bool = False) -> None:
+    def __init__(
+        self,
+        name: str = "fake",
+        targets: frozenset[str] = frozenset({"linux", "macos"}),
+        arch: bool = False,
+    ) -> None:
         super().__init__(NAME=name, TARGETS=targets, calls=0, with_arch=arch)
 
     def lower(self, policy: Any, host: Any) -> tuple[dict[str, Any], list[Any]]:
@@ -50,7 +76,6 @@ class FakeBackend(SimpleNamespace):
             artifact["arch"] = host.arch
         warning = Diagnostic("warning", "fake backend warning", Span("profile.nono", 2, 3))
         return artifact, [warning]
-
 
 
 def digest(path: Path) -> str:
@@ -73,7 +98,12 @@ def linux_payload(**manifest: Any) -> dict[str, Any]:
     """A minimal valid payload for this machine, with manifest fields overridden."""
     from nonoc.launch.verify import FORMAT, native_arch
 
-    base: dict[str, Any] = {"compiler": "nonoc test", "profile": "demo", "targets": ["linux"], "arch": native_arch()}
+    base: dict[str, Any] = {
+        "compiler": "nonoc test",
+        "profile": "demo",
+        "targets": ["linux"],
+        "arch": native_arch(),
+    }
     base.update(manifest)
     document: dict[str, Any] = {"format": FORMAT, "manifest": base, "provenance": {}}
     for target in base["targets"]:

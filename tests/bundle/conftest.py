@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from bundle_helpers import FakeBackend
 
 from nonoc.bundle import keys
-
-from bundle_helpers import FakeBackend
 
 
 class MemoryKeyring:
@@ -62,5 +61,5 @@ def source_file(tmp_path: Path) -> Path:
     """A real file standing for the policy's source, so the cache can re-hash it."""
     path = tmp_path / "work" / "demo.nono"
     path.parent.mkdir()
-    path.write_text("profile demo { read \"/usr\" }\n")
+    path.write_text('profile demo { read "/usr" }\n')
     return path

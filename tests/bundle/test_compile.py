@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bundle_helpers import FakeBackend, loader_for
 
 from nonoc import compile as nonoc_compile
 from nonoc.bundle import cache, keys
 from nonoc.bundle.canonical import canonical_json
 from nonoc.errors import NonoError, UsageError
 from nonoc.launch import verify
-
-from bundle_helpers import FakeBackend, loader_for
 
 
 def payload_of(data: bytes) -> dict[str, Any]:
@@ -25,14 +24,19 @@ def payload_of(data: bytes) -> dict[str, Any]:
 def build(source_file: Path, backend: FakeBackend, **options: Any) -> nonoc_compile.Compilation:
     options.setdefault("loader", loader_for(source_file))
     options.setdefault("use_cache", False)
-    return nonoc_compile.compile_profile(str(source_file), options.pop("targets", "linux"), backends=[backend], **options)
+    return nonoc_compile.compile_profile(
+        str(source_file), options.pop("targets", "linux"), backends=[backend], **options
+    )
 
 
 # --------------------------------------------------------------------------- canonical form
 
 
 def test_canonical_json_sorts_and_compacts() -> None:
-    assert canonical_json({"b": [1, "é"], "a": None, "c": True}) == '{"a":null,"b":[1,"é"],"c":true}'.encode()
+    assert (
+        canonical_json({"b": [1, "é"], "a": None, "c": True})
+        == '{"a":null,"b":[1,"é"],"c":true}'.encode()
+    )
 
 
 @pytest.mark.parametrize("bad", [{"x": 1.5}, {"x": {1, 2}}, {1: "a"}, {"x": [b"raw"]}])
@@ -44,9 +48,13 @@ def test_canonical_json_refuses_what_has_no_stable_form(bad: Any) -> None:
 # --------------------------------------------------------------------------- payload
 
 
-def test_first_compile_creates_and_trusts_the_default_key(source_file: Path, backend: FakeBackend, isolated_home: Path) -> None:
+def test_first_compile_creates_and_trusts_the_default_key(
+    source_file: Path, backend: FakeBackend, isolated_home: Path
+) -> None:
     result = build(source_file, backend)
-    assert len(result.notes) == 1 and result.notes[0].startswith("created signing key 'default' (id ")
+    assert len(result.notes) == 1 and result.notes[0].startswith(
+        "created signing key 'default' (id "
+    )
     assert (isolated_home / ".config/nono/trusted_keys/default.pub").exists()
     assert build(source_file, backend).notes == ()
 
@@ -67,10 +75,16 @@ def test_payload_shape(tmp_path: Path, source_file: Path, backend: FakeBackend) 
     assert manifest["sources"] == {str(source_file): cache.file_digest(source_file)}
     assert manifest["variables"] == ["CWD", "HOME"]
     assert manifest["assumptions"] == {"compat": "best_effort", "landlock_abi": 7, "min_abi": 1}
-    assert payload["linux"]["fake"]["rules"][0] == {"id": "g0", "path": "/usr", "access": ["execute", "read"]}
+    assert payload["linux"]["fake"]["rules"][0] == {
+        "id": "g0",
+        "path": "/usr",
+        "access": ["execute", "read"],
+    }
     assert payload["linux"]["launch"]["network"] == "open"
     assert payload["provenance"]["linux"]["d0"]["line"] == 4
-    assert payload["provenance"]["linux"]["g1"]["chain"] == [{"kind": "profile", "name": "demo", "file": "profile.nono", "line": 1}]
+    assert payload["provenance"]["linux"]["g1"]["chain"] == [
+        {"kind": "profile", "name": "demo", "file": "profile.nono", "line": 1}
+    ]
     # The payload is stored in its canonical form, so re-encoding it changes nothing.
     assert canonical_json(payload) == base64.b64decode(envelope["payload"])
     # And what nonoc writes, nono exec accepts.
@@ -103,7 +117,9 @@ def test_unknown_target_is_a_usage_error() -> None:
     assert nonoc_compile.parse_targets(["macos", "linux", "linux"]) == ("linux", "macos")
 
 
-def test_unsigned(tmp_path: Path, source_file: Path, backend: FakeBackend, isolated_home: Path) -> None:
+def test_unsigned(
+    tmp_path: Path, source_file: Path, backend: FakeBackend, isolated_home: Path
+) -> None:
     result = build(source_file, backend, unsigned=True)
     assert json.loads(result.data)["signatures"] == []
     assert not (isolated_home / ".config/nono/trusted_keys").exists()  # no key was needed
@@ -118,22 +134,37 @@ def test_unsigned(tmp_path: Path, source_file: Path, backend: FakeBackend, isola
 
 def test_same_inputs_same_bytes(source_file: Path, backend: FakeBackend) -> None:
     assert build(source_file, backend).data == build(source_file, backend).data
-    assert build(source_file, backend, targets="all").data == build(source_file, backend, targets="all").data
+    assert (
+        build(source_file, backend, targets="all").data
+        == build(source_file, backend, targets="all").data
+    )
 
 
-def test_rule_order_in_the_ir_does_not_leak_through_sets(source_file: Path, backend: FakeBackend) -> None:
-    from nonoc.ir import Access, PathGrant
-
+def test_rule_order_in_the_ir_does_not_leak_through_sets(
+    source_file: Path, backend: FakeBackend
+) -> None:
     from bundle_helpers import provenance
 
-    one = PathGrant(path="/opt", access=frozenset({Access.WRITE, Access.READ, Access.EXECUTE}), provenance=provenance())
-    two = PathGrant(path="/opt", access=frozenset({Access.EXECUTE, Access.READ, Access.WRITE}), provenance=provenance())
+    from nonoc.ir import Access, PathGrant
+
+    one = PathGrant(
+        path="/opt",
+        access=frozenset({Access.WRITE, Access.READ, Access.EXECUTE}),
+        provenance=provenance(),
+    )
+    two = PathGrant(
+        path="/opt",
+        access=frozenset({Access.EXECUTE, Access.READ, Access.WRITE}),
+        provenance=provenance(),
+    )
     first = build(source_file, backend, loader=loader_for(source_file, grants=(one,)))
     second = build(source_file, backend, loader=loader_for(source_file, grants=(two,)))
     assert first.data == second.data
 
 
-def test_different_key_changes_only_the_signature(tmp_path: Path, source_file: Path, backend: FakeBackend) -> None:
+def test_different_key_changes_only_the_signature(
+    tmp_path: Path, source_file: Path, backend: FakeBackend
+) -> None:
     keys.generate_key("other", file=str(tmp_path / "other.pem"))
     mine = json.loads(build(source_file, backend).data)
     theirs = json.loads(build(source_file, backend, key=str(tmp_path / "other.pem")).data)
@@ -144,7 +175,9 @@ def test_different_key_changes_only_the_signature(tmp_path: Path, source_file: P
 # --------------------------------------------------------------------------- cache
 
 
-def cached_build(source_file: Path, backend: FakeBackend, **options: Any) -> nonoc_compile.Compilation:
+def cached_build(
+    source_file: Path, backend: FakeBackend, **options: Any
+) -> nonoc_compile.Compilation:
     return build(source_file, backend, use_cache=True, **options)
 
 
@@ -162,7 +195,7 @@ def test_cache_hit_does_not_recompile(source_file: Path, backend: FakeBackend) -
 def test_changed_source_is_recompiled(source_file: Path, backend: FakeBackend) -> None:
     load = loader_for(source_file)
     cached_build(source_file, backend, loader=load)
-    source_file.write_text("profile demo { read \"/opt\" }\n")
+    source_file.write_text('profile demo { read "/opt" }\n')
     assert not cached_build(source_file, backend, loader=load).cached
     assert backend.calls == 2
     assert cached_build(source_file, backend, loader=load).cached
@@ -170,9 +203,18 @@ def test_changed_source_is_recompiled(source_file: Path, backend: FakeBackend) -
 
 @pytest.mark.parametrize(
     "change",
-    [{"targets": "all"}, {"arch": "aarch64"}, {"unsigned": True}, {"landlock_abi": 4}, {"flags": [("--allow .", 'allow "."')]}, {"profile": "other"}],
+    [
+        {"targets": "all"},
+        {"arch": "aarch64"},
+        {"unsigned": True},
+        {"landlock_abi": 4},
+        {"flags": [("--allow .", 'allow "."')]},
+        {"profile": "other"},
+    ],
 )
-def test_every_input_is_in_the_key(source_file: Path, backend: FakeBackend, change: dict[str, Any]) -> None:
+def test_every_input_is_in_the_key(
+    source_file: Path, backend: FakeBackend, change: dict[str, Any]
+) -> None:
     load = loader_for(source_file)
     cached_build(source_file, backend, loader=load)
     assert not cached_build(source_file, backend, loader=load, **change).cached
@@ -217,7 +259,9 @@ def test_missing_secret_means_no_hit(source_file: Path, backend: FakeBackend) ->
     assert not cached_build(source_file, backend, loader=load).cached
 
 
-def test_unlocatable_source_is_not_cached(tmp_path: Path, source_file: Path, backend: FakeBackend) -> None:
+def test_unlocatable_source_is_not_cached(
+    tmp_path: Path, source_file: Path, backend: FakeBackend
+) -> None:
     from bundle_helpers import make_policy
 
     def load(source: str, target: str) -> Any:

@@ -46,7 +46,9 @@ def nonoc(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str
     return code, captured.out, captured.err
 
 
-def test_compile_writes_a_bundle_nono_exec_accepts(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compile_writes_a_bundle_nono_exec_accepts(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = nonoc(capsys, "compile", "demo.nono")
     assert code == 0
     lines = err.splitlines()
@@ -62,7 +64,9 @@ def test_compile_writes_a_bundle_nono_exec_accepts(workdir: Path, capsys: pytest
     assert (workdir / "demo.bundle").stat().st_mode & 0o777 == 0o644
 
 
-def test_second_compile_comes_from_the_cache(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_second_compile_comes_from_the_cache(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     nonoc(capsys, "compile", "demo.nono")
     first = (workdir / "demo.bundle").read_bytes()
     (workdir / "demo.bundle").unlink()
@@ -98,7 +102,9 @@ profile same {
 """
 
 
-def test_two_spellings_of_one_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_two_spellings_of_one_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     bundles = []
     for name, text in (("a", SPELLING_A), ("b", SPELLING_B)):
         folder = tmp_path / name
@@ -117,7 +123,9 @@ def test_two_spellings_of_one_policy(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert canonical_json(one) == canonical_json(two)
 
 
-def test_warnings_are_printed_with_their_position(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_warnings_are_printed_with_their_position(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (workdir / "warn.nono").write_text('profile warn {\n  read "/usr"\n  port connect 443\n}\n')
     code, _, err = nonoc(capsys, "compile", "warn.nono")
     assert code == 0
@@ -128,9 +136,11 @@ def test_warnings_are_printed_with_their_position(workdir: Path, capsys: pytest.
     assert "warn.nono:3:3: warning: port rules have no effect" in err_cached
 
 
-def test_errors_have_a_position_and_no_traceback(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_have_a_position_and_no_traceback(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (workdir / "bad.nono").write_text('profile bad {\n  read "/usr"\n  use nothing_here\n}\n')
-    code, out, err = nonoc(capsys, "compile", "bad.nono")
+    code, _, err = nonoc(capsys, "compile", "bad.nono")
     assert code == 1
     assert err.startswith("bad.nono:3:")
     assert "error:" in err and "Traceback" not in err
@@ -153,8 +163,13 @@ def test_stdout_output(workdir: Path) -> None:
     assert not (workdir / "demo.bundle").exists()
 
 
-def test_unsigned_bundle_is_refused_by_exec(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert nonoc(capsys, "compile", "demo.nono", "--unsigned")[2].strip() == "wrote demo.bundle: unsigned"
+def test_unsigned_bundle_is_refused_by_exec(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        nonoc(capsys, "compile", "demo.nono", "--unsigned")[2].strip()
+        == "wrote demo.bundle: unsigned"
+    )
     with pytest.raises(NonoError, match="unsigned"):
         verify.load_verified(str(workdir / "demo.bundle"))
 
@@ -162,7 +177,10 @@ def test_unsigned_bundle_is_refused_by_exec(workdir: Path, capsys: pytest.Captur
 def test_named_key_must_exist(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = nonoc(capsys, "compile", "demo.nono", "--key", "release")
     assert code == 1
-    assert err.splitlines() == ["error: no signing key named 'release'", "  note: create it with: nonoc keygen --name release"]
+    assert err.splitlines() == [
+        "error: no signing key named 'release'",
+        "  note: create it with: nonoc keygen --name release",
+    ]
     assert nonoc(capsys, "keygen", "--name", "release")[0] == 0
     assert nonoc(capsys, "compile", "demo.nono", "--key", "release")[0] == 0
     envelope = json.loads((workdir / "demo.bundle").read_bytes())
@@ -227,18 +245,24 @@ def test_profile_by_name_is_cached_and_shadowing_is_seen(
     assert "(from cache)" not in nonoc(capsys, "compile", "mine")[2]
 
 
-def test_cache_hit_imports_no_heavy_library(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cache_hit_imports_no_heavy_library(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     nonoc(capsys, "compile", "demo.nono")
     code = (
         "import sys; from nonoc.cli.nonoc import main; rc = main(['compile', 'demo.nono']); "
         "print(rc, sorted(m for m in ('lark', 'pydantic', 'jinja2', 'cryptography', 'keyring', 'nonoc.ir') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=workdir, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=workdir, check=True
+    )
     assert result.stdout.strip() == "0 []", result.stderr
     assert "(from cache)" in result.stderr
 
 
-def test_cache_survives_no_writable_cache(workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_survives_no_writable_cache(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocker = workdir / "blocker"
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))

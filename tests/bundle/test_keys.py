@@ -7,12 +7,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from conftest import MemoryKeyring
 
 from nonoc.bundle import keys
 from nonoc.errors import NonoError
 from nonoc.launch import verify
-
-from conftest import MemoryKeyring
 
 #: The real keyring detection, captured before the fixtures replace it.
 REAL_USABLE_KEYRING = keys._usable_keyring
@@ -55,7 +54,9 @@ def test_keyring_is_preferred(isolated_home: Path, memory_keyring: MemoryKeyring
     assert keys.load_key("work").public_raw == key.public_raw
 
 
-def test_keyring_that_fails_falls_back(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keyring_that_fails_falls_back(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class Broken(MemoryKeyring):
         def set_password(self, service: str, username: str, password: str) -> None:
             raise RuntimeError("org.freedesktop.DBus.Error.ServiceUnknown")
@@ -65,7 +66,9 @@ def test_keyring_that_fails_falls_back(isolated_home: Path, monkeypatch: pytest.
     assert key.storage.endswith("keys/default.pem")
 
 
-def test_keyring_that_drops_writes_falls_back(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keyring_that_drops_writes_falls_back(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class Forgetful(MemoryKeyring):
         def set_password(self, service: str, username: str, password: str) -> None:
             pass
@@ -148,7 +151,9 @@ def test_keygen_command_says_where(isolated_home: Path, capsys: pytest.CaptureFi
     assert str(isolated_home / ".config/nono/trusted_keys/default.pub") in out
 
 
-def test_keygen_command_through_nonoc(isolated_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_keygen_command_through_nonoc(
+    isolated_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from nonoc.cli.nonoc import main
 
     assert main(["keygen", "--file", str(tmp_path / "release.pem")]) == 0

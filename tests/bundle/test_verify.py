@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bundle_helpers import linux_payload, write_bundle
 
 from nonoc.bundle import keys
 from nonoc.errors import NonoError
 from nonoc.launch import verify
-
-from bundle_helpers import linux_payload, write_bundle
 
 
 @pytest.fixture
@@ -87,7 +86,9 @@ def test_untrusted_key_is_refused(tmp_path: Path, key: keys.SigningKey) -> None:
     (Path(verify.trusted_keys_dir()) / "stranger.pub").unlink()
     path = write_bundle(tmp_path / "x.bundle", linux_payload(), stranger)
     error = refusal(path)
-    assert error.diagnostic.message == f"bundle is signed by an untrusted key ({stranger.keyid[:16]})"
+    assert (
+        error.diagnostic.message == f"bundle is signed by an untrusted key ({stranger.keyid[:16]})"
+    )
     assert any(verify.trusted_keys_dir() in note for note in error.diagnostic.notes)
 
 
@@ -128,9 +129,18 @@ def test_malformed_json_is_refused(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ("[]", "the envelope is not a JSON object"),
-        ('{"payloadType": "application/vnd.nono.bundle+json", "payload": 3}', "'payload' must be a string"),
-        ('{"payloadType": "application/vnd.nono.bundle+json", "payload": "!!"}', "not valid base64"),
-        ('{"payloadType": "application/vnd.nono.bundle+json", "payload": "", "signatures": [1]}', "needs a 'sig'"),
+        (
+            '{"payloadType": "application/vnd.nono.bundle+json", "payload": 3}',
+            "'payload' must be a string",
+        ),
+        (
+            '{"payloadType": "application/vnd.nono.bundle+json", "payload": "!!"}',
+            "not valid base64",
+        ),
+        (
+            '{"payloadType": "application/vnd.nono.bundle+json", "payload": "", "signatures": [1]}',
+            "needs a 'sig'",
+        ),
         (
             '{"payloadType": "application/vnd.nono.bundle+json", "payload": "", "signatures": [{"sig": "", "keyid": []}]}',
             "a 'keyid' string",
@@ -145,7 +155,9 @@ def test_malformed_envelopes_are_refused(tmp_path: Path, text: str, expected: st
 
 def test_wrong_payload_type_is_refused(tmp_path: Path, key: keys.SigningKey) -> None:
     path = write_bundle(tmp_path / "w.bundle", linux_payload(), key)
-    _edit_envelope(path, lambda envelope: envelope.update(payloadType="application/vnd.in-toto+json"))
+    _edit_envelope(
+        path, lambda envelope: envelope.update(payloadType="application/vnd.in-toto+json")
+    )
     message = refusal(path).diagnostic.message
     assert message == (
         "not a nono bundle: payloadType is 'application/vnd.in-toto+json', "
@@ -181,7 +193,9 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def test_memo_skips_the_second_full_check(tmp_path: Path, key: keys.SigningKey, counted: list[str]) -> None:
+def test_memo_skips_the_second_full_check(
+    tmp_path: Path, key: keys.SigningKey, counted: list[str]
+) -> None:
     path = write_bundle(tmp_path / "ok.bundle", linux_payload(), key)
     verify.load_verified(str(path))
     verify.load_verified(str(path))
@@ -190,7 +204,9 @@ def test_memo_skips_the_second_full_check(tmp_path: Path, key: keys.SigningKey, 
     assert secret.stat().st_mode & 0o777 == 0o600
 
 
-def test_memo_is_void_when_trusted_keys_change(tmp_path: Path, key: keys.SigningKey, counted: list[str]) -> None:
+def test_memo_is_void_when_trusted_keys_change(
+    tmp_path: Path, key: keys.SigningKey, counted: list[str]
+) -> None:
     path = write_bundle(tmp_path / "ok.bundle", linux_payload(), key)
     verify.load_verified(str(path))
     keys.trust_public_key("another", os.urandom(32))
@@ -227,7 +243,9 @@ def test_forged_memo_is_ignored(tmp_path: Path, key: keys.SigningKey) -> None:
     assert "untrusted key" in refusal(evil).diagnostic.message
 
 
-def test_secret_readable_by_others_is_not_used(tmp_path: Path, key: keys.SigningKey, counted: list[str]) -> None:
+def test_secret_readable_by_others_is_not_used(
+    tmp_path: Path, key: keys.SigningKey, counted: list[str]
+) -> None:
     path = write_bundle(tmp_path / "ok.bundle", linux_payload(), key)
     verify.load_verified(str(path))
     secret = Path(verify.config_dir()) / "local-secret"
@@ -237,7 +255,9 @@ def test_secret_readable_by_others_is_not_used(tmp_path: Path, key: keys.Signing
     assert len(counted) == 3
 
 
-def test_unwritable_cache_still_verifies(tmp_path: Path, key: keys.SigningKey, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unwritable_cache_still_verifies(
+    tmp_path: Path, key: keys.SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
@@ -251,18 +271,28 @@ def _imports_after_load(path: Path) -> set[str]:
         f"load_verified({str(path)!r}); "
         "print(','.join(m for m in ('cryptography', 'hashlib', 'hmac', 'typing', 'base64', 'pydantic', 'lark', 'jinja2', 'nonoc.bundle', 'nonoc.ir', 'nonoc.errors') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     return set(filter(None, out.strip().split(",")))
 
 
 def test_fast_path_imports_no_cryptography(tmp_path: Path, key: keys.SigningKey) -> None:
     path = write_bundle(tmp_path / "ok.bundle", linux_payload(), key)
     first = _imports_after_load(path)  # first exec: full verification
-    assert "cryptography" in first and not first & {"pydantic", "lark", "jinja2", "nonoc.bundle", "nonoc.ir"}
+    assert "cryptography" in first and not first & {
+        "pydantic",
+        "lark",
+        "jinja2",
+        "nonoc.bundle",
+        "nonoc.ir",
+    }
     assert _imports_after_load(path) == set()  # then: the memo, a keyed BLAKE2b, nothing else
 
 
-def test_signature_without_keyid_is_tried_against_every_trusted_key(tmp_path: Path, key: keys.SigningKey) -> None:
+def test_signature_without_keyid_is_tried_against_every_trusted_key(
+    tmp_path: Path, key: keys.SigningKey
+) -> None:
     path = write_bundle(tmp_path / "k.bundle", linux_payload(), key)
     _edit_envelope(path, lambda envelope: envelope["signatures"][0].pop("keyid"))
     assert verify.load_verified(str(path))["manifest"]["profile"] == "demo"
