@@ -129,8 +129,11 @@ class ClientSession:
         if not admission.allowed:
             await self.deny("connect", admission, "CONNECT")
             return
+        if self.upstream is not None:  # a tunnel always gets a connection of its own
+            self.upstream.close()
+            self.upstream = None
         try:
-            upstream = await self.open(admission, tls=False, route=None)
+            upstream, _ = await self.open(admission, tls=False, route=None)
         except (OSError, TimeoutError) as exc:
             await self.upstream_failed("connect", admission, "CONNECT", exc)
             return
@@ -211,13 +214,29 @@ class ClientSession:
         client_close = wants_close(head)
         strip_hop_by_hop(head)
         head.first = (method, path, "HTTP/1.1")
-        try:
-            upstream = await self.open(admission, tls=spec is not None, route=spec)
-        except (OSError, TimeoutError) as exc:
-            await self.upstream_failed(kind, admission, method, exc, route=spec)
-            return False
         idle = self.state.config.limits.idle_timeout
-        upstream.writer.write(serialize(head))
+        early: bytes | None = None  # a response head already read (stale-connection probe)
+        for _attempt in range(2):
+            try:
+                upstream, reused = await self.open(admission, tls=spec is not None, route=spec)
+            except (OSError, TimeoutError) as exc:
+                await self.upstream_failed(kind, admission, method, exc, route=spec)
+                return False
+            upstream.writer.write(serialize(head))
+            if not (reused and framing.kind == "none"):
+                break
+            # A kept-alive upstream may have closed just now; a bodiless request is safe to
+            # send again on a fresh connection, so read its answer here to find out.
+            try:
+                async with asyncio.timeout(idle):
+                    early = await read_head(upstream.reader)
+                break
+            except (ClientGone, ConnectionError):
+                upstream.close()
+            except (HttpError, OSError, TimeoutError) as exc:
+                upstream.close()
+                await self.upstream_failed(kind, admission, method, exc, route=spec)
+                return False
 
         async def send_body() -> None:
             try:
@@ -236,8 +255,11 @@ class ClientSession:
         try:
             while True:
                 try:
-                    async with asyncio.timeout(idle):
-                        raw = await read_head(upstream.reader)
+                    if early is not None:
+                        raw, early = early, None
+                    else:
+                        async with asyncio.timeout(idle):
+                            raw = await read_head(upstream.reader)
                     response = parse_head(raw, request=False)
                 except (ClientGone, HttpError, OSError, TimeoutError) as exc:
                     failure = body.exception() if body.done() and not body.cancelled() else None
@@ -282,21 +304,23 @@ class ClientSession:
                 upstream.close()
                 self.upstream = None
 
-    async def open(self, admission: Admission, *, tls: bool, route: RouteSpec | None) -> Upstream:
-        """Reuse the kept upstream connection if it matches, else connect anew."""
+    async def open(self, admission: Admission, *, tls: bool,
+                   route: RouteSpec | None) -> tuple[Upstream, bool]:
+        """The kept upstream connection if it matches (``True``), else a new one (``False``)."""
         key = (admission.host, admission.port, tls)
         kept, self.upstream = self.upstream, None
         if kept is not None:
             if kept.key == key and not kept.reader.at_eof() and kept.address in admission.addresses:
-                return kept
+                return kept, True
             kept.close()
         context = None
         if tls:
             context = self.state.upstream_tls()
-        return await open_upstream(
+        fresh = await open_upstream(
             admission.addresses, key, self.state.config.limits.connect_timeout,
             tls=context, server_hostname=route.upstream_host if route else None,
         )
+        return fresh, False
 
     # -- answers and events -----------------------------------------------------------------
 

@@ -188,3 +188,46 @@ def test_loopback_refused_by_default(make_proxy, http_upstream) -> None:
     proxy = make_proxy(allow_loopback=False)
     raw = get(proxy.port, f"http://plain.test:{http_upstream.port}/", proxy.token)
     assert status_of(raw) == 403 and proxy.last().reason is Reason.LOOPBACK
+
+
+def test_stale_kept_upstream_is_retried_for_bodiless_requests(make_proxy) -> None:
+    """An upstream that drops a kept-alive connection instead of answering its second request:
+    the proxy sends that (bodiless) request again on a fresh connection."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(TIMEOUT)
+    connections = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(conn)
+            conn.settimeout(TIMEOUT)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            data = b""
+            while b"\r\n\r\n" not in data:  # the next request arrives ...
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            conn.close()  # ... and is dropped unanswered, as by a keep-alive timeout race
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = listener.getsockname()[1]
+    proxy = make_proxy()
+    auth = f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n"
+    with connect(proxy.port) as sock:
+        for path in ("/1", "/2", "/3"):
+            sock.sendall(f"GET http://plain.test:{port}{path} HTTP/1.1\r\n{auth}\r\n".encode())
+            status, _, body = read_response(sock)
+            assert (status, body) == (200, b"ok")
+    assert len(connections) == 3
+    listener.close()
