@@ -106,8 +106,13 @@ def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, Any], list[Diagnos
         state.parameters["DENY_ANCESTORS"] = {
             "name": "DENY_ANCESTORS",
             "kind": "ancestors_regex",
-            "paths": sorted({deny.path for deny in policy.denies}),
+            "paths": sorted({_guarded(deny.path) for deny in policy.denies}),
         }
+    unlink_patterns = [
+        f
+        for i, deny in enumerate(policy.denies)
+        for f in _pattern_directories(f"d{i}", deny.path, _span(deny.provenance), state)
+    ]
     network = _network(policy, state)
     if policy.network.mode is NetworkMode.PROXY:
         state.parameters["PROXY_PORT"] = {"name": "PROXY_PORT", "kind": "proxy_port"}
@@ -125,6 +130,7 @@ def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, Any], list[Diagnos
             network=network,
             denies=denies,
             has_denies=bool(policy.denies),
+            unlink_patterns=unlink_patterns,
             protect_metadata=policy.protect_metadata,
             metadata_operations=Sbpl(" ".join(METADATA_OPERATIONS)),
         )
@@ -204,6 +210,54 @@ def _glob_split(template: str, span: Span) -> tuple[str, str] | None:
     return None
 
 
+def _guarded(template: str) -> str:
+    """The path whose ancestors unlink protection covers: a pattern is cut after its first
+    wildcard component, so the directories above the pattern are the ones protected."""
+    parts = template.split("/")
+    for index, part in enumerate(parts):
+        if _GLOB_CHARS & set(part):
+            return "/".join(parts[: index + 1])
+    return template
+
+
+def _pattern_filters(
+    real: str, prefix: str, pattern: str, span: Span, state: _Lowering, *, deny: bool
+) -> list[Sbpl]:
+    """``regex`` filters for ``prefix`` + ``pattern``: the prefix as written (``/private``
+    too), and resolved at launch through the ``real`` parameter (quoted by SBPL)."""
+    tail = string_literal(pattern, span, what="path pattern")
+    filters: list[Sbpl] = []
+    if prefix.startswith("$"):
+        quoted = f"(regex-quote {_value(prefix, span, state)})"
+        filters.append(Sbpl(f'(regex (string-append "^" {quoted} {tail}))'))
+    else:
+        for static in (prefix, private_alias(prefix)):
+            if static:
+                regex = string_literal("^" + ere_quote(static) + pattern, span, what="pattern")
+                filters.append(Sbpl(f"(regex {regex})"))
+    quoted_real = f"(regex-quote (param {string_literal(real)}))"
+    filters.append(Sbpl(f'(regex (string-append "^" {quoted_real} {tail}))'))
+    if deny:
+        data = string_literal("^" + ere_quote(DATA_VOLUME))
+        filters.append(Sbpl(f"(regex (string-append {data} {quoted_real} {tail}))"))
+    return filters
+
+
+def _pattern_directories(rule_id: str, template: str, span: Span, state: _Lowering) -> list[Sbpl]:
+    """For a denied pattern, the directories its wildcards match on the way down
+    (``conf/*`` of ``conf/*/secret``): renaming one would move what the deny names."""
+    glob = _glob_split(template, span)
+    if glob is None:
+        return []
+    prefix, rest = glob
+    pieces = rest.split("/")
+    filters: list[Sbpl] = []
+    for depth in range(1, len(pieces)):
+        pattern = _glob_regex("/".join(pieces[:depth]), PathKind.FILE)
+        filters += _pattern_filters(f"{rule_id}.real", prefix, pattern, span, state, deny=False)
+    return filters
+
+
 def _glob_regex(rest: str, kind: PathKind) -> str:
     """The ERE for the glob part: ``*`` any run within one component, ``?`` one character."""
     body = "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else ere_quote(c) for c in rest)
@@ -266,21 +320,7 @@ def _path_filters(
             )
         )
         prefix, rest = glob
-        pattern = _glob_regex(rest, kind)
-        tail = string_literal(pattern, span, what="path pattern")
-        if prefix.startswith("$"):
-            quoted = f"(regex-quote {_value(prefix, span, state)})"
-            written.append(Sbpl(f'(regex (string-append "^" {quoted} {tail}))'))
-        else:
-            for static in (prefix, private_alias(prefix)):
-                if static:
-                    regex = string_literal("^" + ere_quote(static) + pattern, span, what="pattern")
-                    written.append(Sbpl(f"(regex {regex})"))
-        quoted_real = f"(regex-quote (param {string_literal(real)}))"
-        written.append(Sbpl(f'(regex (string-append "^" {quoted_real} {tail}))'))
-        if deny:
-            data = string_literal("^" + ere_quote(DATA_VOLUME))
-            written.append(Sbpl(f"(regex (string-append {data} {quoted_real} {tail}))"))
+        written += _pattern_filters(real, prefix, _glob_regex(rest, kind), span, state, deny=deny)
         resolve_path = prefix
     state.parameters[real] = {
         "name": real,

@@ -167,7 +167,7 @@ HAND_POLICIES: dict[str, Policy] = {
             grant("$HOME/.config/*.json", R, kind=PathKind.FILE, line=40),
             grant("/opt/tool-?/bin", R, X, line=41),
         ),
-        denies=(deny("$CWD/secrets.*", 42),),
+        denies=(deny("$CWD/secrets.*", 42), deny("$HOME/.config/*/token", 43, PathKind.FILE)),
         network=Network(mode=NetworkMode.BLOCKED),
     ),
     "odd_names": policy(

@@ -292,3 +292,16 @@ def test_evaluator_runs_on_this_host_paths(tmp_path: Path) -> None:
     )
     assert ev.decide(read(os.path.join(tmp_path, "keep", "x"))) == "deny"
     assert ev.decide(read(os.path.join(tmp_path, "other"))) == "allow"
+
+
+def test_unlink_protection_covers_the_directories_a_pattern_runs_through(tmp_path: Path) -> None:
+    p = policy(grants=(grant("$CWD", R, W),), denies=(deny("$CWD/conf/*/secret"),))
+    artifact, _ = compile_policy(p)
+    ev = Evaluator(artifact["sbpl"], macos.parameters(artifact, {"HOME": "/h"}, cwd=str(tmp_path)))
+    unlink = "file-write-unlink"
+    assert ev.decide(Request(unlink, path=str(tmp_path / "conf"))) == "deny"
+    assert ev.decide(Request(unlink, path=str(tmp_path))) == "deny"
+    assert ev.decide(Request(unlink, path=str(tmp_path / "conf" / "a"))) == "deny"
+    assert ev.decide(Request(unlink, path=str(tmp_path / "conf" / "a" / "other"))) == "allow"
+    assert ev.decide(Request(unlink, path=str(tmp_path / "other"))) == "allow"
+    assert ev.decide(Request("file-read-data", path=str(tmp_path / "conf" / "a" / "secret"))) == "deny"

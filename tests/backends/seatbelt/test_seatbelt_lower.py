@@ -245,5 +245,5 @@ def test_ports_outside_proxy_mode_are_warned_with_their_line() -> None:
 def test_wildcards_are_warned_with_their_line() -> None:
     _, diagnostics = compile_policy(HAND_POLICIES["patterns"])
     lines = sorted(d.span.line for d in diagnostics if d.code == "seatbelt-wildcard")  # type: ignore[union-attr]
-    assert lines == [40, 41, 42]
+    assert lines == [40, 41, 42, 43]
     assert all("takes the path literally" in d.notes[0] for d in diagnostics)
