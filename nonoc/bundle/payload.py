@@ -4,10 +4,11 @@ The payload is what gets signed. It holds nothing that changes between two compi
 the same inputs (no time, no user, no absolute path of the machine that compiled it) so
 that the same inputs give the same bytes. The format is described in ``docs/bundles.md``.
 
-Rule ids tie artifact entries to their provenance. They are the rule's position in the
-IR, with one letter per kind (``RULE_ID_PREFIXES``): ``g3`` is ``policy.grants[3]``.
-Backends use the same ids (``rule_id``) so that ``nono why`` can go from a kernel rule
-back to the line that asked for it.
+Rule ids tie artifact entries to their provenance, so that ``nono why`` can go from a
+kernel rule back to the line that asked for it: one letter per kind (``RULE_ID_PREFIXES``)
+and a number (``rule_id``). The base table numbers rules by their position in the IR
+(``g3`` is ``policy.grants[3]``); a backend that numbers them its own way (the Landlock
+table sorts by content) ships its own ``provenance`` map, which wins.
 """
 
 from __future__ import annotations
