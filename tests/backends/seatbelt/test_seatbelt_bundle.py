@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 
 import pytest
-from seatbelt_sbpl import Evaluator, Request, Vocabulary, validate
+from seatbelt_evaluate import Evaluator, Request
+from seatbelt_sbpl import Vocabulary
+from seatbelt_validate import validate
 
 from nonoc.launch import macos
 

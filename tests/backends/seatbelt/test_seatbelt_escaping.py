@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from seatbelt_evaluate import Evaluator, Request
 from seatbelt_policies import (
     HAND_POLICIES,
     R,
@@ -13,7 +14,7 @@ from seatbelt_policies import (
     grant,
     policy,
 )
-from seatbelt_sbpl import Evaluator, Request, String, parse, walk
+from seatbelt_sbpl import String, parse, walk
 
 from nonoc.backends import seatbelt
 from nonoc.errors import NonoError

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from seatbelt_evaluate import Evaluator, Request
 from seatbelt_policies import (
     AGENT,
     HAND_POLICIES,
@@ -25,7 +26,6 @@ from seatbelt_policies import (
     grant,
     policy,
 )
-from seatbelt_sbpl import Evaluator, Request
 
 from nonoc.ir import Network, NetworkMode, PathKind, PortRule, UnixSocketGrant
 from nonoc.launch import macos
@@ -304,4 +304,6 @@ def test_unlink_protection_covers_the_directories_a_pattern_runs_through(tmp_pat
     assert ev.decide(Request(unlink, path=str(tmp_path / "conf" / "a"))) == "deny"
     assert ev.decide(Request(unlink, path=str(tmp_path / "conf" / "a" / "other"))) == "allow"
     assert ev.decide(Request(unlink, path=str(tmp_path / "other"))) == "allow"
-    assert ev.decide(Request("file-read-data", path=str(tmp_path / "conf" / "a" / "secret"))) == "deny"
+    assert (
+        ev.decide(Request("file-read-data", path=str(tmp_path / "conf" / "a" / "secret"))) == "deny"
+    )

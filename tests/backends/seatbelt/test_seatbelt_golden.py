@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from seatbelt_policies import HAND_POLICIES, compile_policy, declared, fake_parameters
-from seatbelt_sbpl import Vocabulary, validate
+from seatbelt_sbpl import Vocabulary
+from seatbelt_validate import validate
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from syrupy.location import PyTestLocation
 

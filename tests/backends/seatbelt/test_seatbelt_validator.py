@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from seatbelt_policies import HAND_POLICIES, compile_policy, declared, fake_parameters
-from seatbelt_sbpl import Vocabulary, ere_problems, parse, validate
+from seatbelt_sbpl import Vocabulary, parse
+from seatbelt_validate import ere_problems, validate
 
 from nonoc.ir import Policy
 
@@ -47,7 +48,10 @@ BASE = "(version 1)\n(deny default)\n"
         ('(allow file-read* (subpath "relative"))', "not absolute"),
         ('(allow file-read* (subpath (param "NOPE")))', "'NOPE' has no value"),
         ('(allow file-read* (subpath (getenv "HOME")))', "not a string expression"),
-        ('(allow network-outbound (remote tcp "example.com:443"))', "HOST:PORT, HOST * or localhost"),
+        (
+            '(allow network-outbound (remote tcp "example.com:443"))',
+            "HOST:PORT, HOST * or localhost",
+        ),
         ('(allow network-outbound (remote tcp "*:70000"))', "out of range"),
         ('(allow network-outbound (remote sctp "*:1"))', "takes a protocol"),
         ("(allow signal (target everyone))", "target takes"),
