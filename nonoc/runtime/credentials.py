@@ -65,7 +65,8 @@ def resolve_secret(ref: str, environ: Mapping[str, str] | None = None) -> str:
     if scheme == "file":
         return _from_file(ref)
     raise CredentialError(
-        f"unknown secret reference {ref!r}", notes=("use keyring://NAME, env://VAR or file:///path",)
+        f"unknown secret reference {ref!r}",
+        notes=("use keyring://NAME, env://VAR or file:///path",),
     )
 
 

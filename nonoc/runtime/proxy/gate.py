@@ -93,7 +93,8 @@ class Gate:
         else:
             pattern = self._allowlist.match(host)
             if pattern is None:
-                return Admission(name, port, False, Reason.NOT_ALLOWLISTED, f"{name} is not allowed")
+                detail = f"{name} is not allowed"
+                return Admission(name, port, False, Reason.NOT_ALLOWLISTED, detail)
             granted = f"allowed by {pattern}"
             reason = Reason.ALLOWLISTED
         if host.address is not None:

@@ -275,8 +275,8 @@ class ClientSession:
                     continue
                 break
             if status == 101:
-                await self.upstream_failed(kind, admission, method,
-                                           OSError("protocol upgrades are not forwarded"), route=spec)
+                refused = OSError("protocol upgrades are not forwarded")
+                await self.upstream_failed(kind, admission, method, refused, route=spec)
                 return False
             self.event_admitted(kind, admission, method, upstream, status=status, route=spec)
             resp_framing = response_framing(response, method)

@@ -13,7 +13,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from proxy_helpers import EchoTCP, TestCA, Upstream, make_ca  # noqa: E402
 
-from nonoc.runtime.proxy import Limits, MapResolver, ProxyConfig, ProxyEvent, ProxyServer  # noqa: E402
+from nonoc.runtime.proxy import (  # noqa: E402
+    Limits,
+    MapResolver,
+    ProxyConfig,
+    ProxyEvent,
+    ProxyServer,
+)
 
 #: Names the test certificate is valid for (the built-in routes' upstreams among them).
 TLS_NAMES = ["secure.test", "api.openai.com", "api.anthropic.com", "api.github.com",
@@ -80,11 +86,11 @@ def make_proxy(
             "echo.test": "127.0.0.1",
             "secure.test": "127.0.0.1",
             "sub.wild.test": "127.0.0.1",
-            f"api.openai.com:443": f"127.0.0.1:{tls_upstream.port}",
-            f"api.anthropic.com:443": f"127.0.0.1:{tls_upstream.port}",
-            f"api.github.com:443": f"127.0.0.1:{tls_upstream.port}",
-            f"generativelanguage.googleapis.com:443": f"127.0.0.1:{tls_upstream.port}",
-            f"custom.test:8443": f"127.0.0.1:{tls_upstream.port}",
+            "api.openai.com:443": f"127.0.0.1:{tls_upstream.port}",
+            "api.anthropic.com:443": f"127.0.0.1:{tls_upstream.port}",
+            "api.github.com:443": f"127.0.0.1:{tls_upstream.port}",
+            "generativelanguage.googleapis.com:443": f"127.0.0.1:{tls_upstream.port}",
+            "custom.test:8443": f"127.0.0.1:{tls_upstream.port}",
             "linklocal.test": "169.254.169.254",
             "mapped.test": "::ffff:169.254.169.254",
             "v6linklocal.test": "fe80::1",

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 
 import pytest
 from proxy_helpers import TIMEOUT, connect, exchange, proxy_auth, read_response, status_of

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from proxy_helpers import TIMEOUT, connect, exchange, proxy_auth, read_response, status_of
+from proxy_helpers import connect, exchange, proxy_auth, read_response, status_of
 
 from nonoc.ir import CredentialRoute, Provenance
 from nonoc.runtime.proxy import RouteError, RouteSpec, builtin_route, route_from_ir, select_routes
