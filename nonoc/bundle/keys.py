@@ -159,6 +159,8 @@ def generate_key(
     else:
         storage = _key_file(name, ".pem")
         write_private(storage, pem)
+        # The directory may predate us with looser bits; it holds private keys now.
+        os.chmod(keys_dir(), 0o700)
     key = _make(name, pem, storage)
     _record_public(key)
     trust_public_key(name, key.public_raw)

@@ -33,6 +33,14 @@ def test_fallback_to_file_without_keyring(isolated_home: Path) -> None:
     assert verify.keyid_of(key.public_raw) == key.keyid
 
 
+def test_fallback_tightens_an_existing_keys_directory(isolated_home: Path) -> None:
+    folder = isolated_home / ".config/nono/keys"
+    folder.mkdir(parents=True, mode=0o755)
+    folder.chmod(0o755)
+    keys.generate_key("default")
+    assert mode(folder) == 0o700
+
+
 def test_fallback_file_ignores_umask(isolated_home: Path) -> None:
     import os
 
