@@ -313,9 +313,7 @@ def _path_filters(
                 f"{rule_id}: {template!r} holds a wildcard: Seatbelt matches it as a pattern "
                 "('*' any run of characters within one component, '?' one character)",
                 span,
-                notes=(
-                    "the language does not define wildcards: Landlock, on Linux, takes the path literally",
-                ),
+                notes=("the language does not define wildcards: Landlock takes the path literally",),
                 code="seatbelt-wildcard",
             )
         )
