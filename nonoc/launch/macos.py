@@ -25,17 +25,18 @@ not found; otherwise the command replaces this process and its status is the sta
 
 from __future__ import annotations
 
-import ctypes
+import _signal  # type: ignore[import-not-found]  # C module: ``signal`` builds enums at import
 import errno
 import os
-import shutil
-import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from nonoc import paths
-from nonoc.errors import SandboxError
+from nonoc.launch.failure import sandbox_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing, ctypes and nonoc.errors cost the launcher milliseconds at run time
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Any
 
 FORMAT = "nono-seatbelt/1"
 SANDBOX_EXEC = "/usr/bin/sandbox-exec"
@@ -81,7 +82,7 @@ def parameters(
         try:
             return paths.expand(template, values)
         except paths.UnsetVariable as exc:
-            raise SandboxError(
+            raise sandbox_error(
                 f"${exc.name} is not set, and the profile's path {template!r} needs it",
                 notes=(f"set {exc.name} in the environment nono runs in",),
             ) from None
@@ -94,7 +95,7 @@ def parameters(
         elif kind == "realpath":
             written = expand(spec["path"])
             if not spec.get("optional", True) and not exists(written):
-                raise SandboxError(f"required path {written} ({spec['path']}) does not exist")
+                raise sandbox_error(f"required path {written} ({spec['path']}) does not exist")
             result[name] = realpath(written)
         elif kind == "ancestors_regex":
             above: set[str] = set()
@@ -106,7 +107,7 @@ def parameters(
         elif kind == "proxy_port":
             result[name] = str(_proxy_port(proxy_port, env))
         else:
-            raise SandboxError(
+            raise sandbox_error(
                 f"the bundle asks for a Seatbelt parameter of unknown kind {kind!r}",
                 notes=("this launcher is older than the compiler that made the bundle",),
             )
@@ -116,7 +117,7 @@ def parameters(
 def _proxy_port(explicit: int | None, env: Mapping[str, str]) -> int:
     raw = str(explicit) if explicit is not None else env.get(PROXY_PORT_ENV, "")
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise SandboxError(
+        raise sandbox_error(
             "the profile allows only the local proxy, but no proxy port was given "
             f"({PROXY_PORT_ENV}={raw!r})",
             notes=("`nono run` starts the proxy and sets it; with `nono exec`, set it yourself",),
@@ -136,6 +137,8 @@ def _sandbox_init() -> Any | None:
     """``sandbox_init_with_parameters`` and ``sandbox_free_error`` through ctypes, or None."""
     if sys.platform != "darwin":
         return None
+    import ctypes
+
     for library in LIBRARIES:
         try:
             handle = ctypes.CDLL(library)
@@ -164,6 +167,8 @@ def apply_profile(sbpl: str, params: Mapping[str, str]) -> bool:
     functions = _sandbox_init()
     if functions is None:
         return False
+    import ctypes
+
     init, free = functions
     flat: list[bytes | None] = []
     for name in sorted(params):
@@ -179,7 +184,7 @@ def apply_profile(sbpl: str, params: Mapping[str, str]) -> bool:
         )
         if error.value:
             free(error)
-        raise SandboxError(f"Seatbelt refused the profile: {message.strip()}")
+        raise sandbox_error(f"Seatbelt refused the profile: {message.strip()}")
     return True
 
 
@@ -187,7 +192,11 @@ def resolve_command(command: str, environ: Mapping[str, str]) -> str | None:
     """The executable ``command`` names, looked up in ``PATH`` unless it holds a slash."""
     if "/" in command:
         return command if os.path.exists(command) else None
-    return shutil.which(command, path=environ.get("PATH", os.defpath))
+    for directory in environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or ".", command)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 def exec_command(
@@ -205,12 +214,12 @@ def exec_command(
     env = dict(os.environ if environ is None else environ)
     try:
         if section.get("format") != FORMAT:
-            raise SandboxError(
+            raise sandbox_error(
                 f"the bundle's Seatbelt artifact is {section.get('format')!r}; "
                 f"this launcher reads {FORMAT!r}"
             )
         if not argv:
-            raise SandboxError("no command to run")
+            raise sandbox_error("no command to run")
         params = parameters(section, env, proxy_port=proxy_port)
         executable = resolve_command(argv[0], env)
         if executable is None:
@@ -218,7 +227,7 @@ def exec_command(
             return EXIT_NOT_FOUND
         if not apply_profile(section["sbpl"], params):
             if not os.path.exists(SANDBOX_EXEC):
-                raise SandboxError(
+                raise sandbox_error(
                     "Seatbelt is not available here: no sandbox_init_with_parameters "
                     f"and no {SANDBOX_EXEC}"
                 )
@@ -228,9 +237,13 @@ def exec_command(
                 env,
             )
         return _execve(executable, list(argv), env)
-    except SandboxError as exc:
+    except Exception as exc:
+        # A NonoError can only exist if its module was loaded (see nonoc.launch.failure).
+        errors = sys.modules.get("nonoc.errors")
+        if errors is None or not isinstance(exc, errors.NonoError):
+            raise
         print(exc.render(), file=sys.stderr)
-        return exc.exit_code
+        return int(exc.exit_code)
 
 
 def _execve(path: str, argv: list[str], env: Mapping[str, str]) -> int:
@@ -238,8 +251,8 @@ def _execve(path: str, argv: list[str], env: Mapping[str, str]) -> int:
     # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec:
     # the command gets the defaults back, or it would behave differently in a pipe.
     for name in ("SIGPIPE", "SIGXFSZ"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
+        if hasattr(_signal, name):
+            _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
     sys.stdout.flush()
     sys.stderr.flush()
     try:
