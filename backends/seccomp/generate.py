@@ -52,15 +52,34 @@ WIDTHS: dict[str, int] = {
     "umode_t": 16,
     **dict.fromkeys(
         (
-            "int", "unsigned int", "u32", "__s32", "uid_t", "gid_t", "pid_t", "clockid_t",
-            "timer_t", "mqd_t", "key_t", "key_serial_t", "qid_t", "rwf_t",
+            "int",
+            "unsigned int",
+            "u32",
+            "__s32",
+            "uid_t",
+            "gid_t",
+            "pid_t",
+            "clockid_t",
+            "timer_t",
+            "mqd_t",
+            "key_t",
+            "key_serial_t",
+            "qid_t",
+            "rwf_t",
         ),
         32,
     ),
     **dict.fromkeys(
         (
-            "long", "unsigned long", "size_t", "loff_t", "off_t", "u64", "aio_context_t",
-            "cap_user_header_t", "cap_user_data_t",
+            "long",
+            "unsigned long",
+            "size_t",
+            "loff_t",
+            "off_t",
+            "u64",
+            "aio_context_t",
+            "cap_user_header_t",
+            "cap_user_data_t",
         ),
         64,
     ),
@@ -109,10 +128,10 @@ def parse_defines(text: str) -> dict[str, str]:
 def resolve_numbers(defines: dict[str, str]) -> dict[str, int]:
     """Evaluate ``__NR_x`` macros that are numbers or aliases of other ``__NR`` macros."""
     numbers: dict[str, int] = {}
-    for key in defines:
-        value, seen = defines[key], {key}
+    for key, first in defines.items():
+        value, seen = first, {key}
         while value.startswith("__NR"):
-            alias = value[len("__NR"):]
+            alias = value[len("__NR") :]
             if alias in seen or alias not in defines:
                 break
             seen.add(alias)
@@ -185,7 +204,10 @@ def package_version(package: str) -> str:
     """The installed Debian package version, or ``unknown``."""
     try:
         out = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True
+            ["dpkg-query", "-W", "-f=${Version}", package],
+            capture_output=True,
+            text=True,
+            check=False,
         )
     except FileNotFoundError:
         return "unknown"

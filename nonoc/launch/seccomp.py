@@ -127,7 +127,9 @@ def decode(artifact: Mapping[str, object]) -> bytes:
     """The program bytes of a bundle's ``seccomp`` artifact, after checking it fits this machine."""
     arch = artifact.get("arch")
     if arch != native_arch():
-        raise SandboxError(f"the bundle's seccomp filter is for {arch}, this machine is {native_arch()}")
+        raise SandboxError(
+            f"the bundle's seccomp filter is for {arch}, this machine is {native_arch()}"
+        )
     encoded = artifact.get("program")
     if not isinstance(encoded, str):
         raise SandboxError("the bundle's seccomp artifact has no program")

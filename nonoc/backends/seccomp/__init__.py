@@ -16,8 +16,7 @@ import base64
 import hashlib
 
 from nonoc.backends.host import HostFacts
-from nonoc.backends.seccomp import codegen, interp, tables
-from nonoc.backends.seccomp.bpf import encode
+from nonoc.backends.seccomp import bpf, codegen, interp, tables
 from nonoc.backends.seccomp.ir_rules import (
     SourceRule,
     build_rule_set,
@@ -27,7 +26,7 @@ from nonoc.backends.seccomp.ir_rules import (
 from nonoc.backends.seccomp.network import network_rules
 from nonoc.backends.seccomp.rules import ALLOW, ENOSYS, KILL_PROCESS, Action, RuleSet
 from nonoc.errors import Diagnostic, NonoError
-from nonoc.ir import Policy
+from nonoc.ir import Policy, Provenance
 
 NAME = "seccomp"
 TARGETS = frozenset({"linux"})
@@ -38,16 +37,14 @@ def policy_rules(policy: Policy) -> list[SourceRule]:
     return source_rules(policy) + network_rules(policy.network)
 
 
-def compile_rules(
-    policy_name: str, rule_set: RuleSet
-) -> list[codegen.bpf.Insn]:
+def compile_rules(policy_name: str, rule_set: RuleSet) -> list[bpf.Insn]:
     """Generate and check the program; a program over the kernel's limit names the policy."""
     try:
         program = codegen.generate(rule_set)
     except codegen.ProgramTooLarge as exc:
         raise NonoError(
             f"the seccomp filter for profile '{policy_name}' on {rule_set.arch} needs "
-            f"{exc.count} instructions; the kernel accepts at most {codegen.bpf.MAX_INSNS}",
+            f"{exc.count} instructions; the kernel accepts at most {bpf.MAX_INSNS}",
             notes=("merge rules on the same system call, or drop argument conditions",),
         ) from None
     interp.check(program)  # a failure here is a compiler bug, not a user error
@@ -66,7 +63,7 @@ def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, object], list[Diag
         table, rules, default=default, bad_arch=KILL_PROCESS, x32=ENOSYS
     )
     program = compile_rules(policy.name, rule_set)
-    raw = encode(program)
+    raw = bpf.encode(program)
     kinds = {r.action.kind for r in rules} | {default.kind}
     artifact: dict[str, object] = {
         "arch": table.arch,
@@ -83,4 +80,21 @@ def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, object], list[Diag
     }
     if table.x32_bit is not None:
         artifact["x32"] = ENOSYS.describe()
+    derived = {r.id: r.provenance for r in rules if r.id.startswith("sn") and r.provenance}
+    if derived:
+        # Ids of rules the network mode implies; the bundle lays this map over its own.
+        artifact["provenance"] = {key: _provenance_entry(p) for key, p in derived.items()}
     return artifact, diagnostics
+
+
+def _provenance_entry(provenance: Provenance) -> dict[str, object]:
+    """The bundle's provenance record for a rule this backend derived (same shape)."""
+    return {
+        "file": provenance.file,
+        "line": provenance.line,
+        "column": provenance.column,
+        "chain": [
+            {"kind": link.kind, "name": link.name, "file": link.file, "line": link.line}
+            for link in provenance.chain
+        ],
+    }

@@ -15,7 +15,17 @@ LD, LDX, ST, STX, ALU, JMP, RET, MISC = 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
 W, H, B = 0x00, 0x08, 0x10
 IMM, ABS, IND, MEM, LEN, MSH = 0x00, 0x20, 0x40, 0x60, 0x80, 0xA0
 ADD, SUB, MUL, DIV, OR, AND, LSH, RSH, NEG, MOD, XOR = (
-    0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80, 0x90, 0xA0,
+    0x00,
+    0x10,
+    0x20,
+    0x30,
+    0x40,
+    0x50,
+    0x60,
+    0x70,
+    0x80,
+    0x90,
+    0xA0,
 )
 JA, JEQ, JGT, JGE, JSET = 0x00, 0x10, 0x20, 0x30, 0x40
 K, X = 0x00, 0x08
@@ -91,7 +101,9 @@ def encode(program: Iterable[Insn]) -> bytes:
 def decode(data: bytes) -> list[Insn]:
     """The instructions in a ``struct sock_filter[]`` (raises ``ValueError`` on a partial one)."""
     if len(data) % INSN_SIZE:
-        raise ValueError(f"{len(data)} bytes is not a whole number of {INSN_SIZE}-byte instructions")
+        raise ValueError(
+            f"{len(data)} bytes is not a whole number of {INSN_SIZE}-byte instructions"
+        )
     return [Insn(*fields) for fields in struct.iter_unpack(_FORMAT, data)]
 
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from nonoc.backends.seccomp import bpf
-from nonoc.backends.seccomp.rules import Decision, Op, Range, RuleSet, ArgTest
+from nonoc.backends.seccomp.rules import ArgTest, Decision, Op, Range, RuleSet
 
 
 class ProgramTooLarge(Exception):
@@ -278,7 +278,9 @@ def _assemble(code: list[_Sym]) -> list[bpf.Insn]:
             for is_far, attribute in ((jt_far, "jt"), (jf_far, "jf")):
                 if is_far:
                     hop = Label()
-                    trampolines.append(_Sym(bpf.JMP | bpf.JA, 0, getattr(sym, attribute), None, [hop]))
+                    trampolines.append(
+                        _Sym(bpf.JMP | bpf.JA, 0, getattr(sym, attribute), None, [hop])
+                    )
                     setattr(sym, attribute, hop)
             code[index + 1 : index + 1] = trampolines
     program: list[bpf.Insn] = []

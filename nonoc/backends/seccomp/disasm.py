@@ -14,8 +14,16 @@ from nonoc.backends.seccomp.rules import Action
 
 _JUMPS = {bpf.JEQ: "jeq", bpf.JGT: "jgt", bpf.JGE: "jge", bpf.JSET: "jset"}
 _ALU = {
-    bpf.ADD: "add", bpf.SUB: "sub", bpf.MUL: "mul", bpf.DIV: "div", bpf.OR: "or",
-    bpf.AND: "and", bpf.LSH: "lsh", bpf.RSH: "rsh", bpf.NEG: "neg", bpf.MOD: "mod",
+    bpf.ADD: "add",
+    bpf.SUB: "sub",
+    bpf.MUL: "mul",
+    bpf.DIV: "div",
+    bpf.OR: "or",
+    bpf.AND: "and",
+    bpf.LSH: "lsh",
+    bpf.RSH: "rsh",
+    bpf.NEG: "neg",
+    bpf.MOD: "mod",
     bpf.XOR: "xor",
 }
 
@@ -123,10 +131,12 @@ def _render(
         return (f"{name}  {'x' if code & bpf.X else f'#{k:#x}'}").rstrip(), ""
     if cls == bpf.LD:
         return {bpf.IMM: f"ld   #{k:#x}", bpf.MEM: f"ld   M[{k}]", bpf.LEN: "ld   len"}.get(
-            code & 0xE0, f"ld?  {code:#x}"), ""
+            code & 0xE0, f"ld?  {code:#x}"
+        ), ""
     if cls == bpf.LDX:
         return {bpf.IMM: f"ldx  #{k:#x}", bpf.MEM: f"ldx  M[{k}]", bpf.LEN: "ldx  len"}.get(
-            code & 0xE0, f"ldx? {code:#x}"), ""
+            code & 0xE0, f"ldx? {code:#x}"
+        ), ""
     if cls == bpf.ST:
         return f"st   M[{k}]", ""
     if cls == bpf.STX:

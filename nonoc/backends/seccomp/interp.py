@@ -64,11 +64,13 @@ _ALLOWED = {
     bpf.RET | bpf.K,
     bpf.RET | bpf.A,
     bpf.JMP | bpf.JA,
-    *(bpf.ALU | op | src for op in (bpf.ADD, bpf.SUB, bpf.MUL, bpf.DIV, bpf.AND, bpf.OR,
-                                     bpf.XOR, bpf.LSH, bpf.RSH) for src in (bpf.K, bpf.X)),
+    *(
+        bpf.ALU | op | src
+        for op in (bpf.ADD, bpf.SUB, bpf.MUL, bpf.DIV, bpf.AND, bpf.OR, bpf.XOR, bpf.LSH, bpf.RSH)
+        for src in (bpf.K, bpf.X)
+    ),
     bpf.ALU | bpf.NEG,
-    *(bpf.JMP | op | src for op in (bpf.JEQ, bpf.JGT, bpf.JGE, bpf.JSET)
-      for src in (bpf.K, bpf.X)),
+    *(bpf.JMP | op | src for op in (bpf.JEQ, bpf.JGT, bpf.JGE, bpf.JSET) for src in (bpf.K, bpf.X)),
 }
 
 
@@ -78,13 +80,17 @@ def check(program: Sequence[bpf.Insn]) -> None:
         raise ProgramError(f"a filter has 1..{bpf.MAX_INSNS} instructions, not {len(program)}")
     for pc, insn in enumerate(program):
         if insn.code not in _ALLOWED:
-            raise ProgramError(f"instruction {pc}: opcode {insn.code:#06x} is not allowed in seccomp")
-        if insn.code == bpf.LD | bpf.W | bpf.ABS:
-            if insn.k % 4 or insn.k >= bpf.SECCOMP_DATA_SIZE:
-                raise ProgramError(f"instruction {pc}: load of offset {insn.k} outside seccomp_data")
-        if insn.code in (bpf.LD | bpf.MEM, bpf.LDX | bpf.MEM, bpf.ST, bpf.STX):
-            if insn.k >= bpf.MEMWORDS:
-                raise ProgramError(f"instruction {pc}: scratch slot {insn.k} does not exist")
+            raise ProgramError(
+                f"instruction {pc}: opcode {insn.code:#06x} is not allowed in seccomp"
+            )
+        if insn.code == bpf.LD | bpf.W | bpf.ABS and (
+            insn.k % 4 or insn.k >= bpf.SECCOMP_DATA_SIZE
+        ):
+            raise ProgramError(f"instruction {pc}: load of offset {insn.k} outside seccomp_data")
+        if insn.code in (bpf.LD | bpf.MEM, bpf.LDX | bpf.MEM, bpf.ST, bpf.STX) and (
+            insn.k >= bpf.MEMWORDS
+        ):
+            raise ProgramError(f"instruction {pc}: scratch slot {insn.k} does not exist")
         if insn.code == bpf.ALU | bpf.DIV | bpf.K and insn.k == 0:
             raise ProgramError(f"instruction {pc}: division by zero")
         if insn.code in (bpf.ALU | bpf.LSH | bpf.K, bpf.ALU | bpf.RSH | bpf.K) and insn.k >= 32:

@@ -22,11 +22,11 @@ from nonoc.backends.seccomp.rules import (
     ENOSYS,
     KILL_PROCESS,
     Action,
+    ArgTest,
     Clause,
     Decision,
     Op,
     RuleSet,
-    ArgTest,
     build_ranges,
     make_decision,
 )
@@ -104,7 +104,7 @@ def source_rules(policy: Policy) -> list[SourceRule]:
     for index, rule in enumerate(policy.syscalls):
         for name in rule.names:
             if not tables.known_anywhere(name):
-                hint = did_you_mean(name, tables.all_names())
+                hint = did_you_mean(name, sorted(tables.all_names()))
                 raise NonoError(f"unknown system call '{name}'{hint}", span_of(rule.provenance))
         rules.append(
             SourceRule(
@@ -170,7 +170,7 @@ def build_rule_set(
             call = table.lookup(name)
             if call is None:
                 if not tables.known_anywhere(name):
-                    hint = did_you_mean(name, tables.all_names())
+                    hint = did_you_mean(name, sorted(tables.all_names()))
                     raise NonoError(f"unknown system call '{name}'{hint}", span)
                 if _shipped(rule.provenance):
                     continue  # shipped groups list calls of both arches on purpose
@@ -206,7 +206,9 @@ def _shipped(provenance: Provenance | None) -> bool:
     return provenance is not None and provenance.file.startswith(("stdlib/", "profiles/"))
 
 
-def describe_rules(table: tables.SyscallTable, rules: Sequence[SourceRule]) -> list[dict[str, object]]:
+def describe_rules(
+    table: tables.SyscallTable, rules: Sequence[SourceRule]
+) -> list[dict[str, object]]:
     """The artifact's rule index: id, calls present on this arch, action, conditions, source."""
     index: list[dict[str, object]] = []
     for rule in rules:

@@ -93,8 +93,14 @@ class Op(str, Enum):
 
 
 _NEGATION = {
-    Op.EQ: Op.NE, Op.NE: Op.EQ, Op.LT: Op.GE, Op.GE: Op.LT, Op.LE: Op.GT, Op.GT: Op.LE,
-    Op.MASKED_EQ: Op.MASKED_NE, Op.MASKED_NE: Op.MASKED_EQ,
+    Op.EQ: Op.NE,
+    Op.NE: Op.EQ,
+    Op.LT: Op.GE,
+    Op.GE: Op.LT,
+    Op.LE: Op.GT,
+    Op.GT: Op.LE,
+    Op.MASKED_EQ: Op.MASKED_NE,
+    Op.MASKED_NE: Op.MASKED_EQ,
 }
 
 
@@ -271,7 +277,12 @@ def _merge_bit_tests(clauses: list[Clause]) -> list[Clause]:
         if merged and len(clause.tests) == 1 and len(merged[-1].tests) == 1:
             last, test = merged[-1].tests[0], clause.tests[0]
             same_word = (last.arg, last.width) == (test.arg, test.width)
-            if same_word and merged[-1].action == clause.action and _single_bit(last) and _single_bit(test):
+            if (
+                same_word
+                and merged[-1].action == clause.action
+                and _single_bit(last)
+                and _single_bit(test)
+            ):
                 union = ArgTest(test.arg, test.width, Op.MASKED_NE, 0, last.mask | test.mask)
                 ids = merged[-1].rule_ids + clause.rule_ids
                 merged[-1] = Clause((union,), clause.action, ids)

@@ -144,7 +144,22 @@ def _holds(condition: Condition, width: int, raw: int) -> bool:
 
 
 __all__ = [
-    "ALLOW", "AUDIT", "AUDIT_AARCH64", "AUDIT_ARM", "AUDIT_I386", "AUDIT_X86_64", "ENOSYS",
-    "EPERM", "KILL", "compile_program", "cond", "errno_ret", "nr", "policy", "policy_rules",
-    "rule", "spec_action", "verdict",
+    "ALLOW",
+    "AUDIT",
+    "AUDIT_AARCH64",
+    "AUDIT_ARM",
+    "AUDIT_I386",
+    "AUDIT_X86_64",
+    "ENOSYS",
+    "EPERM",
+    "KILL",
+    "compile_program",
+    "cond",
+    "errno_ret",
+    "nr",
+    "policy",
+    "policy_rules",
+    "rule",
+    "spec_action",
+    "verdict",
 ]

@@ -31,7 +31,9 @@ def _every_other_call(arch: str, conditional: bool) -> list[SourceRule]:
         conditions: tuple[Condition, ...] = ()
         if conditional and call.widths:
             conditions = (Condition(0, Op.EQ, index),)
-        rules.append(SourceRule(f"s{index}", (call.name,), Action("errno", 1 + index % 100), conditions))
+        rules.append(
+            SourceRule(f"s{index}", (call.name,), Action("errno", 1 + index % 100), conditions)
+        )
     return rules
 
 
@@ -78,7 +80,9 @@ def test_size_limit_names_the_profile() -> None:
 
 
 def test_output_is_deterministic() -> None:
-    pol = policy(rule(["bpf", "ptrace"]), rule("ioctl", conditions=[cond(1, "eq", 0x5412)]), network="proxy")
+    pol = policy(
+        rule(["bpf", "ptrace"]), rule("ioctl", conditions=[cond(1, "eq", 0x5412)]), network="proxy"
+    )
     first = compile_program(pol)[1]
     second = compile_program(pol)[1]
     assert first == second
@@ -96,7 +100,9 @@ def test_empty_policy_still_checks_the_architecture() -> None:
 @pytest.mark.parametrize("network", ["blocked", "proxy"])
 def test_no_load_of_a_word_already_in_a(network: str) -> None:
     rules = [
-        rule("personality", conditions=[cond(0, "ne", 0), cond(0, "ne", 8), cond(0, "ne", 0x20000)]),
+        rule(
+            "personality", conditions=[cond(0, "ne", 0), cond(0, "ne", 8), cond(0, "ne", 0x20000)]
+        ),
         rule("clone", conditions=[cond(0, "masked_eq", 0x10000000, 0x10000000)]),
         rule("clone", conditions=[cond(0, "masked_eq", 0x20000000, 0x20000000)]),
     ]

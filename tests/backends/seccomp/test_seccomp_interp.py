@@ -33,18 +33,18 @@ def test_seccomp_data_layout() -> None:
 
 def test_alu_memory_and_return_a() -> None:
     program = [
-        bpf.ld_abs(bpf.OFFSET_NR),                    # A = nr (5)
-        Insn(bpf.ALU | bpf.ADD | bpf.K, 0, 0, 3),     # 8
-        Insn(bpf.ALU | bpf.LSH | bpf.K, 0, 0, 2),     # 32
-        Insn(bpf.ST, 0, 0, 1),                        # M[1] = 32
-        Insn(bpf.LDX | bpf.IMM, 0, 0, 6),             # X = 6
-        Insn(bpf.ALU | bpf.SUB | bpf.X),              # 26
-        Insn(bpf.MISC | bpf.TAX),                     # X = 26
-        Insn(bpf.LD | bpf.MEM, 0, 0, 1),              # A = 32
-        Insn(bpf.ALU | bpf.OR | bpf.X),               # 32 | 26 = 58
-        Insn(bpf.ALU | bpf.NEG),                      # -58
-        Insn(bpf.ALU | bpf.NEG),                      # 58
-        Insn(bpf.JMP | bpf.JGT | bpf.X, 0, 1),        # 58 > 26 → next
+        bpf.ld_abs(bpf.OFFSET_NR),  # A = nr (5)
+        Insn(bpf.ALU | bpf.ADD | bpf.K, 0, 0, 3),  # 8
+        Insn(bpf.ALU | bpf.LSH | bpf.K, 0, 0, 2),  # 32
+        Insn(bpf.ST, 0, 0, 1),  # M[1] = 32
+        Insn(bpf.LDX | bpf.IMM, 0, 0, 6),  # X = 6
+        Insn(bpf.ALU | bpf.SUB | bpf.X),  # 26
+        Insn(bpf.MISC | bpf.TAX),  # X = 26
+        Insn(bpf.LD | bpf.MEM, 0, 0, 1),  # A = 32
+        Insn(bpf.ALU | bpf.OR | bpf.X),  # 32 | 26 = 58
+        Insn(bpf.ALU | bpf.NEG),  # -58
+        Insn(bpf.ALU | bpf.NEG),  # 58
+        Insn(bpf.JMP | bpf.JGT | bpf.X, 0, 1),  # 58 > 26 → next
         Insn(bpf.ALU | bpf.OR | bpf.K, 0, 0, bpf.RET_ERRNO),
         Insn(bpf.RET | bpf.A),
     ]

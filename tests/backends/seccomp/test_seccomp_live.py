@@ -77,7 +77,12 @@ def run_child(body: str, program: bytes | None, **extra_env: str) -> dict[str, o
         env["NONO_TEST_FILTER"] = base64.b64encode(program).decode()
     code = PRELUDE + textwrap.dedent(body) + "\nprint(json.dumps(results))\n"
     done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -214,7 +219,7 @@ def test_stdlib_hardening_in_the_kernel() -> None:
     pol = load_policy_text('profile p "live" { }', "live.nono", "linux", profile="p")
     body = f"""
 import subprocess, threading
-IOCTL, UNSHARE, CLONE3, PERSONALITY = {native('ioctl')}, {native('unshare')}, {native('clone3')}, {native('personality')}
+IOCTL, UNSHARE, CLONE3, PERSONALITY = {native("ioctl")}, {native("unshare")}, {native("clone3")}, {native("personality")}
 CLONE_NEWUSER, CLONE_NEWNS, CLONE_FILES = 0x10000000, 0x20000, 0x400
 {TTY_PROBES}
 attempt("unshare_user", lambda: raw(UNSHARE, CLONE_NEWUSER))
@@ -245,7 +250,9 @@ def test_kill_action_kills_the_process() -> None:
     program = program_of(policy(rule("getppid", "kill_process")))
     code = PRELUDE + "os.getppid()\nprint('survived')\n"
     env = {"PYTHONPATH": str(REPO), "NONO_TEST_FILTER": base64.b64encode(program).decode()}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, timeout=60, check=False
+    )
     assert done.returncode == -signal.SIGSYS
     assert b"survived" not in done.stdout
 
@@ -273,7 +280,12 @@ def test_kernel_accepts_a_program_with_trampolines() -> None:
 
     calls = sorted(table.by_name.values(), key=lambda call: call.nr)
     rules = [
-        SourceRule(f"s{i}", (call.name,), Action("errno", 1 + i % 100), (Condition(0, Op.EQ, 0xDEAD0000 + i),))
+        SourceRule(
+            f"s{i}",
+            (call.name,),
+            Action("errno", 1 + i % 100),
+            (Condition(0, Op.EQ, 0xDEAD0000 + i),),
+        )
         for i, call in enumerate(calls[::2])
         if call.widths
     ]

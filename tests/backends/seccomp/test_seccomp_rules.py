@@ -10,7 +10,7 @@ from seccomp_helpers import compile_program, cond, policy, rule
 from nonoc.backends.host import HostFacts
 from nonoc.backends.seccomp import lower, tables
 from nonoc.backends.seccomp.ir_rules import Condition, SourceRule, build_rule_set, make_test
-from nonoc.backends.seccomp.rules import ALLOW, Action, Clause, Op, ArgTest, make_decision
+from nonoc.backends.seccomp.rules import ALLOW, Action, ArgTest, Clause, Op, make_decision
 from nonoc.errors import NonoError
 
 X86 = HostFacts(target="linux", arch="x86_64")
@@ -57,8 +57,10 @@ def test_call_missing_on_one_arch_is_a_warning() -> None:
     pol = policy(rule(["open", "openat"], "errno", errno.EACCES, line=3))
     _, warnings = lower(pol, HostFacts(target="linux", arch="aarch64"))
     assert [w.headline() for w in warnings] == [
-        "test.nono:3:1: warning: system call 'open' does not exist on aarch64; "
-        "the rule does not apply there"
+        (
+            "test.nono:3:1: warning: system call 'open' does not exist on aarch64; "
+            "the rule does not apply there"
+        )
     ]
     _, none = lower(pol, X86)
     assert none == []
@@ -103,7 +105,9 @@ def test_allow_rule_matters_when_weaker_rules_follow() -> None:
 def test_impossible_tests_remove_their_clause() -> None:
     never = ArgTest(0, 32, Op.LT, 0, 0xFFFFFFFF)
     always = ArgTest(1, 32, Op.GE, 0, 0xFFFFFFFF)
-    decision = make_decision([Clause((never,), Action("kill_process")), Clause((always,), Action("log"))], ALLOW)
+    decision = make_decision(
+        [Clause((never,), Action("kill_process")), Clause((always,), Action("log"))], ALLOW
+    )
     assert decision.plain and decision.fallback == Action("log")
 
 
@@ -113,7 +117,9 @@ def test_neighbouring_calls_with_equal_decisions_share_a_range() -> None:
     rules = [SourceRule("s0", io_uring, Action("errno", 1))]
     rule_set, _ = build_rule_set(table, rules, default=ALLOW)
     denied = [r for r in rule_set.ranges if not r.decision.plain or r.decision.fallback != ALLOW]
-    assert [(r.low, r.high, r.names) for r in denied if r.low < 0x40000000] == [(425, 427, io_uring)]
+    assert [(r.low, r.high, r.names) for r in denied if r.low < 0x40000000] == [
+        (425, 427, io_uring)
+    ]
 
 
 def test_artifact_shape() -> None:
@@ -127,7 +133,13 @@ def test_artifact_shape() -> None:
     assert artifact["network"] == "blocked"
     rules = artifact["rules"]
     assert isinstance(rules, list)
-    assert rules[0] == {"id": "s0", "syscalls": ["bpf"], "action": "errno:EPERM", "conditions": [], "source": "test.nono:2:1"}
+    assert rules[0] == {
+        "id": "s0",
+        "syscalls": ["bpf"],
+        "action": "errno:EPERM",
+        "conditions": [],
+        "source": "test.nono:2:1",
+    }
     assert [r["id"] for r in rules] == ["s0", "s1", "sn0", "sn1", "sn2"]
     assert rules[2]["conditions"] == ["arg0 != 0x1"]
     _, aarch64 = compile_program(pol, "aarch64")

@@ -50,7 +50,13 @@ def reference_policy(network: str) -> object:
         rule("ioctl", conditions=[cond(1, "eq", TIOCSTI)], line=2),
         rule("ioctl", conditions=[cond(1, "eq", TIOCLINUX)], line=3),
         rule("clone", conditions=[cond(0, "masked_eq", CLONE_NEWUSER, CLONE_NEWUSER)], line=4),
-        rule("personality", "errno", errno.EINVAL, [cond(0, "gt", 0x20008), cond(0, "ne", 0xFFFFFFFF)], line=5),
+        rule(
+            "personality",
+            "errno",
+            errno.EINVAL,
+            [cond(0, "gt", 0x20008), cond(0, "ne", 0xFFFFFFFF)],
+            line=5,
+        ),
         rule("mmap", "kill_process", conditions=[cond(0, "eq", HIGH)], line=6),
         rule("munmap", "kill_process", conditions=[cond(1, "ge", 5 * HIGH + 7)], line=7),
         rule("fchmod", "log", conditions=[cond(1, "masked_eq", 0o4000, 0o4000)], line=8),
@@ -69,13 +75,23 @@ COMMON_ROWS = [
     ("denied call 2", "bpf", (0, 0, 0), EPERM),
     ("denied call 3", "ptrace", (16, 1), EPERM),
     ("TIOCSTI", "ioctl", (0, TIOCSTI), EPERM),
-    ("TIOCSTI, junk high word (kernel reads low word)", "ioctl", (0, TIOCSTI | 0xDEAD * HIGH), EPERM),
+    (
+        "TIOCSTI, junk high word (kernel reads low word)",
+        "ioctl",
+        (0, TIOCSTI | 0xDEAD * HIGH),
+        EPERM,
+    ),
     ("TIOCLINUX", "ioctl", (0, TIOCLINUX), EPERM),
     ("other ioctl", "ioctl", (0, TCGETS), ALLOW),
     ("ioctl fd junk", "ioctl", (0xFFFFFFFF_FFFFFFFF, TCGETS), ALLOW),
     ("clone new user ns", "clone", (CLONE_NEWUSER | SIGCHLD,), EPERM),
     ("clone plain", "clone", (SIGCHLD,), ALLOW),
-    ("clone flag shifted to high word (64-bit arg: not the flag)", "clone", (CLONE_NEWUSER * HIGH,), ALLOW),
+    (
+        "clone flag shifted to high word (64-bit arg: not the flag)",
+        "clone",
+        (CLONE_NEWUSER * HIGH,),
+        ALLOW,
+    ),
     ("personality query", "personality", (0xFFFFFFFF,), ALLOW),
     ("personality linux", "personality", (0,), ALLOW),
     ("personality odd", "personality", (0x0400000,), errno_ret(errno.EINVAL)),
@@ -108,8 +124,18 @@ BLOCK_ROWS = [
     ("raw", "socket", (AF_INET, SOCK_RAW, 1), EPERM),
     ("packet", "socket", (AF_PACKET, SOCK_RAW, 0x0300), EPERM),
     ("netlink", "socket", (AF_NETLINK, SOCK_RAW, 0), EPERM),
-    ("inet with junk high word (kernel reads low word)", "socket", (AF_INET | HIGH, SOCK_STREAM, 0), EPERM),
-    ("unix with junk high word is a unix socket", "socket", (AF_UNIX | HIGH, SOCK_STREAM, 0), ALLOW),
+    (
+        "inet with junk high word (kernel reads low word)",
+        "socket",
+        (AF_INET | HIGH, SOCK_STREAM, 0),
+        EPERM,
+    ),
+    (
+        "unix with junk high word is a unix socket",
+        "socket",
+        (AF_UNIX | HIGH, SOCK_STREAM, 0),
+        ALLOW,
+    ),
     ("socketpair inet", "socketpair", (AF_INET, SOCK_STREAM, 0), EPERM),
     ("socketpair inet, junk high word", "socketpair", (AF_INET | 3 * HIGH, SOCK_STREAM, 0), EPERM),
     ("io_uring_setup", "io_uring_setup", (8, 0), EPERM),
@@ -120,7 +146,12 @@ BLOCK_ROWS = [
 PROXY_ROWS = [
     ("tcp", "socket", (AF_INET, SOCK_STREAM, 0), ALLOW),
     ("tcp explicit protocol", "socket", (AF_INET, SOCK_STREAM, IPPROTO_TCP), ALLOW),
-    ("tcp nonblock cloexec", "socket", (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), ALLOW),
+    (
+        "tcp nonblock cloexec",
+        "socket",
+        (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+        ALLOW,
+    ),
     ("tcp6", "socket", (AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP), ALLOW),
     ("udp", "socket", (AF_INET, SOCK_DGRAM, 0), EPERM),
     ("udp nonblock", "socket", (AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 0), EPERM),
@@ -184,7 +215,8 @@ EDGE_ROWS = [
 
 
 @pytest.mark.parametrize(
-    ("arch", "audit", "number", "expected"), [pytest.param(*row[1:], id=row[0]) for row in EDGE_ROWS]
+    ("arch", "audit", "number", "expected"),
+    [pytest.param(*row[1:], id=row[0]) for row in EDGE_ROWS],
 )
 def test_numbers_and_architectures(arch: str, audit: int, number: int, expected: int) -> None:
     program, _ = compile_program(reference_policy("blocked"), arch)

@@ -53,16 +53,13 @@ def test_tables_shape() -> None:
 def test_numbers_match_libseccomp() -> None:
     try:
         import pyseccomp
-    except Exception as exc:  # pragma: no cover - depends on the machine
+    except (ImportError, OSError, RuntimeError) as exc:  # pragma: no cover - machine-dependent
         pytest.skip(f"pyseccomp cannot load libseccomp: {exc}")
     arches = {"x86_64": pyseccomp.Arch.X86_64, "aarch64": pyseccomp.Arch.AARCH64}
     compared = 0
     for arch, target in arches.items():
         for call in tables.load(arch).by_name.values():
-            try:
-                theirs = pyseccomp.resolve_syscall(target, call.name)
-            except Exception:
-                continue
+            theirs = pyseccomp.resolve_syscall(target, call.name)
             if theirs < 0:
                 continue  # newer than this libseccomp
             assert theirs == call.nr, (arch, call.name)
