@@ -96,6 +96,7 @@ def test_shipped(
     golden,
     vocabulary_if_present: Vocabulary | None,  # type: ignore[no-untyped-def]
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     from nonoc.resolve import resolve
 
@@ -104,4 +105,10 @@ def test_shipped(
     resolution = resolve(source, "macos", profile=profile)
     artifact, _ = seatbelt.lower(resolution.policy, HostFacts.for_target("macos", arch="aarch64"))
     check(artifact, vocabulary_if_present)
+    expected = GOLDEN_DIR / "test_seatbelt_golden" / f"{request.node.name}.sbpl"
+    if not expected.exists() and not request.config.option.update_snapshots:
+        pytest.fail(
+            f"no golden SBPL for {source} yet: run `pytest {Path(__file__).relative_to(REPO)} "
+            f"--snapshot-update`, read {expected.relative_to(REPO)} and commit it"
+        )
     assert artifact["sbpl"] == golden
