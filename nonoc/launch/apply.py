@@ -138,12 +138,12 @@ def apply_payload(
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
-    from nonoc.launch.failure import nono_error
-
-    if not argv:
-        raise nono_error("no command to run", exit_code=2)
     linux = payload.get("linux")
-    if not isinstance(linux, dict) or not isinstance(linux.get("landlock"), dict):
+    if not argv or not isinstance(linux, dict) or not isinstance(linux.get("landlock"), dict):
+        from nonoc.launch.failure import nono_error
+
+        if not argv:
+            raise nono_error("no command to run", exit_code=2)
         raise nono_error(f"{bundle_name}: the bundle has no Linux Landlock table")
     launch = linux.get("launch") if isinstance(linux.get("launch"), dict) else {}
     env = child_environment(launch, os.environ if environ is None else environ)
@@ -171,15 +171,21 @@ def apply_payload(
     if plan.report.state != planning.compat.FULLY:
         for line in report.warnings(plan):
             err.write(f"nono: warning: {line}\n")
+    if seccomp and seccomp.get("needs_listener"):
+        # Without a listener the kernel fails the notified calls with ENOSYS: closed, not open.
+        err.write("nono: warning: the seccomp filter asks a supervisor about some calls; nono exec has "
+                  "none, so they fail with ENOSYS (nono run provides one)\n")
     err.flush()
-    # Everything used after enforce() is imported before it: once restricted, this process
-    # may no longer be allowed to read Python's own library.
-    filters = None
+    # Everything used after enforce() is imported and checked before it: once restricted,
+    # this process may no longer be allowed to read Python's own library.
+    program = None
     if seccomp:
         from nonoc.launch import seccomp as filters
+
+        program = filters.decode(seccomp)
     enforce(plan)
-    if filters is not None:
-        filters.install_artifact(seccomp)
+    if program is not None:
+        filters.install(program)
     return _exec(command, argv, env, err)
 
 
@@ -198,7 +204,10 @@ def _exec(command: str, argv: Sequence[str], env: Mapping[str, str], err: TextIO
         if exc.errno == errno.ENOENT:
             err.write(f"nono: {argv[0]}: command not found\n")
             return EXIT_NOT_FOUND
-        hint = " (the sandbox does not allow executing it)" if exc.errno in (errno.EACCES, errno.EPERM) else ""
+        hint = ""
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            # The kernel also opens the ELF interpreter for execution: it needs `exec` too.
+            hint = " (the sandbox must allow executing it and its ELF interpreter, e.g. /lib64/ld-linux-*.so)"
         err.write(f"nono: cannot execute {command}: {exc.strerror}{hint}\n")
         return EXIT_CANNOT_RUN
     return EXIT_CANNOT_RUN  # not reached: execve returns only by raising

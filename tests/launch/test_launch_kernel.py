@@ -394,3 +394,41 @@ def test_malformed_table_exits_1(kernel_abi: int) -> None:
 def test_write_only_grant_does_not_allow_reading(kernel_abi: int, tree: Path) -> None:
     document = payload(table([rule("g0", tree / "rw", WRITE_TREE)]))
     assert probe(document, [["read", f"{tree}/rw/file"], ["write", f"{tree}/rw/file"]]) == ["EACCES", "OK"]
+
+
+def _errno_filter(syscall_nr: int, errno_value: int) -> bytes:
+    """A hand-written seccomp program (x86_64): ``syscall_nr`` fails with ``errno_value``."""
+    import struct
+
+    def insn(code: int, jt: int, jf: int, k: int) -> bytes:
+        return struct.pack("=HBBI", code, jt, jf, k)
+
+    ld_abs, jeq, ret = 0x20, 0x15, 0x06
+    return b"".join(
+        [
+            insn(ld_abs, 0, 0, 4),  # seccomp_data.arch
+            insn(jeq, 1, 0, 0xC000003E),  # AUDIT_ARCH_X86_64
+            insn(ret, 0, 0, 0x7FFF0000),  # another ABI: allow (this is a test filter)
+            insn(ld_abs, 0, 0, 0),  # seccomp_data.nr
+            insn(jeq, 0, 1, syscall_nr),
+            insn(ret, 0, 0, 0x00050000 | errno_value),  # SECCOMP_RET_ERRNO
+            insn(ret, 0, 0, 0x7FFF0000),  # SECCOMP_RET_ALLOW
+        ]
+    )
+
+
+def test_seccomp_filter_from_the_bundle_is_installed_before_exec(kernel_abi: int) -> None:
+    import base64
+    import errno as errnos
+    import platform
+
+    if platform.machine() != "x86_64":
+        pytest.skip("the hand-written test filter is for x86_64")
+    program = _errno_filter(62, errnos.EHOSTDOWN)  # kill(2) on x86_64
+    artifact = {"arch": "x86_64", "program": base64.b64encode(program).decode(), "count": len(program) // 8}
+    document = payload(table([], scopes=[]), seccomp=artifact)
+    assert probe(document, [["kill", os.getpid()]]) == ["EHOSTDOWN"]
+    assert probe(payload(table([], scopes=[])), [["kill", os.getpid()]]) == ["OK"]
+    foreign = dict(artifact, arch="aarch64")
+    done = launch(payload(table([]), seccomp=foreign), ["true"])
+    assert done.returncode == 126 and "aarch64" in done.stderr
