@@ -102,7 +102,7 @@ def make_proxy(
         config = ProxyConfig(
             allow_hosts=overrides.pop("allow_hosts", ["plain.test", "echo.test", "secure.test",
                                                       "*.wild.test"]),
-            resolver=MapResolver(table),
+            resolver=overrides.pop("resolver", None) or MapResolver(table),
             on_event=events.append,
             allow_loopback=overrides.pop("allow_loopback", True),
             limits=overrides.pop("limits", FAST),

@@ -230,3 +230,24 @@ def test_stale_kept_upstream_is_retried_for_bodiless_requests(make_proxy) -> Non
             assert (status, body) == (200, b"ok")
     assert len(connections) == 3
     listener.close()
+
+
+def test_connects_to_the_checked_address_without_a_second_lookup(make_proxy, http_upstream):
+    """DNS rebinding: a name that answers 127.0.0.1 first and a metadata address after.
+    The proxy resolves once, checks, and connects to what it checked."""
+    import ipaddress
+
+    calls: list[str] = []
+
+    class Rebinding:
+        async def resolve(self, name: str, port: int):
+            calls.append(name)
+            first = len(calls) == 1
+            return [(ipaddress.ip_address("127.0.0.1" if first else "169.254.169.254"), port)]
+
+    proxy = make_proxy(resolver=Rebinding())
+    raw = get(proxy.port, f"http://plain.test:{http_upstream.port}/once", proxy.token)
+    assert status_of(raw) == 200 and calls == ["plain.test"]
+    assert proxy.last().address == "127.0.0.1"
+    raw = get(proxy.port, f"http://plain.test:{http_upstream.port}/twice", proxy.token)
+    assert status_of(raw) == 403 and proxy.last().reason is Reason.METADATA
