@@ -82,14 +82,19 @@ def _contents(program: Sequence[bpf.Insn]) -> list[str | None]:
     return result
 
 
-def _explain_constant(holding: str | None, k: int, table: tables.SyscallTable | None) -> str:
+def _explain_constant(
+    holding: str | None, op: str, k: int, table: tables.SyscallTable | None
+) -> str:
     if holding == "arch":
         return tables.AUDIT_ARCH_NAMES.get(k, "")
     if holding == "nr" and table is not None:
+        relation = {"jeq": "==", "jgt": ">", "jge": ">="}.get(op)
+        if relation is None:
+            return ""
         if table.x32_bit is not None and k == table.x32_bit:
-            return "x32 ABI"
+            return f"nr {relation} {k:#x}: x32 ABI"
         name = table.name_of(k)
-        return name or ""
+        return f"nr {relation} {k}" + (f" {name}" if name else "")
     return ""
 
 
@@ -125,7 +130,7 @@ def _render(
         name = _JUMPS.get(code & 0xF0, "j?")
         operand = "x" if code & bpf.X else f"#{k:#x}"
         text = f"{name:<4} {operand:<12} jt {pc + 1 + jt:<5} jf {pc + 1 + jf}"
-        return text, "" if code & bpf.X else _explain_constant(holding, k, table)
+        return text, "" if code & bpf.X else _explain_constant(holding, name, k, table)
     if cls == bpf.ALU:
         name = _ALU.get(code & 0xF0, "alu?")
         return (f"{name}  {'x' if code & bpf.X else f'#{k:#x}'}").rstrip(), ""
