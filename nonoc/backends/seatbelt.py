@@ -458,10 +458,21 @@ def _unsupported(policy: Policy, state: _Lowering) -> None:
                 f"profile '{policy.name}' pins Landlock ABI {policy.min_abi} "
                 f"(`abi {policy.min_abi}`): "
                 "macOS has no Landlock, so the pin has no effect on this target",
-                Span(policy.sources[0][0]) if policy.sources else None,
+                _profile_span(policy),
                 code="seatbelt-unsupported",
             )
         )
+
+
+def _profile_span(policy: Policy) -> Span | None:
+    """Where the profile itself is defined: the IR keeps no position for its scalar
+    settings (``abi``), but every rule's chain starts at the profile."""
+    rules = (*policy.grants, *policy.denies, *policy.syscalls, *policy.network.ports)
+    for rule in rules:
+        link = rule.provenance.chain[0] if rule.provenance.chain else None
+        if link is not None and link.kind == "profile":
+            return Span(link.file, link.line)
+    return None
 
 
 # ---------------------------------------------------------------------------- rendering

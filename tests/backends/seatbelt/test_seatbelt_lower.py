@@ -177,9 +177,11 @@ def test_syscall_rules_are_warned_with_their_line() -> None:
     assert "not enforce" in syscall.message
 
 
-def test_abi_pin_is_warned() -> None:
+def test_abi_pin_is_warned_at_the_profile() -> None:
     _, diagnostics = compile_policy(HAND_POLICIES["linux_only"])
-    assert any("Landlock ABI 4" in d.message and d.severity == "warning" for d in diagnostics)
+    abi = next(d for d in diagnostics if "Landlock ABI 4" in d.message)
+    assert abi.severity == "warning"
+    assert abi.span is not None and abi.span.file == "hand.nono"
 
 
 def test_plain_policies_have_no_diagnostics() -> None:
