@@ -42,7 +42,7 @@ class Plan:
         self.skipped: list[hostpaths.Skip] = []
         self.dropped: list[denies.Dropped] = []
         self.splits: list[denies.Split] = []
-        #: (rule id, path, rights the kernel does not know) for rules that lost rights.
+        #: (rule id, path template, rights the kernel does not know), once per rule that lost some.
         self.masked: list[tuple[str, str, list[str]]] = []
 
     @property
@@ -106,6 +106,10 @@ def build(
         net_rows = _rows(table, "net")
         for row in rules:
             rights.mask("fs", row["access"])
+        for row in net_rows:
+            rights.mask("net", row["access"])
+            if not 0 <= int(row["port"]) <= 65535:
+                raise ValueError(f"port {row['port']} is out of range")
     except (ValueError, KeyError, TypeError) as exc:
         from nonoc.launch.failure import nono_error
 
@@ -116,14 +120,15 @@ def build(
         raise sandbox_error(report.refusal, notes=report.notes)
     plan = Plan(report, provenance, strategy)
     values = paths.host_variables(os.environ if environ is None else environ)
+    grants: list[hostpaths.Grant] = []
     try:
         grants, plan.skipped = hostpaths.resolve_grants(rules, values, plan.describe)
         plan.denies = hostpaths.resolve_denies(deny_rows, values, plan.describe)
         grants, plan.dropped, plan.splits = denies.apply(grants, plan.denies, strategy, plan.describe)
         for grant in grants:
             kept = report.keep("fs", grant.access)
-            if len(kept) < len(grant.access):
-                plan.masked.append((grant.rule_id, grant.path, sorted(set(grant.access) - set(kept))))
+            if len(kept) < len(grant.access) and grant.rule_id not in {m[0] for m in plan.masked}:
+                plan.masked.append((grant.rule_id, grant.template, sorted(set(grant.access) - set(kept))))
             grant.access = kept
             if kept:
                 plan.grants.append(grant)
@@ -131,16 +136,12 @@ def build(
                 plan.skipped.append(hostpaths.Skip(grant.rule_id, grant.path, "no right it holds is known to this kernel"))
                 hostpaths.close_all([grant])
     except BaseException:
+        hostpaths.close_all(grants)
         plan.close()
         raise
     for row in net_rows:
         access = report.keep("net", row["access"])
         port = int(row["port"])
-        if not 0 <= port <= 65535:
-            from nonoc.launch.failure import nono_error
-
-            plan.close()
-            raise nono_error(f"malformed Landlock table in the bundle: port {port}")
         if access:
             plan.ports.append(PortGrant(str(row["id"]), port, access))
         else:
