@@ -50,11 +50,11 @@ def listing(pol: Policy, arch: str) -> str:
     artifact, _ = lower(pol, HostFacts(target="linux", arch=arch))
     program = bpf.decode(base64.b64decode(str(artifact["program"])))
     check(program)
-    lines = [
+    header = (
         f"; profile {pol.name}, {arch}, network {artifact['network']}, default "
-        f"{artifact['default']}, {artifact['ranges']} ranges",
-        "; rules:",
-    ]
+        f"{artifact['default']}, {artifact['ranges']} ranges"
+    )
+    lines = [header, "; rules:"]
     rules: Any = artifact["rules"]
     for entry in rules:
         conditions = f" if {' and '.join(entry['conditions'])}" if entry["conditions"] else ""
@@ -99,7 +99,7 @@ def _front_end() -> bool:
 @pytest.mark.skipif(not _front_end(), reason="the front end (nonoc.resolve) is not there")
 @pytest.mark.parametrize("arch", ARCHES)
 @pytest.mark.parametrize("network", ["open", "block", "proxy"])
-def test_stdlib_hardening(network: str, arch: str, golden, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+def test_stdlib_hardening(network: str, arch: str, golden, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """The mandatory ``syscall_hardening`` group alone, under each network mode."""
     from nonoc.resolve import load_policy_text
 
