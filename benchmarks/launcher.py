@@ -169,6 +169,8 @@ def main() -> int:
     true = "/bin/true"
     with tempfile.TemporaryDirectory(prefix="nono-bench-") as scratch:
         env = dict(os.environ)
+        # Users' interpreters keep bytecode; without it every run recompiles changed modules.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         if args.bundle is None:
             env["XDG_CONFIG_HOME"] = f"{scratch}/config"
             env["XDG_CACHE_HOME"] = f"{scratch}/cache"

@@ -110,6 +110,39 @@ def fd_path(fd: int, fallback: str) -> str:
     return found if found.startswith("/") else fallback
 
 
+class RealPaths:
+    """``os.path.realpath`` for many paths that share directories, one ``lstat`` each.
+
+    A profile brings dozens of denies under the same few directories (``$HOME``,
+    ``$HOME/.config``…); ``os.path.realpath`` re-walks every component of each. Here a
+    resolved directory is remembered, so each path costs the ``lstat`` of its last
+    component; a symlink is handed to ``os.path.realpath`` itself. As with
+    ``realpath(strict=False)``, what does not exist is kept as written.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {"/": "/"}
+
+    def __call__(self, path: str) -> str:
+        """The real path of ``path`` (relative paths are left to ``os.path.realpath``)."""
+        if not path.startswith("/"):
+            return os.path.realpath(path)
+        path = os.path.normpath(path)
+        found = self._known.get(path)
+        if found is not None:
+            return found
+        parent, name = os.path.split(path)
+        base = self(parent)
+        candidate = f"{base.rstrip('/')}/{name}"
+        try:
+            is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+        except OSError:
+            is_link = False  # missing (or unreadable): kept as written, like realpath
+        real = os.path.realpath(candidate) if is_link else candidate
+        self._known[path] = real
+        return real
+
+
 def expand(template: str, values: Mapping[str, str]) -> str:
     """``template`` with its variable substituted; ``paths.UnsetVariable`` when it is unset."""
     return paths.expand(template, values)
@@ -128,6 +161,7 @@ def resolve_grants(
     """
     grants: list[Grant] = []
     skipped: list[Skip] = []
+    realpath = RealPaths()
     try:
         for rule in rules:
             rule_id, template = str(rule["id"]), str(rule["path"])
@@ -141,7 +175,7 @@ def resolve_grants(
                     skipped.append(Skip(rule_id, template, reason))
                     continue
                 raise sandbox_error(f"{describe(rule_id)}: {reason}; cannot resolve {template}")
-            real = os.path.realpath(expanded)
+            real = realpath(expanded)
             try:
                 fd = os.open(real, O_PATH_FLAGS)
             except OSError as exc:
@@ -179,17 +213,18 @@ def resolve_denies(
     there). An unset variable is an error: a deny that cannot be placed cannot be kept.
     """
     denies = []
+    realpath = RealPaths()
     for row in rows:
         rule_id, template = str(row["id"]), str(row["path"])
         try:
             expanded = expand(template, values)
         except paths.UnsetVariable as exc:
             raise sandbox_error(f"{describe(rule_id)}: ${exc.name} is not set; cannot place deny {template}")
-        real = os.path.realpath(expanded)
+        real = realpath(expanded)
         parent, name = os.path.split(expanded)
         found = [real]
         if name:
-            link_place = os.path.join(os.path.realpath(parent), name)
+            link_place = os.path.join(realpath(parent), name)
             if link_place != real:
                 found.append(link_place)
         denies.append(Deny(rule_id, template, tuple(found)))

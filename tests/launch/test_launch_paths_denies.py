@@ -162,3 +162,24 @@ def test_a_deny_beside_a_grant_changes_nothing(tmp_path: Path) -> None:
     kept, dropped, splits = denies.apply(grants, deny_list, "split", describe)
     assert [g.path for g in kept] == [str(work / "c")] and not dropped and not splits
     hostpaths.close_all(kept)
+
+
+def test_real_paths_agree_with_os_realpath(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "f").write_text("f")
+    (root / "rel").symlink_to("a/b")
+    (root / "abs").symlink_to(root / "a")
+    (root / "chain").symlink_to("rel")
+    (root / "a" / "up").symlink_to("..")
+    (root / "loop1").symlink_to("loop2")
+    (root / "loop2").symlink_to("loop1")
+    (root / "dangling").symlink_to("nowhere/deeper")
+    real = hostpaths.RealPaths()
+    for relative in (
+        "a/b/f", "rel/f", "abs/b/f", "chain/f", "a/up/a/up/rel", "missing/x/y", "rel/missing",
+        "loop1/x", "dangling", "dangling/more", "a/b/", "a//b", "",
+    ):
+        path = f"{root}/{relative}" if relative else str(root)
+        assert real(path) == os.path.realpath(path), relative
+    assert real("/") == "/"
