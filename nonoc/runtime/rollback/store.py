@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from nonoc.runtime.rollback.verify import VerifyReport
 
 RACY_NS = 100_000_000
+HASH_THREADS = 4
 
 
 class RollbackError(NonoError):
@@ -178,25 +180,36 @@ class SnapshotStore:
         gone: set[str] = set()
         excluded: list[Exclusion] = []
         hashed_bytes = 0
+        read = self.objects.put_file if store else hash_file
+
+        def work(entry: Entry) -> tuple[Entry, tuple[str, int] | OSError]:
+            try:
+                return entry, read(entry.path)
+            except OSError as exc:
+                return entry, exc
+
         progress.start("snapshot", sum(e.size for e in pending))
+        # A few threads overlap the waits on open/create/write (hashlib and os.read/write
+        # release the GIL); on a disk with slow metadata this is most of a snapshot's time.
+        pool = ThreadPoolExecutor(max_workers=HASH_THREADS) if len(pending) > 16 else None
         try:
-            for entry in pending:
-                try:
-                    digest, size = self.objects.put_file(entry.path) if store else hash_file(entry.path)
-                except FileNotFoundError:
+            results = pool.map(work, pending) if pool else map(work, pending)
+            for entry, outcome in results:
+                if isinstance(outcome, OSError):
+                    # Deleted meanwhile, became a symlink (ELOOP), or unreadable.
                     gone.add(entry.path)
+                    if not isinstance(outcome, FileNotFoundError):
+                        excluded.append(Exclusion(entry.path, f"unreadable ({outcome.strerror})"))
                     continue
-                except OSError as exc:
-                    # Became a symlink (ELOOP) or unreadable: leave it out, say so.
-                    gone.add(entry.path)
-                    excluded.append(Exclusion(entry.path, f"unreadable ({exc.strerror})"))
-                    continue
+                digest, size = outcome
                 if size != entry.size:
                     entry.ctime_ns = 0  # changed while read: never trust these stat fields
                 entry.sha256, entry.size = digest, size
                 hashed_bytes += size
                 progress.advance(size)
         finally:
+            if pool:
+                pool.shutdown()
             progress.finish()
         kept = [e for e in entries if e.path not in gone] if gone else entries
         return kept, excluded, (len(pending) - len(gone), hashed_bytes)
