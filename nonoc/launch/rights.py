@@ -97,12 +97,6 @@ def mask(family: str, names: Iterable[str]) -> int:
     return value
 
 
-def abi_of(family: str, name: str) -> int:
-    """The Landlock ABI that introduced right ``name``."""
-    return rights(family)[name].abi
-
-
-
 def ordered(family: str, names: Iterable[str]) -> list[str]:
     """``names`` without duplicates, in the kernel's bit order (how tables list rights)."""
     known = rights(family)

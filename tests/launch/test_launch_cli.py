@@ -156,3 +156,11 @@ def test_launcher_imports_no_compiler_module(tmp_path: Path, config: dict[str, s
         forbidden = {"lark", "pydantic", "jinja2", "argparse", "nonoc.ir", "nonoc.backends", "nonoc.syntax", "nonoc.resolve", "nonoc.bundle"}
         assert not modules & forbidden
     assert "cryptography" not in modules  # memo hit: no signature library at all
+
+
+@pytest.mark.kernel
+def test_verbose_prints_the_plan_on_stderr_then_runs(tmp_path: Path, config: dict[str, str], kernel_abi: int) -> None:
+    bundle = signed_bundle(tmp_path / "app.bundle", linux_document(table([])))
+    done = run_nono(["exec", "-v", str(bundle), "--", PYTHON, "-I", "-S", "-c", "print('ran')"], config)
+    assert done.returncode == 0 and done.stdout.strip() == "ran"
+    assert "landlock: kernel ABI" in done.stderr and f"exec: {PYTHON}" in done.stderr
