@@ -95,11 +95,15 @@ def peak_rss(argv: list[str], env: dict[str, str]) -> int | None:
     """Peak RSS (KiB) of one run of ``argv``, measured by GNU time; None without it."""
     if not os.access(TIME, os.X_OK):
         return None
-    done = subprocess.run([TIME, "-f", "%M", *argv], capture_output=True, text=True, env=env, check=True)
+    done = subprocess.run(
+        [TIME, "-f", "%M", *argv], capture_output=True, text=True, env=env, check=True
+    )
     return int(done.stderr.strip().splitlines()[-1])
 
 
-def measure(commands: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, tuple[float, float, float | None]]:
+def measure(
+    commands: dict[str, list[str]], env: dict[str, str], runs: int
+) -> dict[str, tuple[float, float, float | None]]:
     """Per command: median wall (ms), min wall (ms), median peak RSS (KiB, or None)."""
     walls: dict[str, list[float]] = {name: [] for name in commands}
     peaks: dict[str, list[int]] = {name: [] for name in commands}
@@ -114,18 +118,26 @@ def measure(commands: dict[str, list[str]], env: dict[str, str], runs: int) -> d
             if peak is not None:
                 peaks[name].append(peak)
     return {
-        name: (statistics.median(walls[name]), min(walls[name]), statistics.median(peaks[name]) if peaks[name] else None)
+        name: (
+            statistics.median(walls[name]),
+            min(walls[name]),
+            statistics.median(peaks[name]) if peaks[name] else None,
+        )
         for name in commands
     }
 
 
-def breakdown(python: str, bundle: Path, env: dict[str, str], runs: int) -> dict[str, tuple[float, float]]:
+def breakdown(
+    python: str, bundle: Path, env: dict[str, str], runs: int
+) -> dict[str, tuple[float, float]]:
     """Median and minimum time of each launcher stage, measured inside a child Python."""
     import json
 
     samples: dict[str, list[float]] = {}
     for _ in range(runs):
-        done = subprocess.run([python, "-c", STAGES, str(bundle)], capture_output=True, text=True, env=env, check=True)
+        done = subprocess.run(
+            [python, "-c", STAGES, str(bundle)], capture_output=True, text=True, env=env, check=True
+        )
         for name, ms in json.loads(done.stdout):
             samples.setdefault(name, []).append(ms)
     return {name: (statistics.median(values), min(values)) for name, values in samples.items()}
@@ -148,10 +160,20 @@ def build_bundle(workdir: Path, env: dict[str, str], *, landlock_only: bool = Fa
             "data = compile_profile(sys.argv[1], 'linux', backends=[landlock], use_cache=False).data\n"
             "open(sys.argv[2], 'wb').write(data)\n"
         )
-        subprocess.run([sys.executable, "-c", script, str(source), str(bundle)], check=True, env=env, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-c", script, str(source), str(bundle)],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
         return bundle
     nonoc = Path(sys.executable).parent / "nonoc"
-    subprocess.run([str(nonoc), "compile", str(source), "-o", str(bundle)], check=True, env=env, capture_output=True)
+    subprocess.run(
+        [str(nonoc), "compile", str(source), "-o", str(bundle)],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     return bundle
 
 
@@ -161,7 +183,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--bundle", type=Path, default=None)
     parser.add_argument("--breakdown", action="store_true", help="time the launcher's stages too")
-    parser.add_argument("--landlock-only", action="store_true", help="compile the bundle without a seccomp filter")
+    parser.add_argument(
+        "--landlock-only", action="store_true", help="compile the bundle without a seccomp filter"
+    )
     args = parser.parse_args()
 
     python = sys.executable
@@ -185,8 +209,12 @@ def main() -> int:
         rows = measure(commands, env, args.runs)
         stages = breakdown(python, bundle, env, args.runs) if args.breakdown else {}
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, Linux {platform.release()}, Python {platform.python_version()}")
-    print(f"runs: {args.runs} interleaved (after {WARMUP} warm-ups); peak RSS: median of {min(args.runs, 10)} runs under {TIME}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cpus, Linux {platform.release()}, Python {platform.python_version()}"
+    )
+    print(
+        f"runs: {args.runs} interleaved (after {WARMUP} warm-ups); peak RSS: median of {min(args.runs, 10)} runs under {TIME}"
+    )
     print(f"{'command':34} {'median ms':>10} {'min ms':>8} {'peak RSS KiB':>13}")
     for name, (wall, fastest, peak) in rows.items():
         shown = f"{peak:13.0f}" if peak is not None else f"{'(no ' + TIME + ')':>13}"
@@ -194,7 +222,10 @@ def main() -> int:
 
     true_ms = rows["/bin/true"][0]
     python_ms, python_kib = rows["python -c pass"][0], rows["python -c pass"][2]
-    nono_ms, nono_kib = rows["nono exec BUNDLE -- /bin/true"][0], rows["nono exec BUNDLE -- /bin/true"][2]
+    nono_ms, nono_kib = (
+        rows["nono exec BUNDLE -- /bin/true"][0],
+        rows["nono exec BUNDLE -- /bin/true"][2],
+    )
     added = nono_ms - python_ms - true_ms
     ratio = added / python_ms
     memory = nono_kib / python_kib - 1

@@ -128,7 +128,9 @@ def _network(policy: Policy, abi: int) -> tuple[list[str], list[dict[str, Any]],
                     "warning",
                     "port rules have no effect while the network is open",
                     _span(ports[0].provenance),
-                    notes=("add `network block` (or `network proxy`) to restrict TCP to the listed ports",),
+                    notes=(
+                        "add `network block` (or `network proxy`) to restrict TCP to the listed ports",
+                    ),
                 )
             )
         return [], [], diagnostics
@@ -186,7 +188,11 @@ def _conflicts(
                     Diagnostic(
                         "warning",
                         f"{grant_id}: grant of {grant.path} is "
-                        + ("the denied path" if grant.path == deny.path else f"inside denied {deny.path}")
+                        + (
+                            "the denied path"
+                            if grant.path == deny.path
+                            else f"inside denied {deny.path}"
+                        )
                         + "; the deny wins and the grant is dropped",
                         _span(grant.provenance),
                         notes=(f"{deny_id}: denied at {deny.provenance.location()}",),

@@ -89,7 +89,9 @@ def enforce(plan: Plan) -> None:
         try:
             ruleset = landlock.create_ruleset(plan.handled_fs, plan.handled_net, plan.scoped)
         except OSError as exc:
-            raise sandbox_error(f"cannot create the Landlock ruleset: {exc.strerror} (errno {exc.errno})") from None
+            raise sandbox_error(
+                f"cannot create the Landlock ruleset: {exc.strerror} (errno {exc.errno})"
+            ) from None
         try:
             for grant in plan.grants:
                 try:
@@ -111,7 +113,9 @@ def enforce(plan: Plan) -> None:
                 landlock.set_no_new_privs()
                 landlock.restrict_self(ruleset)
             except OSError as exc:
-                raise sandbox_error(f"cannot enforce the Landlock ruleset: {exc.strerror} (errno {exc.errno})") from None
+                raise sandbox_error(
+                    f"cannot enforce the Landlock ruleset: {exc.strerror} (errno {exc.errno})"
+                ) from None
         finally:
             os.close(ruleset)
     finally:
@@ -173,8 +177,10 @@ def apply_payload(
             err.write(f"nono: warning: {line}\n")
     if seccomp and seccomp.get("needs_listener"):
         # Without a listener the kernel fails the notified calls with ENOSYS: closed, not open.
-        err.write("nono: warning: the seccomp filter asks a supervisor about some calls; nono exec has "
-                  "none, so they fail with ENOSYS (nono run provides one)\n")
+        err.write(
+            "nono: warning: the seccomp filter asks a supervisor about some calls; nono exec has "
+            "none, so they fail with ENOSYS (nono run provides one)\n"
+        )
     err.flush()
     # Everything used after enforce() is imported and checked before it: once restricted,
     # this process may no longer be allowed to read Python's own library.

@@ -11,8 +11,8 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and argparse cost the launcher milliseconds at run time
-    from collections.abc import Sequence
     import argparse
+    from collections.abc import Sequence
 
 HELP = "verify a compiled bundle, sandbox this process with it and exec a command"
 
@@ -130,8 +130,12 @@ def _macos(payload: dict[str, object], parsed: _Args) -> int:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Describe the arguments for ``nono --help`` (``nono exec`` itself parses by hand)."""
-    parser.add_argument("--dry-run", action="store_true", help="print what would be applied, run nothing")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print the plan on stderr, then run")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be applied, run nothing"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="print the plan on stderr, then run"
+    )
     parser.add_argument("bundle", metavar="BUNDLE")
     parser.add_argument("command", metavar="CMD", nargs="+")
 

@@ -36,7 +36,7 @@ HARD_REQUIREMENT = "hard_requirement"
 class LostRight:
     """A right the table handles that the running kernel does not know."""
 
-    __slots__ = ("family", "name", "abi")
+    __slots__ = ("abi", "family", "name")
 
     def __init__(self, family: str, name: str, abi: int) -> None:
         self.family, self.name, self.abi = family, name, abi
@@ -116,7 +116,9 @@ def negotiate(table: Mapping[str, Any], kernel_abi: int) -> CompatReport:
     min_abi = max(1, int(table.get("min_abi", 1)))
     compat = str(table.get("compat", BEST_EFFORT))
     if compat not in (BEST_EFFORT, HARD_REQUIREMENT):
-        raise ValueError(f"landlock.compat must be {BEST_EFFORT} or {HARD_REQUIREMENT}, not {compat!r}")
+        raise ValueError(
+            f"landlock.compat must be {BEST_EFFORT} or {HARD_REQUIREMENT}, not {compat!r}"
+        )
     wanted = {
         "fs": _names(table, "handled_fs", "fs"),
         "net": _names(table, "handled_net", "net"),
@@ -126,7 +128,9 @@ def negotiate(table: Mapping[str, Any], kernel_abi: int) -> CompatReport:
     lost: list[LostRight] = []
     for family, names in wanted.items():
         known = _rights.rights(family)
-        kept[family] = tuple(_rights.ordered(family, (n for n in names if known[n].abi <= kernel_abi)))
+        kept[family] = tuple(
+            _rights.ordered(family, (n for n in names if known[n].abi <= kernel_abi))
+        )
         lost.extend(LostRight(family, n, known[n].abi) for n in names if known[n].abi > kernel_abi)
     lost.sort(key=lambda r: (r.abi, r.family, r.name))
 
@@ -151,7 +155,9 @@ def negotiate(table: Mapping[str, Any], kernel_abi: int) -> CompatReport:
         notes.append("not enforced on this kernel: " + ", ".join(map(str, lost)))
     if "REFER" in wanted["fs"] and "REFER" not in kept["fs"] and kernel_abi >= 1:
         # Before ABI 2 the kernel refuses every cross-directory rename and link under Landlock.
-        notes.append("without REFER (ABI 2) every rename or link across directories fails with EXDEV")
+        notes.append(
+            "without REFER (ABI 2) every rename or link across directories fails with EXDEV"
+        )
     return CompatReport(
         kernel_abi=kernel_abi,
         bundle_abi=bundle_abi,

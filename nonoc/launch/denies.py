@@ -45,7 +45,7 @@ def within(inner: str, outer: str) -> bool:
 class Dropped:
     """A grant left out because a deny covers it."""
 
-    __slots__ = ("grant", "deny", "deny_path")
+    __slots__ = ("deny", "deny_path", "grant")
 
     def __init__(self, grant: Grant, deny: Deny, deny_path: str) -> None:
         self.grant, self.deny, self.deny_path = grant, deny, deny_path
@@ -54,7 +54,7 @@ class Dropped:
 class Split:
     """A granted tree replaced by grants on the entries beside the way(s) down to denies."""
 
-    __slots__ = ("grant", "denies", "entries", "closed_dirs", "unlisted")
+    __slots__ = ("closed_dirs", "denies", "entries", "grant", "unlisted")
 
     def __init__(self, grant: Grant, denies: list[Deny]) -> None:
         self.grant = grant
@@ -101,7 +101,9 @@ def apply(
                     f"{describe(deny.rule_id)}: deny of {place} lies inside granted tree "
                     f"{grant.path} ({describe(grant.rule_id)}); Landlock cannot deny inside an "
                     "allowed tree and the bundle asks deny_inside_allow refuse",
-                    notes=("with deny_inside_allow split, nono grants the tree's other entries instead",),
+                    notes=(
+                        "with deny_inside_allow split, nono grants the tree's other entries instead",
+                    ),
                 )
             split = Split(grant, _unique(d for d, _ in inner))
             _split(grant, [place for _, place in inner], split)

@@ -26,6 +26,7 @@ def sandbox_error(message: str) -> Exception:
 
     return build(message)
 
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
     from collections.abc import Callable, Iterable, Mapping
@@ -42,7 +43,7 @@ class Grant:
     ``nonoc.launch.denies``); it is ``None`` for a grant as the bundle wrote it.
     """
 
-    __slots__ = ("rule_id", "template", "path", "is_dir", "access", "optional", "fd", "split_of")
+    __slots__ = ("access", "fd", "is_dir", "optional", "path", "rule_id", "split_of", "template")
 
     def __init__(
         self,
@@ -76,7 +77,7 @@ class Deny:
     the link's own place too (so the link cannot be replaced by a real directory either).
     """
 
-    __slots__ = ("rule_id", "template", "paths")
+    __slots__ = ("paths", "rule_id", "template")
 
     def __init__(self, rule_id: str, template: str, paths: tuple[str, ...]) -> None:
         self.rule_id = rule_id
@@ -90,7 +91,7 @@ class Deny:
 class Skip:
     """A rule left out on this host, and why (missing optional path, unset variable…)."""
 
-    __slots__ = ("rule_id", "template", "reason")
+    __slots__ = ("reason", "rule_id", "template")
 
     def __init__(self, rule_id: str, template: str, reason: str) -> None:
         self.rule_id = rule_id
@@ -219,7 +220,9 @@ def resolve_denies(
         try:
             expanded = expand(template, values)
         except paths.UnsetVariable as exc:
-            raise sandbox_error(f"{describe(rule_id)}: ${exc.name} is not set; cannot place deny {template}")
+            raise sandbox_error(
+                f"{describe(rule_id)}: ${exc.name} is not set; cannot place deny {template}"
+            )
         real = realpath(expanded)
         parent, name = os.path.split(expanded)
         found = [real]

@@ -62,7 +62,9 @@ def _syscall(number: int, *args: object) -> int:
 def abi_version() -> int:
     """The Landlock ABI of the running kernel; 0 when Landlock is absent or disabled at boot."""
     try:
-        return _syscall(SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(CREATE_RULESET_VERSION))
+        return _syscall(
+            SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(CREATE_RULESET_VERSION)
+        )
     except OSError:
         # ENOSYS: not built in; EOPNOTSUPP: built in but not enabled (lsm= boot parameter).
         return 0
@@ -72,7 +74,9 @@ def create_ruleset(handled_fs: int, handled_net: int = 0, scoped: int = 0) -> in
     """Create a ruleset handling these masks; return its file descriptor (close-on-exec)."""
     attr = _RulesetAttr(handled_fs, handled_net, scoped)
     size = _ATTR_SIZE_SCOPED if scoped else _ATTR_SIZE_NET if handled_net else _ATTR_SIZE_FS
-    return _syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+    return _syscall(
+        SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0)
+    )
 
 
 def add_path_rule(ruleset_fd: int, path_fd: int, access: int) -> None:
@@ -106,8 +110,16 @@ def set_no_new_privs() -> None:
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
         _libc.syscall.restype = ctypes.c_long
-    if _libc.prctl(ctypes.c_int(PR_SET_NO_NEW_PRIVS), ctypes.c_ulong(1), ctypes.c_ulong(0),
-                   ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
+    if (
+        _libc.prctl(
+            ctypes.c_int(PR_SET_NO_NEW_PRIVS),
+            ctypes.c_ulong(1),
+            ctypes.c_ulong(0),
+            ctypes.c_ulong(0),
+            ctypes.c_ulong(0),
+        )
+        != 0
+    ):
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
 class PortGrant:
     """Allow TCP ``access`` (BIND_TCP / CONNECT_TCP) on ``port``."""
 
-    __slots__ = ("rule_id", "port", "access")
+    __slots__ = ("access", "port", "rule_id")
 
     def __init__(self, rule_id: str, port: int, access: list[str]) -> None:
         self.rule_id, self.port, self.access = rule_id, port, access
@@ -32,7 +32,9 @@ class PortGrant:
 class Plan:
     """The rules to enforce on this host, and the record of every decision on the way."""
 
-    def __init__(self, report: compat.CompatReport, provenance: Mapping[str, Any], strategy: str) -> None:
+    def __init__(
+        self, report: compat.CompatReport, provenance: Mapping[str, Any], strategy: str
+    ) -> None:
         self.report = report
         self.provenance = provenance
         self.strategy = strategy
@@ -124,16 +126,24 @@ def build(
     try:
         grants, plan.skipped = hostpaths.resolve_grants(rules, values, plan.describe)
         plan.denies = hostpaths.resolve_denies(deny_rows, values, plan.describe)
-        grants, plan.dropped, plan.splits = denies.apply(grants, plan.denies, strategy, plan.describe)
+        grants, plan.dropped, plan.splits = denies.apply(
+            grants, plan.denies, strategy, plan.describe
+        )
         for grant in grants:
             kept = report.keep("fs", grant.access)
             if len(kept) < len(grant.access) and grant.rule_id not in {m[0] for m in plan.masked}:
-                plan.masked.append((grant.rule_id, grant.template, sorted(set(grant.access) - set(kept))))
+                plan.masked.append(
+                    (grant.rule_id, grant.template, sorted(set(grant.access) - set(kept)))
+                )
             grant.access = kept
             if kept:
                 plan.grants.append(grant)
             else:
-                plan.skipped.append(hostpaths.Skip(grant.rule_id, grant.path, "no right it holds is known to this kernel"))
+                plan.skipped.append(
+                    hostpaths.Skip(
+                        grant.rule_id, grant.path, "no right it holds is known to this kernel"
+                    )
+                )
                 hostpaths.close_all([grant])
     except BaseException:
         hostpaths.close_all(grants)
@@ -145,7 +155,9 @@ def build(
         if access:
             plan.ports.append(PortGrant(str(row["id"]), port, access))
         else:
-            plan.skipped.append(hostpaths.Skip(str(row["id"]), f"port {port}", "TCP rules need Landlock ABI 4"))
+            plan.skipped.append(
+                hostpaths.Skip(str(row["id"]), f"port {port}", "TCP rules need Landlock ABI 4")
+            )
     return plan
 
 

@@ -38,7 +38,10 @@ def render(
     lines = [f"bundle: {bundle_name} (profile {manifest.get('profile', '?')})"]
     lines.append(f"landlock: {report.summary()}")
     lines.append("  handled fs:  " + (" ".join(report.handled_fs) or "none"))
-    lines.append("  handled net: " + (" ".join(report.handled_net) or "none (TCP is not restricted by Landlock)"))
+    lines.append(
+        "  handled net: "
+        + (" ".join(report.handled_net) or "none (TCP is not restricted by Landlock)")
+    )
     lines.append("  scopes:      " + (" ".join(report.scopes) or "none"))
     for note in report.notes:
         lines.append(f"  note: {note}")
@@ -55,7 +58,9 @@ def render(
     if plan.ports:
         lines.append("tcp ports:")
         for port in plan.ports:
-            lines.append(f"  {port.port}  {' '.join(port.access)}  <- {plan.describe(port.rule_id)}")
+            lines.append(
+                f"  {port.port}  {' '.join(port.access)}  <- {plan.describe(port.rule_id)}"
+            )
     if plan.denies:
         lines.append("deny:")
         for deny in plan.denies:
@@ -68,9 +73,15 @@ def render(
                 f"  {split.grant.path} <- {plan.describe(split.grant.rule_id)}: "
                 f"{len(split.entries)} entries granted beside {denied}"
             )
-            lines.append("    no right on (nothing can be created in them, listing fails): " + ", ".join(split.closed_dirs))
+            lines.append(
+                "    no right on (nothing can be created in them, listing fails): "
+                + ", ".join(split.closed_dirs)
+            )
             if split.unlisted:
-                lines.append("    could not be listed (their entries get no right): " + ", ".join(split.unlisted))
+                lines.append(
+                    "    could not be listed (their entries get no right): "
+                    + ", ".join(split.unlisted)
+                )
     if plan.dropped:
         lines.append("dropped (a deny covers the grant; the deny wins):")
         for item in plan.dropped:
@@ -88,8 +99,12 @@ def render(
         for skip in plan.skipped:
             lines.append(f"  {skip.template} <- {plan.describe(skip.rule_id)}: {skip.reason}")
     if seccomp:
-        lines.append(f"seccomp: {seccomp.get('count', '?')} instructions for {seccomp.get('arch', '?')}")
+        lines.append(
+            f"seccomp: {seccomp.get('count', '?')} instructions for {seccomp.get('arch', '?')}"
+        )
     else:
         lines.append("seccomp: none")
-    lines.append("exec: " + (command or f"{argv[0]} (command not found)") + "  argv: " + " ".join(argv))
+    lines.append(
+        "exec: " + (command or f"{argv[0]} (command not found)") + "  argv: " + " ".join(argv)
+    )
     return "\n".join(lines) + "\n"

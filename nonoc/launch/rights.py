@@ -20,10 +20,18 @@ _FAMILIES = ("fs", "net", "scope")
 class Right:
     """One Landlock right: its name (without prefix), family, bit and introducing ABI."""
 
-    __slots__ = ("name", "family", "bit", "abi", "file_valid")
+    __slots__ = ("abi", "bit", "family", "file_valid", "name")
 
-    def __init__(self, name: str, family: str, bit: int, abi: int, file_valid: bool = False) -> None:
-        self.name, self.family, self.bit, self.abi, self.file_valid = name, family, bit, abi, file_valid
+    def __init__(
+        self, name: str, family: str, bit: int, abi: int, file_valid: bool = False
+    ) -> None:
+        self.name, self.family, self.bit, self.abi, self.file_valid = (
+            name,
+            family,
+            bit,
+            abi,
+            file_valid,
+        )
 
     @property
     def mask(self) -> int:

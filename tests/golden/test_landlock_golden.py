@@ -34,11 +34,20 @@ R, W, X = Access.READ, Access.WRITE, Access.EXECUTE
 
 
 def at(line: int, file: str = "golden.nono") -> Provenance:
-    return Provenance(file=file, line=line, column=3, chain=(ChainLink(kind="profile", name="golden", file=file, line=1),))
+    return Provenance(
+        file=file,
+        line=line,
+        column=3,
+        chain=(ChainLink(kind="profile", name="golden", file=file, line=1),),
+    )
 
 
-def grant(path: str, *access: Access, kind: PathKind = PathKind.TREE, line: int, optional: bool = True) -> PathGrant:
-    return PathGrant(path=path, kind=kind, access=frozenset(access), optional=optional, provenance=at(line))
+def grant(
+    path: str, *access: Access, kind: PathKind = PathKind.TREE, line: int, optional: bool = True
+) -> PathGrant:
+    return PathGrant(
+        path=path, kind=kind, access=frozenset(access), optional=optional, provenance=at(line)
+    )
 
 
 def readonly_tools() -> Policy:

@@ -94,9 +94,17 @@ sys.exit(code)
 """
 
 
-def rule(rule_id: str, path: str | Path, access: list[str], *, kind: str = "tree", optional: bool = False) -> dict[str, Any]:
+def rule(
+    rule_id: str, path: str | Path, access: list[str], *, kind: str = "tree", optional: bool = False
+) -> dict[str, Any]:
     """One grant row of a rule table."""
-    return {"id": rule_id, "path": str(path), "kind": kind, "access": list(access), "optional": optional}
+    return {
+        "id": rule_id,
+        "path": str(path),
+        "kind": kind,
+        "access": list(access),
+        "optional": optional,
+    }
 
 
 def deny(rule_id: str, path: str | Path, kind: str = "tree") -> dict[str, Any]:
@@ -140,7 +148,9 @@ def table(
     }
 
 
-def payload(landlock: dict[str, Any], provenance: dict[str, Any] | None = None, **linux: Any) -> dict[str, Any]:
+def payload(
+    landlock: dict[str, Any], provenance: dict[str, Any] | None = None, **linux: Any
+) -> dict[str, Any]:
     """A verified payload around ``landlock`` (the shape ``load_verified`` returns)."""
     return {
         "format": "nono-bundle/1",
@@ -152,7 +162,12 @@ def payload(landlock: dict[str, Any], provenance: dict[str, Any] | None = None, 
 
 def where(file: str, line: int, column: int = 3) -> dict[str, Any]:
     """A provenance record."""
-    return {"file": file, "line": line, "column": column, "chain": [{"kind": "profile", "name": "test", "file": file, "line": 1}]}
+    return {
+        "file": file,
+        "line": line,
+        "column": column,
+        "chain": [{"kind": "profile", "name": "test", "file": file, "line": 1}],
+    }
 
 
 def launch(
@@ -166,7 +181,13 @@ def launch(
     cwd: str | Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``apply_payload(document, argv)`` in a child process and capture what it printed."""
-    spec = {"payload": document, "argv": argv, "dry_run": dry_run, "verbose": verbose, "kernel_abi": kernel_abi}
+    spec = {
+        "payload": document,
+        "argv": argv,
+        "dry_run": dry_run,
+        "verbose": verbose,
+        "kernel_abi": kernel_abi,
+    }
     return subprocess.run(
         [sys.executable, "-c", LAUNCHER, json.dumps(spec)],
         capture_output=True,
@@ -180,5 +201,7 @@ def launch(
 def probe(document: dict[str, Any], ops: list[list[Any]], **options: Any) -> list[str]:
     """Run the probe under ``document``; return the kernel's answer to each operation."""
     done = launch(document, [PYTHON, "-I", "-S", "-c", PROBE, json.dumps(ops)], **options)
-    assert done.returncode == 0, f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+    assert done.returncode == 0, (
+        f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+    )
     return list(json.loads(done.stdout.strip().splitlines()[-1]))

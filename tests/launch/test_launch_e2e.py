@@ -31,15 +31,36 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 def compile_profile(source: Path, env: dict[str, str]) -> Path:
     bundle = source.with_suffix(".bundle")
-    done = subprocess.run([str(BIN / "nonoc"), "compile", str(source), "-o", str(bundle)], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [str(BIN / "nonoc"), "compile", str(source), "-o", str(bundle)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return bundle
 
 
 def run_probe(bundle: Path, ops: list[list[str]], env: dict[str, str], cwd: Path) -> list[str]:
     done = subprocess.run(
-        [str(BIN / "nono"), "exec", str(bundle), "--", PYTHON, "-I", "-S", "-c", PROBE, json.dumps(ops)],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=60,
+        [
+            str(BIN / "nono"),
+            "exec",
+            str(bundle),
+            "--",
+            PYTHON,
+            "-I",
+            "-S",
+            "-c",
+            PROBE,
+            json.dumps(ops),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -53,13 +74,13 @@ def test_compiled_profile_is_enforced(tmp_path: Path, env: dict[str, str], kerne
     (tmp_path / "outside.txt").write_text("o")
     source = tmp_path / "e2e.nono"
     source.write_text(
-        "profile e2e \"end to end\" {\n"
-        "  read \"/usr\"\n"
-        "  exec \"/usr\"\n"
-        f"  read \"{PYTHON_PREFIX}\"\n"
-        f"  exec \"{PYTHON_PREFIX}\"\n"
-        "  allow \"$CWD\"\n"
-        "  deny \"$CWD/secret\"\n"
+        'profile e2e "end to end" {\n'
+        '  read "/usr"\n'
+        '  exec "/usr"\n'
+        f'  read "{PYTHON_PREFIX}"\n'
+        f'  exec "{PYTHON_PREFIX}"\n'
+        '  allow "$CWD"\n'
+        '  deny "$CWD/secret"\n'
         "}\n"
     )
     bundle = compile_profile(source, env)
@@ -77,7 +98,12 @@ def test_compiled_profile_is_enforced(tmp_path: Path, env: dict[str, str], kerne
     )
     assert answers == ["OK", "OK", "EACCES", "EACCES", "EACCES"]
     shown = subprocess.run(
-        [str(BIN / "nono"), "exec", "--dry-run", str(bundle), "--", "true"], capture_output=True, text=True, env=env, cwd=work, timeout=60
+        [str(BIN / "nono"), "exec", "--dry-run", str(bundle), "--", "true"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        timeout=60,
     )
     assert shown.returncode == 0, shown.stderr
     assert f"\n  {work}/secret  <- d0 (" in shown.stdout

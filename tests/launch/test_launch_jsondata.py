@@ -25,7 +25,9 @@ def test_agrees_with_json(text: str) -> None:
     assert loads(text.encode()) == json.loads(text)
 
 
-@pytest.mark.parametrize("text", ["", "{", '{"a": 1} x', "[1,]", "NaN", '{"a": Infinity}', "{'a': 1}"])
+@pytest.mark.parametrize(
+    "text", ["", "{", '{"a": 1} x', "[1,]", "NaN", '{"a": Infinity}', "{'a': 1}"]
+)
 def test_refuses_what_is_not_json(text: str) -> None:
     with pytest.raises(ValueError):
         loads(text)
@@ -33,5 +35,7 @@ def test_refuses_what_is_not_json(text: str) -> None:
 
 def test_does_not_import_json_or_re() -> None:
     code = "import sys; from nonoc.launch.jsondata import loads; loads('[1]'); print('json' in sys.modules, 're' in sys.modules)"
-    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    )
     assert done.stdout.split() == ["False", "False"]

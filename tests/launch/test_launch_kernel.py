@@ -31,33 +31,63 @@ from launch_helpers import (
 pytestmark = pytest.mark.kernel
 
 
-def test_read_write_create_delete_truncate_where_granted_and_not(kernel_abi: int, tree: Path) -> None:
-    document = payload(table([rule("g0", tree / "ro", READ_TREE), rule("g1", tree / "rw", RW_TREE)]))
+def test_read_write_create_delete_truncate_where_granted_and_not(
+    kernel_abi: int, tree: Path
+) -> None:
+    document = payload(
+        table([rule("g0", tree / "ro", READ_TREE), rule("g1", tree / "rw", RW_TREE)])
+    )
     ro, rw, none = tree / "ro", tree / "rw", tree / "none"
     answers = probe(
         document,
         [
-            ["read", f"{ro}/file"], ["read", f"{rw}/file"], ["read", f"{none}/file"],
-            ["list", str(ro)], ["list", str(none)],
-            ["write", f"{rw}/file"], ["write", f"{ro}/file"], ["write", f"{none}/file"],
-            ["create", f"{rw}/new"], ["create", f"{ro}/new"], ["create", f"{none}/new"],
-            ["mkdir", f"{rw}/newdir"], ["mkdir", f"{ro}/newdir"],
-            ["truncate", f"{rw}/file"], ["truncate", f"{ro}/file"], ["truncate", f"{none}/file"],
-            ["delete", f"{rw}/new"], ["delete", f"{ro}/file"], ["delete", f"{none}/file"],
+            ["read", f"{ro}/file"],
+            ["read", f"{rw}/file"],
+            ["read", f"{none}/file"],
+            ["list", str(ro)],
+            ["list", str(none)],
+            ["write", f"{rw}/file"],
+            ["write", f"{ro}/file"],
+            ["write", f"{none}/file"],
+            ["create", f"{rw}/new"],
+            ["create", f"{ro}/new"],
+            ["create", f"{none}/new"],
+            ["mkdir", f"{rw}/newdir"],
+            ["mkdir", f"{ro}/newdir"],
+            ["truncate", f"{rw}/file"],
+            ["truncate", f"{ro}/file"],
+            ["truncate", f"{none}/file"],
+            ["delete", f"{rw}/new"],
+            ["delete", f"{ro}/file"],
+            ["delete", f"{none}/file"],
             ["rmdir", f"{rw}/sub"],
-            ["symlink", "file", f"{rw}/link"], ["symlink", "file", f"{ro}/link"],
+            ["symlink", "file", f"{rw}/link"],
+            ["symlink", "file", f"{ro}/link"],
         ],
     )
     assert answers == [
-        "OK", "OK", "EACCES",
-        "OK", "EACCES",
-        "OK", "EACCES", "EACCES",
-        "OK", "EACCES", "EACCES",
-        "OK", "EACCES",
-        "OK", "EACCES", "EACCES",
-        "OK", "EACCES", "EACCES",
         "OK",
-        "OK", "EACCES",
+        "OK",
+        "EACCES",
+        "OK",
+        "EACCES",
+        "OK",
+        "EACCES",
+        "EACCES",
+        "OK",
+        "EACCES",
+        "EACCES",
+        "OK",
+        "EACCES",
+        "OK",
+        "EACCES",
+        "EACCES",
+        "OK",
+        "EACCES",
+        "EACCES",
+        "OK",
+        "OK",
+        "EACCES",
     ]
     assert (tree / "ro" / "file").read_text() == "ro"
     assert (tree / "none" / "file").exists()
@@ -106,12 +136,19 @@ def test_atomic_save_and_rename_works_in_a_written_tree(kernel_abi: int, tree: P
 def test_execute_needs_the_execute_right(kernel_abi: int, tree: Path) -> None:
     for name in ("ro", "rw"):
         shutil.copy2("/bin/true", tree / name / "true")
-    document = payload(table([rule("g0", tree / "rw", EXEC_TREE), rule("g1", tree / "ro", READ_TREE)]))
-    answers = probe(document, [["exec", f"{tree}/rw/true"], ["exec", f"{tree}/ro/true"], ["read", f"{tree}/ro/true"]])
+    document = payload(
+        table([rule("g0", tree / "rw", EXEC_TREE), rule("g1", tree / "ro", READ_TREE)])
+    )
+    answers = probe(
+        document,
+        [["exec", f"{tree}/rw/true"], ["exec", f"{tree}/ro/true"], ["read", f"{tree}/ro/true"]],
+    )
     assert answers == ["OK", "EACCES", "OK"]
 
 
-def test_launcher_exits_126_when_the_sandbox_forbids_the_command(kernel_abi: int, tree: Path) -> None:
+def test_launcher_exits_126_when_the_sandbox_forbids_the_command(
+    kernel_abi: int, tree: Path
+) -> None:
     shutil.copy2("/bin/true", tree / "ro" / "true")
     done = launch(payload(table([rule("g0", tree / "ro", READ_TREE)])), [f"{tree}/ro/true"])
     assert done.returncode == 126
@@ -123,7 +160,9 @@ def test_the_childs_exit_code_passes_through(kernel_abi: int) -> None:
     assert done.returncode == 7, done.stderr
 
 
-def test_symlink_inside_an_allowed_dir_pointing_outside_is_denied(kernel_abi: int, tree: Path) -> None:
+def test_symlink_inside_an_allowed_dir_pointing_outside_is_denied(
+    kernel_abi: int, tree: Path
+) -> None:
     (tree / "ro" / "escape").symlink_to(tree / "none" / "file")
     (tree / "ro" / "escape_dir").symlink_to(tree / "none")
     document = payload(table([rule("g0", tree / "ro", READ_TREE)]))
@@ -140,7 +179,7 @@ def test_proc_root_links_do_not_escape(kernel_abi: int, tree: Path) -> None:
             ["read", f"/proc/self/root{outside}"],
             ["read", f"/proc/1/root{outside}"],
             ["read", f"/proc/self/root{tree}/ro/file"],
-            ["read", f"/proc/self/cwd/../none/file"],
+            ["read", "/proc/self/cwd/../none/file"],
         ],
         cwd=tree / "ro",
     )
@@ -173,9 +212,17 @@ def test_deny_inside_allow_is_enforced_by_split(kernel_abi: int, tree: Path) -> 
         ],
     )
     assert answers == [
-        "EACCES", "EACCES", "EACCES", "EACCES", "EACCES",
-        "OK", "OK", "OK", "OK",
-        "EACCES", "EACCES",
+        "EACCES",
+        "EACCES",
+        "EACCES",
+        "EACCES",
+        "EACCES",
+        "OK",
+        "OK",
+        "OK",
+        "OK",
+        "EACCES",
+        "EACCES",
     ]
     assert (work / ".secret" / "key").read_text() == "k"
 
@@ -222,7 +269,10 @@ def test_symlinked_spellings_of_a_denied_path_stay_denied(kernel_abi: int, tree:
         [
             ["read", f"{work}/data/key"],  # the deny was written through the symlink
             ["read", f"{work}/alias/key"],
-            ["read", f"{tree}/ro/outside_alias/key"],  # a grant resolving inside the deny is dropped
+            [
+                "read",
+                f"{tree}/ro/outside_alias/key",
+            ],  # a grant resolving inside the deny is dropped
             ["delete", f"{work}/alias"],  # the link itself cannot be replaced
             ["read", f"{work}/file"],
         ],
@@ -240,13 +290,22 @@ def test_grant_resolving_to_the_denied_path_is_dropped(kernel_abi: int, tree: Pa
     shown = launch(document, ["true"], dry_run=True)
     assert shown.returncode == 0
     assert "dropped (a deny covers the grant; the deny wins):" in shown.stdout
-    assert f"{tree}/none <- g0 (p.nono:4:3, via profile test) equals denied {tree}/none <- d0 (p.nono:9:3" in shown.stdout
+    assert (
+        f"{tree}/none <- g0 (p.nono:4:3, via profile test) equals denied {tree}/none <- d0 (p.nono:9:3"
+        in shown.stdout
+    )
 
 
-def test_deny_inside_allow_with_refuse_exits_126_naming_both_rules(kernel_abi: int, tree: Path) -> None:
+def test_deny_inside_allow_with_refuse_exits_126_naming_both_rules(
+    kernel_abi: int, tree: Path
+) -> None:
     (tree / "rw" / "secret").mkdir()
     document = payload(
-        table([rule("g0", tree / "rw", RW_TREE)], [deny("d0", tree / "rw" / "secret")], deny_strategy="refuse"),
+        table(
+            [rule("g0", tree / "rw", RW_TREE)],
+            [deny("d0", tree / "rw" / "secret")],
+            deny_strategy="refuse",
+        ),
         {"g0": where("work.nono", 3), "d0": where("work.nono", 7)},
     )
     done = launch(document, [PYTHON, "-I", "-S", "-c", "print('ran')"])
@@ -278,7 +337,10 @@ def test_best_effort_warns_and_hard_requirement_refuses(kernel_abi: int, tree: P
     assert "IOCTL_DEV (ABI 5)" in best.stderr
     hard = launch(payload(table([], compat="hard_requirement")), argv, kernel_abi=3)
     assert hard.returncode == 126 and "ran" not in hard.stdout
-    assert "(Landlock ABI 3) cannot enforce BIND_TCP (ABI 4), CONNECT_TCP (ABI 4), IOCTL_DEV (ABI 5)" in hard.stderr
+    assert (
+        "(Landlock ABI 3) cannot enforce BIND_TCP (ABI 4), CONNECT_TCP (ABI 4), IOCTL_DEV (ABI 5)"
+        in hard.stderr
+    )
     pinned = launch(payload(table([], min_abi=4)), argv, kernel_abi=3)
     assert pinned.returncode == 126
     assert "requires at least ABI 4" in pinned.stderr
@@ -286,12 +348,19 @@ def test_best_effort_warns_and_hard_requirement_refuses(kernel_abi: int, tree: P
     assert none.returncode == 126 and "no Landlock" in none.stderr
 
 
-def test_table_for_an_older_abi_is_fully_enforced_on_a_newer_kernel(kernel_abi: int, tree: Path) -> None:
+def test_table_for_an_older_abi_is_fully_enforced_on_a_newer_kernel(
+    kernel_abi: int, tree: Path
+) -> None:
     # Compiled for ABI 2: TRUNCATE is not handled, so a read-only grant does not stop truncation.
     document = payload(table([rule("g0", tree / "ro", READ_TREE)], abi=2))
     done = launch(document, ["true"], dry_run=True)
-    assert f"kernel ABI {kernel_abi}, bundle ABI 2 (min 1, best_effort): fully enforced" in done.stdout
-    assert probe(document, [["truncate", f"{tree}/ro/file"], ["write", f"{tree}/ro/file"]]) == ["OK", "EACCES"]
+    assert (
+        f"kernel ABI {kernel_abi}, bundle ABI 2 (min 1, best_effort): fully enforced" in done.stdout
+    )
+    assert probe(document, [["truncate", f"{tree}/ro/file"], ["write", f"{tree}/ro/file"]]) == [
+        "OK",
+        "EACCES",
+    ]
 
 
 def _listener() -> socket.socket:
@@ -355,14 +424,18 @@ def test_command_gets_default_sigpipe(kernel_abi: int) -> None:
     # Python ignores SIGPIPE; an ignored signal survives execve, so the launcher restores it.
     grep = shutil.which("grep")
     assert grep is not None
-    done = launch(payload(table([rule("g0", "/proc", READ_TREE)])), [grep, "SigIgn", "/proc/self/status"])
+    done = launch(
+        payload(table([rule("g0", "/proc", READ_TREE)])), [grep, "SigIgn", "/proc/self/status"]
+    )
     assert done.returncode == 0, done.stderr
     mask = int(done.stdout.split()[1], 16)
     assert mask & (1 << (13 - 1)) == 0  # SIGPIPE is signal 13
 
 
 def test_missing_required_path_exits_126(kernel_abi: int, tree: Path) -> None:
-    document = payload(table([rule("g9", tree / "absent", READ_TREE, optional=False)]), {"g9": where("p.nono", 5)})
+    document = payload(
+        table([rule("g9", tree / "absent", READ_TREE, optional=False)]), {"g9": where("p.nono", 5)}
+    )
     done = launch(document, ["true"])
     assert done.returncode == 126
     assert "g9 (p.nono:5:3, via profile test): required path" in done.stderr
@@ -393,7 +466,10 @@ def test_malformed_table_exits_1(kernel_abi: int) -> None:
 
 def test_write_only_grant_does_not_allow_reading(kernel_abi: int, tree: Path) -> None:
     document = payload(table([rule("g0", tree / "rw", WRITE_TREE)]))
-    assert probe(document, [["read", f"{tree}/rw/file"], ["write", f"{tree}/rw/file"]]) == ["EACCES", "OK"]
+    assert probe(document, [["read", f"{tree}/rw/file"], ["write", f"{tree}/rw/file"]]) == [
+        "EACCES",
+        "OK",
+    ]
 
 
 def _errno_filter(syscall_nr: int, errno_value: int) -> bytes:
@@ -425,7 +501,11 @@ def test_seccomp_filter_from_the_bundle_is_installed_before_exec(kernel_abi: int
     if platform.machine() != "x86_64":
         pytest.skip("the hand-written test filter is for x86_64")
     program = _errno_filter(62, errnos.EHOSTDOWN)  # kill(2) on x86_64
-    artifact = {"arch": "x86_64", "program": base64.b64encode(program).decode(), "count": len(program) // 8}
+    artifact = {
+        "arch": "x86_64",
+        "program": base64.b64encode(program).decode(),
+        "count": len(program) // 8,
+    }
     document = payload(table([], scopes=[]), seccomp=artifact)
     assert probe(document, [["kill", os.getpid()]]) == ["EHOSTDOWN"]
     assert probe(payload(table([], scopes=[])), [["kill", os.getpid()]]) == ["OK"]

@@ -100,9 +100,7 @@ def test_split_grants_siblings_along_the_way_and_nothing_on_the_way(tmp_path: Pa
     kept, dropped, splits = denies.apply(grants, deny_list, "split", describe)
     assert dropped == []
     by_path = {g.path: g for g in kept}
-    assert sorted(by_path) == sorted(
-        str(work / p) for p in ("a/b/keep", "a/x", "c", "fifo", "top")
-    )
+    assert sorted(by_path) == sorted(str(work / p) for p in ("a/b/keep", "a/x", "c", "fifo", "top"))
     assert by_path[str(work / "c")].is_dir and by_path[str(work / "c")].access == RW_TREE
     assert by_path[str(work / "top")].access == ["WRITE_FILE", "READ_FILE", "TRUNCATE", "IOCTL_DEV"]
     assert all(g.split_of == "g0" for g in kept)
@@ -113,7 +111,9 @@ def test_split_grants_siblings_along_the_way_and_nothing_on_the_way(tmp_path: Pa
     assert open_fds() == before
 
 
-def test_split_lists_only_directories_on_the_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_split_lists_only_directories_on_the_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     work = _workspace(tmp_path.resolve())
     for index in range(50):
         (work / "c" / f"deep{index}").mkdir()
@@ -125,7 +125,9 @@ def test_split_lists_only_directories_on_the_way(tmp_path: Path, monkeypatch: py
         return real_scandir(target)
 
     monkeypatch.setattr(denies.os, "scandir", counting)
-    grants, _, deny_list = resolve([rule("g0", work, RW_TREE)], [deny("d0", work / "a" / "b" / "secret")])
+    grants, _, deny_list = resolve(
+        [rule("g0", work, RW_TREE)], [deny("d0", work / "a" / "b" / "secret")]
+    )
     kept, _, _ = denies.apply(grants, deny_list, "split", describe)
     assert len(listed) == 3  # work, work/a, work/a/b: never work/c or its fifty children
     hostpaths.close_all(kept)
@@ -135,7 +137,11 @@ def test_grant_equal_to_or_inside_a_deny_is_dropped(tmp_path: Path) -> None:
     work = _workspace(tmp_path.resolve())
     (tmp_path / "spelling").symlink_to(work / ".secret")
     grants, _, deny_list = resolve(
-        [rule("g0", tmp_path / "spelling", READ_TREE), rule("g1", work / ".secret" / "k", READ_TREE), rule("g2", work / "c", READ_TREE)],
+        [
+            rule("g0", tmp_path / "spelling", READ_TREE),
+            rule("g1", work / ".secret" / "k", READ_TREE),
+            rule("g2", work / "c", READ_TREE),
+        ],
         [deny("d0", work / ".secret")],
     )
     kept, dropped, splits = denies.apply(grants, deny_list, "split", describe)
@@ -158,7 +164,9 @@ def test_refuse_names_both_rules(tmp_path: Path) -> None:
 
 def test_a_deny_beside_a_grant_changes_nothing(tmp_path: Path) -> None:
     work = _workspace(tmp_path.resolve())
-    grants, _, deny_list = resolve([rule("g0", work / "c", RW_TREE)], [deny("d0", work / ".secret")])
+    grants, _, deny_list = resolve(
+        [rule("g0", work / "c", RW_TREE)], [deny("d0", work / ".secret")]
+    )
     kept, dropped, splits = denies.apply(grants, deny_list, "split", describe)
     assert [g.path for g in kept] == [str(work / "c")] and not dropped and not splits
     hostpaths.close_all(kept)
@@ -177,8 +185,19 @@ def test_real_paths_agree_with_os_realpath(tmp_path: Path) -> None:
     (root / "dangling").symlink_to("nowhere/deeper")
     real = hostpaths.RealPaths()
     for relative in (
-        "a/b/f", "rel/f", "abs/b/f", "chain/f", "a/up/a/up/rel", "missing/x/y", "rel/missing",
-        "loop1/x", "dangling", "dangling/more", "a/b/", "a//b", "",
+        "a/b/f",
+        "rel/f",
+        "abs/b/f",
+        "chain/f",
+        "a/up/a/up/rel",
+        "missing/x/y",
+        "rel/missing",
+        "loop1/x",
+        "dangling",
+        "dangling/more",
+        "a/b/",
+        "a//b",
+        "",
     ):
         path = f"{root}/{relative}" if relative else str(root)
         assert real(path) == os.path.realpath(path), relative

@@ -12,8 +12,12 @@ from nonoc.launch import plan as planning
 from nonoc.launch import report
 
 
-def build(landlock: dict, kernel_abi: int | None = None, provenance: dict | None = None) -> planning.Plan:  # type: ignore[type-arg]
-    return planning.build(landlock, provenance or {}, environ={"HOME": "/nonexistent-home"}, kernel_abi=kernel_abi)
+def build(
+    landlock: dict, kernel_abi: int | None = None, provenance: dict | None = None
+) -> planning.Plan:  # type: ignore[type-arg]
+    return planning.build(
+        landlock, provenance or {}, environ={"HOME": "/nonexistent-home"}, kernel_abi=kernel_abi
+    )
 
 
 def test_masked_rights_and_ports_are_reported_once_per_rule(kernel_abi: int, tree: Path) -> None:
@@ -38,7 +42,9 @@ def test_masked_rights_and_ports_are_reported_once_per_rule(kernel_abi: int, tre
     assert "  port 443 <- p0: TCP rules need Landlock ABI 4" in text
     assert "handled net: none (TCP is not restricted by Landlock)" in text
     assert "seccomp: none" in text
-    assert report.warnings(plan)[0].startswith("Landlock is partially enforced: kernel ABI 2, bundle ABI 7")
+    assert report.warnings(plan)[0].startswith(
+        "Landlock is partially enforced: kernel ABI 2, bundle ABI 7"
+    )
 
 
 def test_fully_enforced_plan_has_no_warnings(kernel_abi: int, tree: Path) -> None:
