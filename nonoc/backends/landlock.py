@@ -129,7 +129,8 @@ def _network(policy: Policy, abi: int) -> tuple[list[str], list[dict[str, Any]],
                     "port rules have no effect while the network is open",
                     _span(ports[0].provenance),
                     notes=(
-                        "add `network block` (or `network proxy`) to restrict TCP to the listed ports",
+                        "add `network block` (or `network proxy`) to restrict TCP "
+                        "to the listed ports",
                     ),
                 )
             )

@@ -10,7 +10,7 @@ exit code is the command's own: the launcher is gone. Standard library only.
 
 from __future__ import annotations
 
-import _signal  # the C module: ``signal`` builds enums at import and costs the launcher ~0.6 ms
+import _signal  # type: ignore[import-not-found]  # C module: ``signal`` builds enums (~0.6 ms)
 import errno
 import os
 import sys
@@ -40,7 +40,7 @@ def find_command(name: str, environ: Mapping[str, str]) -> str | None:
 
 
 def child_environment(launch: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
-    """The command's environment: ours, minus ``env_strip`` (unless in ``env_keep``), plus ``env_set``.
+    """The command's environment: ours, less ``env_strip`` (but ``env_keep``), plus ``env_set``.
 
     ``env_strip`` entries are exact names or ``PREFIX*`` patterns.
     """
@@ -98,7 +98,8 @@ def enforce(plan: Plan) -> None:
                     landlock.add_path_rule(ruleset, grant.fd, rights.mask("fs", grant.access))
                 except OSError as exc:
                     raise sandbox_error(
-                        f"the kernel refused the rule for {grant.path} ({plan.describe(grant.rule_id)}): "
+                        f"the kernel refused the rule for {grant.path} "
+                        f"({plan.describe(grant.rule_id)}): "
                         f"{exc.strerror} (errno {exc.errno})"
                     ) from None
             for port in plan.ports:
@@ -149,16 +150,19 @@ def apply_payload(
         if not argv:
             raise nono_error("no command to run", exit_code=2)
         raise nono_error(f"{bundle_name}: the bundle has no Linux Landlock table")
-    launch = linux.get("launch") if isinstance(linux.get("launch"), dict) else {}
+    launch = linux.get("launch")
+    if not isinstance(launch, dict):
+        launch = {}
     env = child_environment(launch, os.environ if environ is None else environ)
     command = find_command(argv[0], env)
 
+    from nonoc.launch import compat
     from nonoc.launch import plan as planning
 
     provenance = linux_provenance(payload)
     plan = planning.build(linux["landlock"], provenance, environ=environ, kernel_abi=kernel_abi)
     seccomp = linux.get("seccomp")
-    if dry_run or verbose or plan.report.state != planning.compat.FULLY:
+    if dry_run or verbose or plan.report.state != compat.FULLY:
         # The account of the plan is only imported when something is to be said.
         from nonoc.launch import report
     if dry_run:
@@ -172,7 +176,7 @@ def apply_payload(
         return EXIT_NOT_FOUND
     if verbose:
         err.write(report.render(plan, payload, bundle_name, argv, command, seccomp))
-    if plan.report.state != planning.compat.FULLY:
+    if plan.report.state != compat.FULLY:
         for line in report.warnings(plan):
             err.write(f"nono: warning: {line}\n")
     if seccomp and seccomp.get("needs_listener"):
@@ -213,7 +217,10 @@ def _exec(command: str, argv: Sequence[str], env: Mapping[str, str], err: TextIO
         hint = ""
         if exc.errno in (errno.EACCES, errno.EPERM):
             # The kernel also opens the ELF interpreter for execution: it needs `exec` too.
-            hint = " (the sandbox must allow executing it and its ELF interpreter, e.g. /lib64/ld-linux-*.so)"
+            hint = (
+                " (the sandbox must allow executing it and its ELF interpreter,"
+                " e.g. /lib64/ld-linux-*.so)"
+            )
         err.write(f"nono: cannot execute {command}: {exc.strerror}{hint}\n")
         return EXIT_CANNOT_RUN
     return EXIT_CANNOT_RUN  # not reached: execve returns only by raising

@@ -102,7 +102,8 @@ def apply(
                     f"{grant.path} ({describe(grant.rule_id)}); Landlock cannot deny inside an "
                     "allowed tree and the bundle asks deny_inside_allow refuse",
                     notes=(
-                        "with deny_inside_allow split, nono grants the tree's other entries instead",
+                        "with deny_inside_allow split, nono grants the tree's other entries "
+                        "instead",
                     ),
                 )
             split = Split(grant, _unique(d for d, _ in inner))

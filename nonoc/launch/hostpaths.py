@@ -67,7 +67,8 @@ class Grant:
         self.split_of = split_of
 
     def __repr__(self) -> str:
-        return f"Grant({self.rule_id!r}, {self.path!r}, {'dir' if self.is_dir else 'file'}, {self.access})"
+        kind = "dir" if self.is_dir else "file"
+        return f"Grant({self.rule_id!r}, {self.path!r}, {kind}, {self.access})"
 
 
 class Deny:

@@ -21,7 +21,8 @@ RULE_PATH_BENEATH = 1
 RULE_NET_PORT = 2
 PR_SET_NO_NEW_PRIVS = 38
 
-#: Size of ``struct landlock_ruleset_attr`` by the newest field used: fs (ABI 1), net (4), scoped (6).
+#: Size of ``struct landlock_ruleset_attr`` by its newest field used: fs (ABI 1), net (4),
+#: scoped (6).
 _ATTR_SIZE_FS, _ATTR_SIZE_NET, _ATTR_SIZE_SCOPED = 8, 16, 24
 
 

@@ -63,7 +63,7 @@ class Plan:
         return rights.mask("scope", self.report.scopes)
 
     def describe(self, rule_id: str) -> str:
-        """``g3 (profiles/x.nono:4:3, via profile a > group b)``: a rule id with where it came from."""
+        """``g3 (x.nono:4:3, via profile a > group b)``: a rule id with where it came from."""
         return describe(rule_id, self.provenance)
 
     def close(self) -> None:

@@ -33,7 +33,9 @@ def render(
     seccomp: Mapping[str, Any] | None,
 ) -> str:
     """The full account of ``plan``: what will be allowed, denied, split, dropped and skipped."""
-    manifest = payload.get("manifest") if isinstance(payload.get("manifest"), dict) else {}
+    manifest = payload.get("manifest")
+    if not isinstance(manifest, dict):
+        manifest = {}
     report = plan.report
     lines = [f"bundle: {bundle_name} (profile {manifest.get('profile', '?')})"]
     lines.append(f"landlock: {report.summary()}")
@@ -51,7 +53,8 @@ def render(
         origin = f", split from {grant.split_of}" if grant.split_of else ""
         kind = "dir" if grant.is_dir else "file"
         lines.append(
-            f"  {grant.path}  [{kind}{origin}]  {' '.join(grant.access)}  <- {plan.describe(grant.rule_id)}"
+            f"  {grant.path}  [{kind}{origin}]  {' '.join(grant.access)}"
+            f"  <- {plan.describe(grant.rule_id)}"
         )
     if not plan.grants:
         lines.append("  (nothing)")

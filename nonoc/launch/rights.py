@@ -112,5 +112,8 @@ def ordered(family: str, names: Iterable[str]) -> list[str]:
 
 
 def lowering(access: str, kind: str) -> list[str]:
-    """The fs rights a policy access (``read``/``write``/``execute``) lowers to on a ``tree`` or ``file``."""
+    """The fs rights a policy access (``read``, ``write``, ``execute``) lowers to.
+
+    ``kind`` is ``tree`` (a directory and everything beneath) or ``file``.
+    """
     return list(table()["access"][access][kind])
