@@ -5,7 +5,7 @@ Shape of every program::
     ld  arch ; jeq AUDIT_ARCH → go, else ret bad_arch      (foreign ABIs never reach the rules)
     go: ld nr
     binary search over the sorted ranges (jge at each node, depth ⌈log2 ranges⌉)
-    leaf: ret ACTION, or the range's clauses: argument tests, first match returns
+    leaf: ret ACTION, or the range's argument decision graph (argtree), one test per node
 
 x86_64's x32 numbers (bit 30 set) are simply the last range, so rejecting them costs no
 extra instruction on the common path.
@@ -18,10 +18,11 @@ offsets, inserting a ``ja`` trampoline after any conditional jump whose target i
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from nonoc.backends.seccomp import bpf
+from nonoc.backends.seccomp import argtree, bpf, search, tables
 from nonoc.backends.seccomp.rules import ArgTest, Decision, Op, Range, RuleSet
 
 
@@ -82,33 +83,44 @@ def generate(rule_set: RuleSet) -> list[bpf.Insn]:
     em.ret(rule_set.bad_arch.ret)
     em.place(native)
     em.load(bpf.OFFSET_NR)
-    _emit_tree(em, rule_set.ranges)
+    _emit_tree(em, rule_set.ranges, _plan(rule_set))
     program = _assemble(_drop_redundant_loads(em.code))
     if len(program) > bpf.MAX_INSNS:
         raise ProgramTooLarge(len(program))
     return program
 
 
-def _emit_tree(em: _Emitter, ranges: Sequence[Range]) -> None:
-    """Binary search on the syscall number (in A); each leaf is a range's decision."""
-    if len(ranges) == 1:
-        _emit_decision(em, ranges[0].decision)
+def _emit_tree(em: _Emitter, ranges: Sequence[Range], shape: search.Shape) -> None:
+    """Binary search on the syscall number (in A) along ``shape``; leaves are decisions."""
+    if shape.split is None:
+        _emit_decision(em, ranges[shape.low].decision)
         return
-    mid = len(ranges) // 2
-    below, above = ranges[:mid], ranges[mid:]
+    assert shape.below is not None and shape.above is not None
     low_label, high_label = Label(), Label()
-    em.jump(bpf.JGE, above[0].low, high_label, low_label)
+    em.jump(bpf.JGE, ranges[shape.split].low, high_label, low_label)
     # The half laid out second is reached by a jump over the first: make the first the
     # smaller one, so fewer jumps need a trampoline.
-    halves = [(below, low_label), (above, high_label)]
-    halves.sort(key=lambda half: _tree_size(half[0]))
+    halves = [(shape.below, low_label), (shape.above, high_label)]
+    halves.sort(key=lambda half: _tree_size(ranges, half[0]))
     for part, label in halves:
         em.place(label)
-        _emit_tree(em, part)
+        _emit_tree(em, ranges, part)
 
 
-def _tree_size(ranges: Sequence[Range]) -> int:
-    return len(ranges) - 1 + sum(_decision_size(r.decision) for r in ranges)
+def _plan(rule_set: RuleSet) -> search.Shape:
+    """The search tree: expensive leaves high, ranges holding many known calls high."""
+    known = sorted(call.nr for call in tables.load(rule_set.arch).by_name.values())
+    costs, weights = [], []
+    for piece in rule_set.ranges:
+        costs.append(_decision_cost(piece.decision))
+        inside = bisect.bisect_right(known, piece.high) - bisect.bisect_left(known, piece.low)
+        weights.append(inside + 0.25)  # a little weight keeps empty ranges from sinking far
+    return search.plan(costs, weights)
+
+
+def _tree_size(ranges: Sequence[Range], shape: search.Shape) -> int:
+    span = ranges[shape.low : shape.high + 1]
+    return len(span) - 1 + sum(_decision_size(r.decision) for r in span)
 
 
 def _decision_size(decision: Decision) -> int:
@@ -117,28 +129,42 @@ def _decision_size(decision: Decision) -> int:
     return len(scratch.code)
 
 
-def _emit_decision(em: _Emitter, decision: Decision) -> None:
-    """``ret`` for a plain decision; otherwise each clause's tests, then the fallback.
+def _decision_cost(decision: Decision) -> int:
+    """Instructions on the longest path through a leaf's code."""
+    scratch = _Emitter()
+    _emit_decision(scratch, decision)
+    code = _drop_redundant_loads(scratch.code)
+    reach: dict[Label, int] = {}
+    longest = 0
+    here = 0
+    falls_through = False
+    for sym in code:
+        entry = max([here if falls_through else 0] + [reach.get(label, 0) for label in sym.labels])
+        cls = sym.code & 0x07
+        if cls == bpf.RET:
+            longest = max(longest, entry + 1)
+        for target in (sym.jt, sym.jf):
+            if target is not None:
+                reach[target] = max(reach.get(target, 0), entry + 1)
+        here, falls_through = entry + 1, cls not in (bpf.JMP, bpf.RET)
+    return longest
 
-    The returns come after all the tests, one per action, so clauses that share an action
-    share its ``ret``.
-    """
-    returns: dict[int, Label] = {}
-    for clause in decision.clauses:
-        assert clause.tests, "an unconditional clause is a decision's fallback"
-        target = returns.setdefault(clause.action.ret, Label())
-        next_clause = Label()
-        for position, test in enumerate(clause.tests):
-            last = position == len(clause.tests) - 1
-            passed = target if last else Label()
-            _emit_test(em, test, passed, next_clause)
-            if not last:
-                em.place(passed)
-        em.place(next_clause)
-    em.ret(decision.fallback.ret)
-    for value, label in returns.items():
-        em.place(label)
-        em.ret(value)
+
+def _emit_decision(em: _Emitter, decision: Decision) -> None:
+    """``ret`` for a plain decision; otherwise its argument decision graph, nodes in order."""
+    if decision.plain:
+        em.ret(decision.fallback.ret)
+        return
+    order = argtree.topological(argtree.build(decision))
+    labels = {id(node): Label() for node in order}
+    for node in order:
+        em.place(labels[id(node)])
+        if node.test is None:
+            assert node.action is not None
+            em.ret(node.action.ret)
+        else:
+            assert node.if_true is not None and node.if_false is not None
+            _emit_test(em, node.test, labels[id(node.if_true)], labels[id(node.if_false)])
 
 
 def _emit_test(em: _Emitter, test: ArgTest, true: Label, false: Label) -> None:
