@@ -9,14 +9,15 @@ is well formed and hands it to the kernel.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import ctypes
 import errno
 import os
-import platform
-from collections.abc import Mapping
 
-from nonoc.errors import SandboxError
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and nonoc.errors cost the launcher milliseconds at import time
+    from collections.abc import Mapping
+    from typing import NoReturn
 
 #: ``seccomp(2)`` operation and filter flags (linux/seccomp.h).
 SECCOMP_SET_MODE_FILTER = 1
@@ -58,9 +59,16 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
+def _fail(message: str) -> NoReturn:
+    """Raise ``SandboxError`` (exit 126); imported only on this path, to keep start-up fast."""
+    from nonoc.errors import SandboxError
+
+    raise SandboxError(message)
+
+
 def native_arch() -> str:
     """This machine's architecture in nono's names (``x86_64``, ``aarch64``)."""
-    machine = platform.machine().lower()
+    machine = os.uname().machine.lower()
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
 
 
@@ -73,7 +81,7 @@ def ensure_no_new_privs() -> None:
         return
     if libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), *args[1:]) != 0:
         err = ctypes.get_errno()
-        raise SandboxError(f"cannot set no_new_privs: {os.strerror(err)}")
+        _fail(f"cannot set no_new_privs: {os.strerror(err)}")
 
 
 def install(program: bytes, *, flags: int = 0) -> int | None:
@@ -84,13 +92,13 @@ def install(program: bytes, *, flags: int = 0) -> int | None:
     owns it), else ``None``. Raises ``SandboxError`` (exit 126) when the kernel refuses.
     """
     if not program or len(program) % INSTRUCTION_SIZE:
-        raise SandboxError(
+        _fail(
             f"seccomp program is malformed: {len(program)} bytes is not a whole number of "
             f"{INSTRUCTION_SIZE}-byte instructions"
         )
     count = len(program) // INSTRUCTION_SIZE
     if count > MAX_INSTRUCTIONS:
-        raise SandboxError(
+        _fail(
             f"seccomp program has {count} instructions; the kernel accepts at most {MAX_INSTRUCTIONS}"
         )
     ensure_no_new_privs()
@@ -101,7 +109,7 @@ def install(program: bytes, *, flags: int = 0) -> int | None:
     libc.syscall.restype = ctypes.c_long
     nr = _SECCOMP_NR.get(native_arch())
     if nr is None:
-        raise SandboxError(f"seccomp is not supported by nono on {platform.machine()}")
+        _fail(f"seccomp is not supported by nono on {os.uname().machine}")
     result = libc.syscall(
         ctypes.c_long(nr),
         ctypes.c_ulong(SECCOMP_SET_MODE_FILTER),
@@ -117,7 +125,7 @@ def install(program: bytes, *, flags: int = 0) -> int | None:
             if libc.prctl(PR_SET_SECCOMP, mode, ctypes.byref(prog), 0, 0) == 0:
                 return None
             err = ctypes.get_errno()
-        raise SandboxError(f"cannot install the seccomp filter: {os.strerror(err)} (errno {err})")
+        _fail(f"cannot install the seccomp filter: {os.strerror(err)} (errno {err})")
     if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER:
         return int(result)
     return None
@@ -127,22 +135,18 @@ def decode(artifact: Mapping[str, object]) -> bytes:
     """The program bytes of a bundle's ``seccomp`` artifact, after checking it fits this machine."""
     arch = artifact.get("arch")
     if arch != native_arch():
-        raise SandboxError(
-            f"the bundle's seccomp filter is for {arch}, this machine is {native_arch()}"
-        )
+        _fail(f"the bundle's seccomp filter is for {arch}, this machine is {native_arch()}")
     encoded = artifact.get("program")
     if not isinstance(encoded, str):
-        raise SandboxError("the bundle's seccomp artifact has no program")
+        _fail("the bundle's seccomp artifact has no program")
     try:
-        program = base64.b64decode(encoded, validate=True)
-    except ValueError as exc:
-        raise SandboxError(f"the bundle's seccomp program is not valid base64: {exc}") from None
+        program = binascii.a2b_base64(encoded, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
+        _fail(f"the bundle's seccomp program is not valid base64: {exc}")
     count = artifact.get("count")
-    if count != len(program) // INSTRUCTION_SIZE:
-        held = len(program) // INSTRUCTION_SIZE
-        raise SandboxError(
-            f"the bundle's seccomp program holds {held} instructions, its artifact says {count}"
-        )
+    held = len(program) // INSTRUCTION_SIZE
+    if count != held:
+        _fail(f"the bundle's seccomp program holds {held} instructions, its artifact says {count}")
     return program
 
 
