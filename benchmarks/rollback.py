@@ -11,6 +11,10 @@ a temporary directory; then:
 3. re-snapshot: the same call again (only changed files are read);
 4. restore of the baseline (undoes the 1%), and ``verify`` of the baseline.
 
+Every measurement starts after ``sync``: on a shared machine the disk's writeback state
+otherwise decides the figures more than the code does. Baselines are repeated
+(``--runs``, interleaved with nono-py's) and reported as min and median.
+
 With the comparison on, ``nono_py.SnapshotManager`` (PyPI ``nono-py``) runs the same
 baseline and incremental snapshot on the same tree, from a temporary virtualenv of its
 own (never the project's). When it cannot be installed, the comparison is skipped and
@@ -23,6 +27,7 @@ import argparse
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,35 +69,69 @@ def change(paths: list[Path], fraction: float, rng: random.Random) -> int:
 NONO_PY_DRIVER = textwrap.dedent(
     """
     import sys, time, nono_py
-    manager = nono_py.SnapshotManager(sys.argv[1], [sys.argv[2]])
-    t = time.perf_counter(); manager.create_baseline(); print("baseline", time.perf_counter() - t, flush=True)
-    sys.stdin.readline()
-    t = time.perf_counter(); _, changes = manager.create_incremental()
-    print("incremental", time.perf_counter() - t, len(changes), flush=True)
+    runs, manager = 0, None
+    for command in sys.stdin:
+        if command.startswith("baseline"):
+            runs += 1
+            manager = nono_py.SnapshotManager(f"{sys.argv[1]}-{runs}", [sys.argv[2]])
+            t = time.perf_counter(); manager.create_baseline()
+            print("baseline", time.perf_counter() - t, flush=True)
+        elif command.startswith("incremental"):
+            t = time.perf_counter(); _, changes = manager.create_incremental()
+            print("incremental", time.perf_counter() - t, len(changes), flush=True)
     """
 )
 
 
-def start_nono_py(work: Path, tree: Path) -> tuple[subprocess.Popen[str] | None, str]:
-    """Install nono-py into a throwaway virtualenv and start the driver; (process, reason if not)."""
-    venv = work / "nono-py-venv"
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120)
-        pip = subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "-q", "nono-py"], capture_output=True, text=True, timeout=600
+class NonoPy:
+    """nono-py's SnapshotManager, driven in its own throwaway virtualenv."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+
+    @classmethod
+    def start(cls, work: Path, tree: Path) -> tuple[NonoPy | None, str]:
+        """Install nono-py into a new virtualenv and start the driver; (driver, reason if not)."""
+        venv = work / "nono-py-venv"
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120)
+            pip = subprocess.run(
+                [str(venv / "bin" / "pip"), "install", "-q", "nono-py"], capture_output=True, text=True, timeout=600
+            )
+        except (subprocess.SubprocessError, OSError) as exc:
+            return None, f"could not create a virtualenv: {exc}"
+        if pip.returncode != 0:
+            return None, "pip install nono-py failed: " + (pip.stderr.strip().splitlines() or ["?"])[-1]
+        process = subprocess.Popen(
+            [str(venv / "bin" / "python"), "-c", NONO_PY_DRIVER, str(work / "nono-py-session"), str(tree)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-    except (subprocess.SubprocessError, OSError) as exc:
-        return None, f"could not create a virtualenv: {exc}"
-    if pip.returncode != 0:
-        return None, "pip install nono-py failed: " + (pip.stderr.strip().splitlines() or ["?"])[-1]
-    process = subprocess.Popen(
-        [str(venv / "bin" / "python"), "-c", NONO_PY_DRIVER, str(work / "nono-py-session"), str(tree)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return process, ""
+        return cls(process), ""
+
+    def ask(self, command: str) -> list[str]:
+        """Send one command; return the reply's words (empty if the driver died)."""
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.process.stdout.readline().split()
+
+    def stop(self) -> str:
+        """End the driver; return what it wrote on stderr."""
+        assert self.process.stdin and self.process.stderr
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+        return self.process.stderr.read().strip()
+
+
+def quiet() -> None:
+    """Flush dirty pages so each measurement starts from the same state of the disk."""
+    os.sync()
+    time.sleep(0.3)  # also leaves the window in which timestamps prove nothing
+
+
+def stats(values: list[float]) -> str:
+    """``min / median`` of the runs, in seconds."""
+    return f"min {min(values):6.3f} s  median {statistics.median(values):6.3f} s"
 
 
 def main() -> int:
@@ -101,6 +140,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--megabytes", type=int, default=200)
     parser.add_argument("--change", type=float, default=0.01, help="fraction of files changed (default 0.01)")
+    parser.add_argument("--runs", type=int, default=3, help="baselines per tool, interleaved (default 3)")
     parser.add_argument("--no-compare", action="store_true", help="skip the nono-py comparison")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
@@ -112,59 +152,60 @@ def main() -> int:
         t = time.perf_counter()
         paths = generate(tree, args.files, args.megabytes * 1_000_000, rng)
         total = sum(p.stat().st_size for p in paths)
-        print(f"tree: {len(paths)} files, {total / 1e6:.1f} MB in {work} (written in {time.perf_counter() - t:.2f} s)")
-        time.sleep(0.3)  # leave the window in which timestamps cannot prove a file unchanged
+        print(f"tree: {len(paths)} files, {total / 1e6:.1f} MB (written in {time.perf_counter() - t:.2f} s)")
+        other, reason = (None, "--no-compare") if args.no_compare else NonoPy.start(work, tree)
 
-        store = SnapshotStore(work / "store")
-        t = time.perf_counter()
-        baseline = store.snapshot([tree], "bench", "baseline")
-        baseline_s = time.perf_counter() - t
-        print(f"nono baseline:      {baseline_s:7.3f} s  ({baseline.hashed_files} files, "
-              f"{baseline.hashed_bytes / 1e6:.1f} MB hashed and stored, fsync included)")
-
-        other, reason = (None, "--no-compare") if args.no_compare else start_nono_py(work, tree)
-        other_baseline = None
-        if other is not None:
-            line = other.stdout.readline().split()  # type: ignore[union-attr]
-            if line and line[0] == "baseline":
-                other_baseline = float(line[1])
-                print(f"nono-py baseline:   {other_baseline:7.3f} s")
-            else:
-                reason = "nono-py driver failed: " + other.stderr.read().strip()[-300:]  # type: ignore[union-attr]
-                other = None
+        ours: list[float] = []
+        theirs: list[float] = []
+        store = SnapshotStore(work / "store-0")
+        baseline = None
+        for run in range(args.runs):
+            quiet()
+            store = SnapshotStore(work / f"store-{run}")
+            t = time.perf_counter()
+            baseline = store.snapshot([tree], "bench", "baseline")
+            ours.append(time.perf_counter() - t)
+            if other is not None:
+                quiet()
+                reply = other.ask("baseline")
+                if reply[:1] != ["baseline"]:
+                    reason, other = "nono-py driver failed: " + other.stop()[-300:], None
+                else:
+                    theirs.append(float(reply[1]))
+        assert baseline is not None
+        print(f"nono baseline:        {stats(ours)}  ({baseline.hashed_files} files, "
+              f"{baseline.hashed_bytes / 1e6:.1f} MB hashed and stored; includes the fsync)")
+        if theirs:
+            print(f"nono-py baseline:     {stats(theirs)}")
 
         changed_bytes = change(paths, args.change, rng)
-        time.sleep(0.3)
+        quiet()
         t = time.perf_counter()
         again = store.snapshot([tree], "bench", "after")
         again_s = time.perf_counter() - t
-        print(f"nono re-snapshot:   {again_s:7.3f} s  ({again.hashed_files} files, "
+        print(f"nono re-snapshot:     {again_s:6.3f} s  ({again.hashed_files} files, "
               f"{again.hashed_bytes / 1e6:.1f} MB hashed; {changed_bytes / 1e6:.1f} MB changed)")
-        print(f"re-snapshot / baseline: {again_s / baseline_s:.3f}  (target: under 0.1)")
-
+        print(f"re-snapshot / baseline (median): {again_s / statistics.median(ours):.3f}  (target: under 0.1)")
         if other is not None:
-            other.stdin.write("go\n")  # type: ignore[union-attr]
-            other.stdin.flush()  # type: ignore[union-attr]
-            line = other.stdout.readline().split()  # type: ignore[union-attr]
-            other.wait(timeout=600)
-            if line and line[0] == "incremental":
-                other_again = float(line[1])
-                print(f"nono-py incremental:{other_again:7.3f} s  ({line[2]} changes reported)")
-                if other_baseline:
-                    print(f"baseline nono / nono-py: {baseline_s / other_baseline:.2f}   "
-                          f"re-snapshot nono / nono-py: {again_s / other_again:.2f}")
-            else:
-                print("nono-py incremental failed: " + other.stderr.read().strip()[-300:])  # type: ignore[union-attr]
+            quiet()
+            reply = other.ask("incremental")
+            if reply[:1] == ["incremental"]:
+                print(f"nono-py incremental:  {float(reply[1]):6.3f} s  ({reply[2]} changes reported)")
+                print(f"nono / nono-py: baseline (median) {statistics.median(ours) / statistics.median(theirs):.2f}, "
+                      f"re-snapshot {again_s / float(reply[1]):.2f}")
+            other.stop()
         else:
             print(f"nono-py comparison skipped: {reason}")
 
+        quiet()
         t = time.perf_counter()
         report = store.restore(baseline.id)
-        print(f"nono restore:       {time.perf_counter() - t:7.3f} s  ({len(report.written)} files written back, "
+        print(f"nono restore:         {time.perf_counter() - t:6.3f} s  ({len(report.written)} files written back, "
               "safety snapshot included)")
+        quiet()
         t = time.perf_counter()
         verified = store.verify(baseline.id)
-        print(f"nono verify:        {time.perf_counter() - t:7.3f} s  ({verified.objects_checked} objects, "
+        print(f"nono verify:          {time.perf_counter() - t:6.3f} s  ({verified.objects_checked} objects, "
               f"{'OK' if verified.ok else 'FAILED'})")
     finally:
         if args.keep:

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nonoc.runtime.rollback.fsio import atomic_write
-from nonoc.runtime.rollback.manifest import Entry
+from nonoc.runtime.rollback.fsio import atomic_write, sync_filesystem
+from nonoc.runtime.rollback.manifest import FIELDS, Entry
 from nonoc.runtime.rollback.rules import RollbackOptions
 from nonoc.runtime.rollback.scan import Exclusion
 
@@ -112,10 +112,17 @@ def _dumps(data: Any) -> bytes:
 
 
 def write_snapshot(directory: Path, snapshot: Snapshot, entries: list[Entry], *, durable: bool) -> None:
-    """Write the manifest, then the summary that makes the snapshot visible."""
+    """Write the manifest, then the summary that makes the snapshot visible.
+
+    With ``durable``, one filesystem sync makes the objects and the manifest durable
+    before the summary is written (and fsynced): a snapshot is never visible before
+    what it refers to is on disk.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    manifest = {"snapshot": snapshot.to_json(), "entries": [e.to_json() for e in entries]}
-    atomic_write(directory / "manifest.json", _dumps(manifest), durable=durable)
+    manifest = {"snapshot": snapshot.to_json(), "fields": list(FIELDS), "entries": [e.to_row() for e in entries]}
+    atomic_write(directory / "manifest.json", _dumps(manifest), durable=False)
+    if durable:
+        sync_filesystem(directory)
     atomic_write(directory / "summary.json", _dumps(snapshot.to_json()), durable=durable)
 
 
@@ -124,7 +131,15 @@ def read_summary(directory: Path) -> Snapshot:
     return Snapshot.from_json(json.loads((directory / "summary.json").read_bytes()))
 
 
+def read_manifest_rows(directory: Path) -> tuple[Snapshot, list[list[Any]]]:
+    """Load a snapshot's manifest with its entries as raw rows (see ``manifest.FIELDS``)."""
+    data = json.loads((directory / "manifest.json").read_bytes())
+    if tuple(data.get("fields", ())) != FIELDS:
+        raise ValueError(f"unknown manifest columns {data.get('fields')!r}")
+    return Snapshot.from_json(data["snapshot"]), data["entries"]
+
+
 def read_manifest(directory: Path) -> tuple[Snapshot, list[Entry]]:
     """Load a snapshot's manifest: the summary it was written with and its entries."""
-    data = json.loads((directory / "manifest.json").read_bytes())
-    return Snapshot.from_json(data["snapshot"]), [Entry.from_json(e) for e in data["entries"]]
+    snapshot, rows = read_manifest_rows(directory)
+    return snapshot, [Entry(*row) for row in rows]

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING
 
 from nonoc.errors import NonoError
 from nonoc.runtime.rollback.diff import TreeDiff, diff_entries
-from nonoc.runtime.rollback.fsio import sync_filesystem
 from nonoc.runtime.rollback.manifest import Entry, merkle_root
 from nonoc.runtime.rollback.objects import ObjectStore, hash_file
 from nonoc.runtime.rollback.progress import NoProgress, Progress
@@ -39,6 +38,7 @@ from nonoc.runtime.rollback.snapshot import (
     Snapshot,
     new_snapshot_id,
     read_manifest,
+    read_manifest_rows,
     read_summary,
     write_snapshot,
 )
@@ -122,7 +122,7 @@ class SnapshotStore:
             created=datetime.fromtimestamp(started_ns / 1e9, timezone.utc).isoformat(timespec="microseconds"),
             started_ns=started_ns,
             roots=roots,
-            merkle_root=merkle_root(entries),
+            merkle_root=merkle_root(entries, presorted=True),
             files=sum(e.type == "file" for e in entries),
             dirs=sum(e.type == "dir" for e in entries),
             symlinks=sum(e.type == "symlink" for e in entries),
@@ -135,10 +135,6 @@ class SnapshotStore:
             hashed_files=hashed[0],
             hashed_bytes=hashed[1],
         )
-        if self.durable:
-            # Every object must be on disk before a manifest refers to it.
-            self.objects.root.mkdir(parents=True, exist_ok=True)
-            sync_filesystem(self.objects.root)
         snapshot.duration_ms = int((time.perf_counter() - began) * 1000)
         write_snapshot(self.root / "snapshots" / snap_id, snapshot, entries, durable=self.durable)
         return snapshot
@@ -156,7 +152,7 @@ class SnapshotStore:
         Returns the entries still present, files that could not be read, and
         (files hashed, bytes hashed). With ``store`` the content goes into the object store.
         """
-        cache = self.entries(parent) if parent else {}
+        cache = self._stat_cache(parent) if parent else {}
         fresh_before = (parent.started_ns - RACY_NS) if parent else 0
         pending: list[Entry] = []
         for entry in entries:
@@ -165,16 +161,13 @@ class SnapshotStore:
             old = cache.get(entry.path)
             if (
                 old is not None
-                and old.type == "file"
-                and old.size == entry.size
-                and old.mtime_ns == entry.mtime_ns
-                and old.ctime_ns == entry.ctime_ns
-                and old.ino == entry.ino
-                and old.dev == entry.dev
-                and old.ctime_ns < fresh_before
-                and (not store or self.objects.has(old.sha256))
+                and old[0] == (entry.size, entry.mtime_ns, entry.ctime_ns, entry.ino, entry.dev)
+                and entry.ctime_ns < fresh_before
             ):
-                entry.sha256 = old.sha256
+                # The object is not looked up: the parent is a complete snapshot, so it
+                # exists unless the store was damaged, which verify reports and restore
+                # refuses before touching anything.
+                entry.sha256 = old[1]
             else:
                 pending.append(entry)
         gone: set[str] = set()
@@ -213,6 +206,12 @@ class SnapshotStore:
             progress.finish()
         kept = [e for e in entries if e.path not in gone] if gone else entries
         return kept, excluded, (len(pending) - len(gone), hashed_bytes)
+
+    def _stat_cache(self, parent: Snapshot) -> dict[str, tuple[tuple[int, int, int, int, int], str]]:
+        """path -> ((size, mtime, ctime, inode, device), hash) for the parent's files."""
+        _, rows = read_manifest_rows(self.root / "snapshots" / parent.id)
+        # Rows follow manifest.FIELDS: path, type, mode, size, sha256, target, mtime, ctime, ino, dev.
+        return {r[0]: ((r[3], r[6], r[7], r[8], r[9]), r[4]) for r in rows if r[1] == "file"}
 
     # -- finding snapshots ------------------------------------------------------------
 

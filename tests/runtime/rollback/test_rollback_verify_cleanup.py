@@ -45,9 +45,10 @@ def test_verify_catches_an_edited_manifest(store: SnapshotStore, project: Path) 
     snap = store.snapshot([project])
     manifest = store.root / "snapshots" / snap.id / "manifest.json"
     data = json.loads(manifest.read_bytes())
-    for entry in data["entries"]:
-        if entry["path"].endswith("run.sh"):
-            entry["mode"] = 0o4755  # a setuid bit slipped into what restore would write
+    mode = data["fields"].index("mode")
+    for row in data["entries"]:
+        if row[0].endswith("run.sh"):
+            row[mode] = 0o4755  # a setuid bit slipped into what restore would write
     manifest.write_text(json.dumps(data))
     report = store.verify(snap.id)
     assert any("Merkle root of the entries" in p for p in report.problems)
