@@ -4,7 +4,8 @@ Pipeline (one module per phase)::
 
     IR SyscallRule + network mode ─ ir_rules / network ─▶ SourceRule (ids s0…, sn0…)
       ─ ir_rules.build_rule_set (tables: numbers, argument widths) ─▶ rules.RuleSet (ranges)
-      ─ codegen ─▶ [bpf.Insn] ─ interp.check ─▶ artifact
+      ─ codegen (search: tree shape; argtree: argument tests) ─▶ [bpf.Insn]
+      ─ interp.check ─▶ artifact (disasm prints it back)
 
 The filter is a deny-list: calls no rule mentions are allowed, foreign architectures are
 killed, and on x86_64 every x32 number fails with ENOSYS (see ``docs/seccomp.md``).

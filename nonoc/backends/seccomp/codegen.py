@@ -4,7 +4,7 @@ Shape of every program::
 
     ld  arch ; jeq AUDIT_ARCH → go, else ret bad_arch      (foreign ABIs never reach the rules)
     go: ld nr
-    binary search over the sorted ranges (jge at each node, depth ⌈log2 ranges⌉)
+    binary search over the sorted ranges (one jge per node; shape chosen by search.py)
     leaf: ret ACTION, or the range's argument decision graph (argtree), one test per node
 
 x86_64's x32 numbers (bit 30 set) are simply the last range, so rejecting them costs no
