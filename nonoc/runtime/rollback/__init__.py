@@ -29,7 +29,7 @@ that can write the store can rewrite history and what restore brings back.
 
 Modules: ``objects`` (content-addressed store), ``gitignore`` (pattern matcher), ``rules``
 (what is left out), ``scan`` (the walk), ``manifest`` (entries, Merkle root), ``snapshot``
-(on-disk form), ``store`` (the API), ``diff``, ``restore`` (+ ``safefs``), ``verify``,
+(on-disk form), ``store`` (the API), ``diff``, ``restore`` (+ ``plan``, ``safefs``), ``verify``,
 ``retention`` (cleanup), ``progress``, ``fsio`` (durable writes).
 """
 

@@ -40,6 +40,7 @@ from nonoc.runtime.rollback.diff import within
 from nonoc.runtime.rollback.fsio import atomic_write, sync_filesystem
 from nonoc.runtime.rollback.manifest import Entry, sort_key
 from nonoc.runtime.rollback.objects import CHUNK
+from nonoc.runtime.rollback.plan import Plan, make_plan
 from nonoc.runtime.rollback.progress import NoProgress, Progress
 from nonoc.runtime.rollback.safefs import TreeHandle
 from nonoc.runtime.rollback.snapshot import Snapshot
@@ -48,26 +49,6 @@ if TYPE_CHECKING:
     from nonoc.runtime.rollback.store import SnapshotStore
 
 TEMP_PREFIX = ".nono-restore-"
-
-
-@dataclass
-class Plan:
-    """What restore will do, in the order it does it."""
-
-    remove: list[Entry] = field(default_factory=list)
-    mkdirs: list[Entry] = field(default_factory=list)
-    writes: list[Entry] = field(default_factory=list)
-    meta: list[Entry] = field(default_factory=list)
-    dir_modes: list[Entry] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.remove or self.mkdirs or self.writes or self.meta or self.dir_modes)
-
-    def steps(self) -> int:
-        """How many operations the plan performs (for progress)."""
-        return (
-            len(self.remove) + len(self.mkdirs) + 2 * len(self.writes) + len(self.meta) + len(self.dir_modes)
-        )
 
 
 @dataclass
@@ -89,45 +70,6 @@ class RestoreReport:
     def changed(self) -> int:
         """Paths removed, created, written or updated."""
         return len(self.removed) + len(self.created) + len(self.written) + len(self.updated)
-
-
-def make_plan(
-    current: dict[str, Entry], target: dict[str, Entry], selection: Sequence[str] | None
-) -> Plan:
-    """Compare the trees now with the target snapshot and list the operations."""
-    plan = Plan()
-    needed = {p for p in target if within(p, selection)}
-    if selection is not None:
-        # A selected path needs its directories even when they were not selected.
-        for path in list(needed):
-            parent = os.path.dirname(path)
-            while parent in target and parent not in needed:
-                needed.add(parent)
-                parent = os.path.dirname(parent)
-    for path, now in current.items():
-        if not (path in needed or within(path, selection)):
-            continue
-        want = target.get(path)
-        if want is None or (want.type != now.type and "dir" in (want.type, now.type)):
-            plan.remove.append(now)
-    for path in needed:
-        want, now = target[path], current.get(path)
-        if want.type == "dir":
-            if now is None or now.type != "dir":
-                plan.mkdirs.append(want)
-                plan.dir_modes.append(want)
-            elif now.mode != want.mode:
-                plan.dir_modes.append(want)
-        elif now is None or not now.same_content(want):
-            plan.writes.append(want)
-        elif want.type == "file" and (now.mode != want.mode or now.mtime_ns != want.mtime_ns):
-            plan.meta.append(want)
-    plan.remove.sort(key=lambda e: sort_key(e.path), reverse=True)
-    plan.mkdirs.sort(key=lambda e: sort_key(e.path))
-    plan.writes.sort(key=lambda e: sort_key(e.path))
-    plan.meta.sort(key=lambda e: sort_key(e.path))
-    plan.dir_modes.sort(key=lambda e: sort_key(e.path), reverse=True)
-    return plan
 
 
 def restore(
