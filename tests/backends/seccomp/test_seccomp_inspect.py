@@ -112,3 +112,34 @@ def test_not_a_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "not a nono bundle" in capsys.readouterr().err
     assert main(["inspect", str(tmp_path / "absent.bundle")]) == 1
     assert "No such file" in capsys.readouterr().err
+
+
+def test_a_compiled_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """End to end: ``nonoc compile --unsigned`` then ``nonoc inspect --seccomp``."""
+    repo = Path(__file__).resolve().parents[3]
+    out = tmp_path / "quickstart.bundle"
+    source = str(repo / "examples" / "quickstart.nono")
+    assert (
+        main(
+            [
+                "compile",
+                source,
+                "--target",
+                "linux",
+                "--arch",
+                "x86_64",
+                "--unsigned",
+                "-o",
+                str(out),
+                "--no-cache",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["inspect", str(out), "--seccomp"]) == 0
+    text = capsys.readouterr().out
+    assert "signed:   no" in text
+    assert "ioctl errno:EPERM if arg1 == 0x5412  <- stdlib/seccomp.nono" in text
+    assert "network:  blocked" in text
+    assert "AUDIT_ARCH_X86_64" in text
