@@ -1,0 +1,167 @@
+"""Live: every built-in profile, compiled and run under the real kernel, in a fake home.
+
+The home holds a fake secret at every credential path the profiles deny. Each profile is
+compiled with ``nonoc compile`` and a probe runs under ``nono exec``: every secret must
+answer EACCES to a read and to a write, while the profile's own paths (its state, the
+working directory, its caches) must work. A second run starts in the home directory
+itself, so that ``$CWD`` covers the whole home and the launcher must carve every deny
+out of that grant.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from profile_helpers import (
+    AGENT_PROFILES,
+    PROFILES,
+    REQUIRED_DENIES,
+    Sandbox,
+    home_denies,
+    private_root,
+    require_tools,
+)
+
+pytestmark = pytest.mark.kernel
+
+#: Per profile: paths that must be readable and writable, readable only, and neither.
+READ_WRITE: dict[str, tuple[str, ...]] = {
+    "default": ("$TMPDIR", "/tmp"),
+    "claude-code": ("~/.claude", "~/.claude.json", "$CWD", "$XDG_CACHE_HOME/tool", "$TMPDIR"),
+    "codex": ("~/.codex", "$CWD", "$XDG_CACHE_HOME/tool"),
+    "opencode": (
+        "$XDG_CONFIG_HOME/opencode",
+        "$XDG_DATA_HOME/opencode",
+        "$XDG_STATE_HOME/opencode",
+        "$XDG_CACHE_HOME/opencode",
+        "$CWD",
+    ),
+    "openclaw": ("~/.openclaw", "$XDG_CONFIG_HOME/openclaw", "$TMPDIR"),
+    "python-dev": ("$CWD", "$XDG_CACHE_HOME/pip", "$XDG_CACHE_HOME/uv"),
+    "node-dev": ("$CWD", "~/.npm"),
+    "go-dev": ("$CWD", "~/go/pkg/mod", "$XDG_CACHE_HOME/go-build"),
+    "rust-dev": ("$CWD", "~/.cargo/registry", "~/.cargo/git"),
+}
+READ_ONLY: dict[str, tuple[str, ...]] = {
+    "default": ("$CWD", "/etc/passwd", "/usr/bin"),
+    "openclaw": ("$CWD", "~/.nvm"),
+    "python-dev": ("~/.pyenv",),
+    "node-dev": ("~/.nvm", "~/.gitconfig"),
+    "go-dev": ("~/sdk", "~/go/bin"),
+    "rust-dev": ("~/.rustup", "~/.cargo/bin"),
+    "claude-code": ("~/.gitconfig", "~/.nvm"),
+}
+#: Every agent's state, which no other profile may read.
+AGENT_STATE = {
+    "claude-code": "~/.claude",
+    "codex": "~/.codex",
+    "opencode": "$XDG_DATA_HOME/opencode",
+    "openclaw": "~/.openclaw",
+}
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[tuple[Sandbox, dict[str, Path], list[Path]]]:
+    """One fake home with every secret planted, and every profile compiled into it."""
+    require_tools()
+    root = private_root("profiles-live")
+    try:
+        yield from _live(Sandbox(root))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _live(sandbox: Sandbox) -> Iterator[tuple[Sandbox, dict[str, Path], list[Path]]]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+            patch.setenv(name, sandbox.env[name])
+        secrets = sorted(
+            {d for p in PROFILES for d in home_denies(p)}
+            | {s.replace("~", "$HOME", 1) for s in REQUIRED_DENIES}
+        )
+    # nono's own cache (denied by the mandatory nono_self group) is planted too.
+    planted = sandbox.plant([*secrets, "$XDG_CACHE_HOME/nono/planted"])
+    dirs = {p for table in (READ_WRITE, READ_ONLY) for paths in table.values() for p in paths}
+    dirs |= set(AGENT_STATE.values())
+    sandbox.make_dirs(
+        sorted(d for d in dirs if d.startswith(("~", "$")) and not d.endswith((".json", "config")))
+    )
+    sandbox.make_files(["~/.claude.json", "~/.gitconfig"])
+    (sandbox.work / "README").write_text("project\n")
+    # One compile through the command line, the rest through the same pipeline in-process.
+    bundles = {"default": sandbox.compile("default")}
+    bundles.update(sandbox.compile_in_process([p for p in PROFILES if p != "default"]))
+    yield sandbox, bundles, planted
+
+
+def secret_ops(planted: list[Path]) -> list[tuple[str, Path]]:
+    return [(op, path) for path in planted for op in ("read_secret", "write")]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_secrets_denied_own_paths_work(
+    profile: str, live: tuple[Sandbox, dict[str, Path], list[Path]]
+) -> None:
+    sandbox, bundles, planted = live
+    rw = [sandbox.path(p) for p in READ_WRITE.get(profile, ())]
+    ro = [sandbox.path(p) for p in READ_ONLY.get(profile, ())]
+    ops = [*secret_ops(planted)]
+    ops += [(op, p) for p in rw for op in ("read", "write")]
+    ops += [(op, p) for p in ro for op in ("read", "write")]
+    answers = sandbox.probe(bundles[profile], ops)
+    leaked = {
+        f"{op} {path}": answer
+        for (op, path), answer in answers.items()
+        if path in planted and answer != "EACCES"
+    }
+    assert leaked == {}
+    broken = {
+        f"{op} {path}": answer
+        for (op, path), answer in answers.items()
+        if path in rw and answer != "OK"
+    }
+    assert broken == {}
+    for path in ro:
+        assert answers[("read", path)] == "OK", path
+        assert answers[("write", path)] in ("EACCES", "EROFS"), path
+
+
+@pytest.mark.parametrize("profile", ["default", "claude-code", "rust-dev"])
+def test_started_in_home_the_denies_are_carved_out(
+    profile: str, live: tuple[Sandbox, dict[str, Path], list[Path]]
+) -> None:
+    """$CWD is the home directory: the grant covers every secret, and still none is readable."""
+    sandbox, bundles, planted = live
+    own = [sandbox.path("~/.claude.json"), sandbox.path("$CWD/README")]
+    answers = sandbox.probe(
+        bundles[profile], [*secret_ops(planted), *(("read", p) for p in own)], cwd=sandbox.home
+    )
+    leaked = {
+        f"{op} {path}": answer
+        for (op, path), answer in answers.items()
+        if path in planted and answer != "EACCES"
+    }
+    assert leaked == {}
+    assert all(answers[("read", p)] == "OK" for p in own)
+
+
+@pytest.mark.parametrize("profile", AGENT_PROFILES)
+def test_agents_cannot_read_each_other(
+    profile: str, live: tuple[Sandbox, dict[str, Path], list[Path]]
+) -> None:
+    sandbox, bundles, _ = live
+    others = [sandbox.path(path) for agent, path in AGENT_STATE.items() if agent != profile]
+    answers = sandbox.probe(bundles[profile], [("read", p) for p in others])
+    assert set(answers.values()) == {"EACCES"}
+
+
+def test_nono_keys_stay_out_of_reach(live: tuple[Sandbox, dict[str, Path], list[Path]]) -> None:
+    """The signing key nonoc made in this home is not readable under any agent profile."""
+    sandbox, bundles, _ = live
+    keys = sandbox.path("$XDG_CONFIG_HOME/nono/keys")
+    assert keys.is_dir()
+    for profile in AGENT_PROFILES:
+        assert sandbox.probe(bundles[profile], [("read", keys)]) == {("read", keys): "EACCES"}
