@@ -8,7 +8,10 @@ checking only).
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # collections.abc costs `nono exec` over a millisecond at import time
+    from collections.abc import Sequence
 
 COMMANDS: dict[str, str] = {
     "run": "nonoc.cli.run_cmd",
@@ -30,6 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from nonoc.launch.cli import main as exec_main
 
         return exec_main(argv[1:])
+    if argv and argv[0] in ("run", "wrap"):
+        # Also a hot path: a cached `nono run` must cost little more than `nono exec`, and
+        # argparse with the command table costs it milliseconds (nonoc.cli.run_cmd parses by hand).
+        from nonoc.cli import run_cmd
+
+        return run_cmd.main(argv[1:]) if argv[0] == "run" else run_cmd.main_wrap(argv[1:])
     from nonoc.cli.dispatch import dispatch
     from nonoc.cli.nonoc import _exists
 

@@ -1,0 +1,139 @@
+"""Time a cached ``nono run --allow /tmp -- /bin/true`` against ``nono exec`` of the same bundle.
+
+Prints the median and minimum wall time of ``/bin/true``, ``nono exec BUNDLE -- /bin/true``
+and ``nono run --allow /tmp -- /bin/true`` over N interleaved runs, then checks issue 6's
+target: a cached ``nono run`` costs at most 1.5x ``nono exec`` of the same bundle.
+
+Setup: a scratch HOME/XDG tree; one ``nono run`` fills the compile cache (and makes the
+signing key); the bundle it compiled is taken from the cache and given to ``nono exec``,
+so both apply byte-identical policy. The first runs of each command are warm-ups (the
+launcher's verification memo, bytecode). Each run is one ``posix_spawn`` + ``wait4`` from
+this process; the three commands are interleaved run by run so that load from elsewhere
+on the machine falls on all alike. The script also checks that a cached ``nono run``
+imports neither lark, pydantic nor jinja2 (``-X importtime`` of one run).
+
+``--frozen``: run from a copy of the source tree (``PYTHONPATH``). The compile cache keys on
+a stamp of the compiler's code and data, so in a checkout where other work is going on
+each edit turns the next ``nono run`` into a full compile; a frozen copy, like an installed
+wheel, does not change under the benchmark.
+
+Usage: python benchmarks/run.py [--runs N] [--profile NAME|PATH] [--frozen]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+WARMUP = 3
+HEAVY = ("lark", "pydantic", "jinja2")
+
+
+def spawn(argv: list[str], env: dict[str, str]) -> float:
+    """Run ``argv`` once; return its wall time in milliseconds (fails loudly on a bad exit)."""
+    start = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, env)
+    _, status = os.waitpid(pid, 0)
+    elapsed = (time.perf_counter() - start) * 1000
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(argv)} exited with {os.waitstatus_to_exitcode(status)}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--profile", help="profile for nono run (default: nono run's own default)")
+    parser.add_argument("--frozen", action="store_true", help="run from a copy of the source tree")
+    args = parser.parse_args()
+
+    nono = os.path.join(os.path.dirname(sys.executable), "nono")
+    true = "/bin/true"
+    with tempfile.TemporaryDirectory(prefix="nono-bench-run-") as scratch:
+        home = os.path.join(scratch, "home")
+        os.mkdir(home)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": home,
+            "XDG_CONFIG_HOME": os.path.join(home, ".config"),
+            "XDG_CACHE_HOME": os.path.join(home, ".cache"),
+            "XDG_STATE_HOME": os.path.join(home, ".local", "state"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }
+        if args.frozen:
+            import shutil
+
+            root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            frozen = os.path.join(scratch, "src")
+            for folder in ("nonoc", "grammar", "backends", "stdlib", "profiles"):
+                shutil.copytree(
+                    os.path.join(root, folder),
+                    os.path.join(frozen, folder),
+                    ignore=shutil.ignore_patterns("__pycache__"),
+                )
+            env["PYTHONPATH"] = frozen
+        # A neutral working directory: the cache refuses to record a compile whose sources it
+        # cannot tell apart (a checkout's profiles/ next to the frozen copy's).
+        os.chdir(scratch)
+        profile = ["--profile", args.profile] if args.profile else []
+        run_argv = [nono, "run", *profile, "--allow", "/tmp", "--", true]
+        for _ in range(2):  # the first run makes the signing key and may not be cached
+            subprocess.run(run_argv, env=env, check=True, stderr=subprocess.DEVNULL)
+        bundles = glob.glob(os.path.join(home, ".cache", "nono", "bundles", "objects", "*.bundle"))
+        if len(bundles) != 1:
+            raise SystemExit(f"expected one cached bundle, found {len(bundles)}")
+        exec_argv = [nono, "exec", bundles[0], "--", true]
+
+        imports = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "nonoc.cli.nono", *run_argv[1:]],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stderr
+        heavy = sorted({m for m in HEAVY if f" {m}\n" in imports or f" {m}." in imports})
+
+        commands = {
+            "/bin/true": [true],
+            "nono exec BUNDLE -- /bin/true": exec_argv,
+            "nono run --allow /tmp -- /bin/true": run_argv,
+        }
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for index in range(WARMUP + args.runs):
+            for name, argv in commands.items():
+                elapsed = spawn(argv, env)
+                if index >= WARMUP:
+                    times[name].append(elapsed)
+
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cpus, Linux {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+    print(f"runs: {args.runs} interleaved (after {WARMUP} warm-ups)")
+    print(f"{'command':<40}{'median ms':>10}{'min ms':>9}")
+    for name, values in times.items():
+        print(f"{name:<40}{statistics.median(values):>10.2f}{min(values):>9.2f}")
+    exec_median = statistics.median(times["nono exec BUNDLE -- /bin/true"])
+    run_median = statistics.median(times["nono run --allow /tmp -- /bin/true"])
+    ratio = run_median / exec_median
+    print(f"cached nono run / nono exec = {ratio:.2f} (median; target <= 1.50)")
+    ratio_min = min(times["nono run --allow /tmp -- /bin/true"]) / min(
+        times["nono exec BUNDLE -- /bin/true"]
+    )
+    print(f"cached nono run / nono exec = {ratio_min:.2f} (minimum)")
+    print(
+        "heavy imports on a cache hit: "
+        + (", ".join(heavy) if heavy else "none (lark, pydantic, jinja2 absent)")
+    )
+    return 0 if ratio <= 1.5 and not heavy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The sequence ``nono run`` and ``nono wrap`` share, from a parsed command line to exec.
+
+1. settings (``nonoc.runtime.config``), then ``prepare``: profile + flags → bundle (cached);
+2. messages: compile notes, warnings (when compiled now, or with ``-v``), flag paths that
+   do not exist;
+3. a private copy of the payload with environment hygiene (``nonoc.runtime.envhygiene``)
+   and ``--keep-env`` folded into its ``launch`` section;
+4. ``--dry-run``: print the account and stop; else the blocked-command check;
+5. ``nono wrap``: apply and exec in this process. ``nono run``: ``session.run_child``.
+
+Exit codes follow ``nono exec``: the command's own (128+N when killed by signal N); 126
+when the sandbox cannot be applied or the command is blocked; 127 when it is not found;
+1 for nono's own errors; 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from nonoc.runtime.flags import RunRequest, UsageError, command_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs a cached run milliseconds (docs/performance.md)
+    from typing import Any
+
+EXIT_NOT_FOUND = 127
+
+
+def start(request: RunRequest, *, wrap: bool = False, hooks: Sequence[Any] = ()) -> int:
+    """Run ``request``; return the exit code (``nono wrap`` returns only on failure)."""
+    from nonoc.runtime.config import load_settings
+    from nonoc.runtime.run.prepare import flag_path_warnings, prepare, say
+
+    if request.json and not request.dry_run:
+        raise UsageError("--json goes with --dry-run (the account is the structured output)")
+    if not request.command and not request.dry_run:
+        raise UsageError("missing the command to run (nono run [FLAGS] -- CMD [ARGS...])")
+    settings = load_settings(warn=lambda message: say(f"warning: {message}"))
+    prepared = prepare(request, settings)
+    for note in prepared.notes:
+        say(f"note: {note}")
+    if not prepared.cached or request.verbose:
+        for warning in prepared.warnings:
+            sys.stderr.write(f"{warning}\n")
+    for line in flag_path_warnings(request):
+        say(f"warning: {line}")
+    keep = [value for option, value in request.policy if option == "--keep-env"]
+    payload = private_payload(prepared.payload, keep)
+    environ = dict(os.environ)
+    argv = list(request.command)
+
+    from nonoc.launch.apply import child_environment, find_command
+
+    launch = payload["linux"]["launch"] if "linux" in payload else {}
+    resolved = find_command(argv[0], child_environment(launch, environ)) if argv else None
+    if request.dry_run:
+        from nonoc.runtime.run import account
+
+        render = account.as_json if request.json else account.text
+        sys.stdout.write(render(prepared, payload, argv, environ))
+        sys.stdout.flush()
+        return _dry_run_code(argv, resolved, launch)
+    if resolved is not None:
+        from nonoc.runtime.run.commands import check_command
+
+        blocked_by_flag = [command_name(o, v) for o, v in request.policy if o == "--block-command"]
+        check_command(argv, resolved, launch, blocked_by_flag)
+    if request.verbose:
+        from nonoc.runtime.run import account
+
+        sys.stderr.write(account.text(prepared, payload, argv, environ))
+        sys.stderr.flush()
+    from nonoc.runtime.run import session
+
+    if wrap:
+        return session.exec_payload(payload, argv, environ)
+    return session.run_child(session.Launch(payload, argv, environ), hooks)
+
+
+def private_payload(payload: Mapping[str, Any], keep: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``payload`` this run may change: hygiene in ``linux.launch``, own net list."""
+    from nonoc.runtime.envhygiene import with_hygiene
+
+    copy = dict(payload)
+    if not isinstance(copy.get("linux"), dict):
+        return copy  # another target's bundle (macOS): nothing here to adjust
+    linux = dict(copy["linux"])
+    linux["launch"] = with_hygiene(linux.get("launch") or {}, keep)
+    landlock = dict(linux["landlock"])
+    landlock["net"] = list(landlock.get("net") or ())
+    linux["landlock"] = landlock
+    copy["linux"] = linux
+    provenance = dict(copy.get("provenance") or {})
+    provenance["linux"] = dict(provenance.get("linux") or {})
+    copy["provenance"] = provenance
+    return copy
+
+
+def _dry_run_code(argv: Sequence[str], resolved: str | None, launch: Mapping[str, Any]) -> int:
+    """What the run would have returned before exec: 0, 127 not found, 126 blocked."""
+    from nonoc.runtime.run.commands import EXIT_BLOCKED, blocked_name
+
+    if not argv:
+        return 0
+    if resolved is None:
+        return EXIT_NOT_FOUND
+    return EXIT_BLOCKED if blocked_name(argv[0], resolved, launch) else 0
