@@ -1,0 +1,1 @@
+"""The supervisor (see docs/supervisor.md)."""

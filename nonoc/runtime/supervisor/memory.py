@@ -1,0 +1,118 @@
+"""Read a parked thread's memory: path strings, socket addresses, small structures.
+
+``process_vm_readv`` reads the *current* address space of the pid (an ``exec`` since the
+last read is followed, unlike a kept ``/proc/PID/mem`` descriptor); ``/proc/PID/mem`` is
+the fallback where the call is missing. Everything read here is a snapshot: the process
+may rewrite its memory a moment later, so a caller never lets the kernel act on what the
+process wrote (``CONTINUE``) unless Landlock independently enforces the same decision.
+Callers check the notification is still valid *after* reading, which proves the pid was
+still the parked thread's (not a recycled one) when the bytes were taken.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+
+#: The kernel's limit on a path argument, terminating NUL included (``getname``).
+PATH_MAX = 4096
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+class _IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_readv = getattr(_libc, "process_vm_readv", None)
+if _readv is not None:
+    _readv.restype = ctypes.c_ssize_t
+    _readv.argtypes = [
+        ctypes.c_int,
+        ctypes.POINTER(_IoVec),
+        ctypes.c_ulong,
+        ctypes.POINTER(_IoVec),
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+    ]
+
+
+def read(pid: int, address: int, size: int) -> bytes:
+    """Up to ``size`` bytes at ``address`` in ``pid``; fewer when the mapping ends first.
+
+    Raises ``OSError(EFAULT)`` when not even the first byte is readable, and
+    ``OSError(ESRCH)`` when the process is gone.
+    """
+    if size <= 0:
+        return b""
+    if address == 0:
+        raise OSError(errno.EFAULT, "null pointer")
+    buffer = ctypes.create_string_buffer(size)
+    if _readv is not None:
+        local = _IoVec(ctypes.cast(buffer, ctypes.c_void_p), size)
+        remote = _IoVec(address, size)
+        got = _readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+        if got > 0:
+            return buffer.raw[:got]
+        err = ctypes.get_errno()
+        if got == 0 or err == errno.EFAULT:
+            raise OSError(errno.EFAULT, "unreadable address")
+        if err != errno.ENOSYS:
+            raise OSError(err, os.strerror(err))
+    return _read_proc_mem(pid, address, size)
+
+
+def _read_proc_mem(pid: int, address: int, size: int) -> bytes:
+    try:
+        fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise OSError(errno.ESRCH, "no such process") from None
+    try:
+        data = os.pread(fd, size, address)
+    except OSError:
+        raise OSError(errno.EFAULT, "unreadable address") from None
+    finally:
+        os.close(fd)
+    if not data:
+        raise OSError(errno.EFAULT, "unreadable address")
+    return data
+
+
+def read_exact(pid: int, address: int, size: int) -> bytes:
+    """Exactly ``size`` bytes at ``address``, or ``OSError(EFAULT)``."""
+    data = read(pid, address, size)
+    while len(data) < size:
+        more = read(pid, address + len(data), size - len(data))
+        data += more
+    return data
+
+
+def read_path(pid: int, address: int, limit: int = PATH_MAX) -> str:
+    """The NUL-terminated path at ``address``, as the kernel's ``getname`` would take it.
+
+    Reads page by page (a string may end just before an unmapped page). Raises
+    ``OSError(ENAMETOOLONG)`` when no NUL is found within ``limit`` bytes,
+    ``OSError(ENOENT)`` for an empty path and ``OSError(EFAULT)`` for a bad pointer.
+    Paths are decoded with ``surrogateescape`` (bytes, not text, are what the kernel sees).
+    """
+    taken = bytearray()
+    cursor = address
+    while len(taken) < limit:
+        # Never ask across a page boundary in one go: the next page may be unmapped.
+        span = min(_PAGE - (cursor % _PAGE), limit - len(taken))
+        try:
+            chunk = read(pid, cursor, span)
+        except OSError as exc:
+            if exc.errno == errno.EFAULT and taken:
+                raise OSError(errno.EFAULT, "path runs into unmapped memory") from None
+            raise
+        end = chunk.find(b"\0")
+        if end >= 0:
+            taken += chunk[:end]
+            if not taken:
+                raise OSError(errno.ENOENT, "empty path")
+            return taken.decode("utf-8", "surrogateescape")
+        taken += chunk
+        cursor += len(chunk)
+    raise OSError(errno.ENAMETOOLONG, "path longer than PATH_MAX")

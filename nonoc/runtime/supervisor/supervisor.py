@@ -1,0 +1,350 @@
+"""The supervisor: one loop that takes parked calls from the listener and answers each.
+
+Threads. The *loop* thread receives every notification, reads what it needs from the
+process, checks the notification is still valid, and answers the quick cases itself
+(continue inside the grants, EPERM for never-grantable paths, metadata and socket
+decisions). Questions go to one *asking* thread, so prompts come one at a time and a
+pending prompt never holds up the rest of the sandbox. Socket calls the supervisor
+performs itself (a connect may block) run on a small pool. A parked thread waits until
+its answer comes; nothing is answered twice, and a notification that went stale (the
+thread was killed, or interrupted by a signal) is dropped without harm.
+
+Every decision becomes an :class:`~nonoc.runtime.supervisor.verdict.Event` passed to the
+``on_event`` callback. An exception anywhere in a handler answers EPERM (closed, not open)
+and is reported as ``internal_error``: the loop never dies of one call.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import queue
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from nonoc.runtime.supervisor import opens
+from nonoc.runtime.supervisor.answers import AnswerSource, Question
+from nonoc.runtime.supervisor.grants import GrantTable
+from nonoc.runtime.supervisor.memo import DecisionMemory, RateLimit
+from nonoc.runtime.supervisor.notif import AUDIT_ARCH, Listener, Notification
+from nonoc.runtime.supervisor.syscalls import OPEN_CALLS, syscall_names
+from nonoc.runtime.supervisor.verdict import CONTINUE, DROPPED, Event, Verdict, fail, inject
+
+#: A handler's deferred work: run on the pool, returns the verdict and its event.
+Job = Callable[[], tuple[Verdict, Event]]
+
+
+class Supervisor:
+    """Serve one sandbox's listener until every sandboxed process has exited (or :meth:`stop`)."""
+
+    def __init__(
+        self,
+        listener: Listener | int,
+        grants: GrantTable,
+        *,
+        answers: AnswerSource | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        rate: RateLimit | None = None,
+        memory: DecisionMemory | None = None,
+        net_rules: Any = None,
+        workers: int = 8,
+    ) -> None:
+        self.listener = listener if isinstance(listener, Listener) else Listener(listener)
+        self.grants = grants
+        self.answers = answers
+        self.on_event = on_event
+        self.rate = rate or RateLimit()
+        self.memory = memory or DecisionMemory()
+        self.names = syscall_names()
+        self.arch = AUDIT_ARCH.get(_arch())
+        self.opens = opens.OpenMediator(grants)
+        from nonoc.runtime.supervisor.metadata import MetadataMediator
+        from nonoc.runtime.supervisor.sockets import SocketMediator
+
+        self.sockets = SocketMediator(grants)
+        self.metadata = MetadataMediator(grants)
+        self._questions: queue.Queue[opens.Pending | None] = queue.Queue()
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="nono-supervisor-net", initializer=_restrict, initargs=(net_rules,)
+        )
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._event_errors = 0
+        self._served = False
+        #: Counters by outcome, for the benchmark and ``nono run -v``.
+        self.counts: dict[str, int] = {}
+        self.listener.sync_wake_up()
+
+    # ----------------------------------------------------------------- running
+
+    def start(self) -> None:
+        """Run the loop and the asking thread in the background (daemon threads)."""
+        for target, name in ((self.serve, "nono-supervisor"), (self._ask_loop, "nono-supervisor-ask")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the loop, close the listener (parked calls then fail with ENOSYS), join threads."""
+        self._stop.set()
+        self._questions.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.listener.close()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the loop to end (the sandbox exited); True if it did."""
+        if not self._threads:
+            return True
+        self._threads[0].join(timeout)
+        return not self._threads[0].is_alive()
+
+    def serve(self) -> None:
+        """The loop: until the listener reports no user is left, or :meth:`stop`."""
+        try:
+            while not self._stop.is_set():
+                state = self.listener.wait(200)
+                if state == "gone":
+                    break
+                if state != "ready":
+                    continue
+                try:
+                    notification = self.listener.receive()
+                except OSError:
+                    if self._stop.is_set() or self.listener.fd < 0:
+                        break
+                    raise
+                if notification is not None:
+                    self.handle(notification)
+        finally:
+            self._served = True
+            self._questions.put(None)
+
+    # ----------------------------------------------------------------- dispatch
+
+    def handle(self, notification: Notification) -> None:
+        """Decide one notification and answer it (or hand it to the asking thread or the pool)."""
+        name = self.names.get(notification.nr, f"syscall_{notification.nr}")
+        try:
+            if notification.arch != self.arch:
+                # The filter kills foreign architectures; this can only be a filter of another's.
+                self._answer(notification, fail(errno.ENOSYS), Event(name, notification.pid, "deny", "bad_arguments"))
+                return
+            if name in OPEN_CALLS:
+                self._open(notification, name)
+                return
+            outcome = self._route(notification, name)
+            if outcome is None:
+                return
+            if callable(outcome):
+                self._pool.submit(self._run_job, notification, name, outcome)
+                return
+            verdict, event = outcome
+            self._answer(notification, verdict, event)
+        except Exception as exc:  # one bad call must never take the supervisor down
+            self._internal_error(notification, name, exc)
+
+    def _route(self, notification: Notification, name: str) -> tuple[Verdict, Event] | Job | None:
+        if self.sockets.handles(name):
+            return self.sockets.handle(self.listener, notification, name)
+        if self.metadata.handles(name):
+            return self.metadata.handle(self.listener, notification, name)
+        # A call the filter notifies but nobody mediates: the kernel decides.
+        return CONTINUE, Event(name, notification.pid, "continue", "granted")
+
+    def _run_job(self, notification: Notification, name: str, job: Job) -> None:
+        try:
+            verdict, event = job()
+            self._answer(notification, verdict, event)
+        except Exception as exc:
+            self._internal_error(notification, name, exc)
+
+    def _internal_error(self, notification: Notification, name: str, exc: BaseException) -> None:
+        detail = {"error_text": f"{type(exc).__name__}: {exc}"}
+        try:
+            self._answer(notification, fail(errno.EPERM), Event(name, notification.pid, "deny", "internal_error", detail=detail))
+        except Exception:
+            pass
+
+    # ----------------------------------------------------------------- opens
+
+    def _open(self, notification: Notification, name: str) -> None:
+        pid = notification.pid
+        try:
+            call = opens.decode(notification, name)
+            absolute = call.path if _plain(call.path) else opens.lexical_path(pid, call.dirfd, call.path)
+        except OSError as exc:
+            self._answer(notification, fail(exc.errno or errno.EFAULT), Event(name, pid, "deny", "bad_arguments", error=exc.errno))
+            return
+        access = "+".join(sorted(call.access)) or "path"
+        # What was read is only the parked thread's if the notification is still valid now.
+        if not self.listener.is_valid(notification.id):
+            self._count("dropped")
+            return
+        quick = self.opens.fast(call, absolute)
+        if quick == "granted":
+            self._answer(notification, CONTINUE, Event(name, pid, "continue", "granted", absolute or call.path, access))
+            return
+        if quick == "never_grantable":
+            self._answer(notification, fail(errno.EPERM), Event(name, pid, "deny", "never_grantable", absolute, access, errno.EPERM))
+            return
+        try:
+            target = self.opens.walk(notification, call)
+        except OSError as exc:
+            code = exc.errno or errno.EPERM
+            reason = "unsupported" if code == errno.EPERM else "walk_error"
+            self._answer(notification, fail(code), Event(name, pid, "deny", reason, call.path, access, code))
+            return
+        keep = False
+        try:
+            if not self.listener.is_valid(notification.id):
+                self._count("dropped")
+                return
+            reason, code = self.opens.judge(call, target)
+            event = Event(name, pid, "deny", reason, target.path, access, code, detail=_requested(call, target))
+            if reason == "granted":
+                self._answer(notification, CONTINUE, Event(name, pid, "continue", "granted", target.path, access))
+            elif reason != "ask":
+                self._answer(notification, fail(code), event)
+            else:
+                keep = self._before_asking(notification, call, target, name, access)
+        finally:
+            if not keep:
+                target.close()
+
+    def _before_asking(self, notification: Notification, call: opens.OpenCall, target: Any, name: str, access: str) -> bool:
+        """Answer from memory or limits, or queue a question; True when the target was queued."""
+        pid = notification.pid
+        key = (target.path, call.access)
+        recalled = self.memory.recall(key)
+        detail = _requested(call, target)
+        if recalled is True:
+            self._grant(opens.Pending(notification, call, target, target.path), "remembered")
+            return False
+        if recalled is False:
+            self._answer(notification, fail(errno.EPERM), Event(name, pid, "deny", "remembered", target.path, access, errno.EPERM, detail))
+            return False
+        if self.answers is None:
+            self._answer(notification, fail(errno.EPERM), Event(name, pid, "deny", "no_answers", target.path, access, errno.EPERM, detail))
+            return False
+        if not self.rate.take():
+            self._answer(notification, fail(errno.EPERM), Event(name, pid, "deny", "rate_limited", target.path, access, errno.EPERM, detail))
+            return False
+        self._questions.put(opens.Pending(notification, call, target, target.path))
+        return True
+
+    def _ask_loop(self) -> None:
+        while True:
+            pending = self._questions.get()
+            if pending is None:
+                if self._stop.is_set() or self._served:
+                    return
+                continue
+            try:
+                self._ask(pending)
+            except Exception as exc:
+                self._internal_error(pending.notification, pending.call.syscall, exc)
+            finally:
+                pending.close()
+
+    def _ask(self, pending: opens.Pending) -> None:
+        notification, call = pending.notification, pending.call
+        access = "+".join(sorted(call.access))
+        detail = _requested(call, pending.target)
+        if not self.listener.is_valid(notification.id):
+            self._count("dropped")
+            return  # the process gave up (killed, interrupted) while the question waited
+        assert self.answers is not None
+        question = Question(notification.pid, opens.command_name(notification.pid), call.syscall,
+                            pending.real_path, call.path, call.access)
+        answer = self.answers.ask(question)
+        self.memory.note((pending.real_path, call.access), answer.allow, remember=answer.remember)
+        if answer.allow:
+            self._grant(pending, answer.why)
+        else:
+            event = Event(call.syscall, notification.pid, "deny", answer.why, pending.real_path, access, errno.EPERM, detail)
+            self._answer(notification, fail(errno.EPERM), event)
+
+    def _grant(self, pending: opens.Pending, reason: str) -> None:
+        """Open what was approved and inject it; a failure to open is the call's errno."""
+        notification, call = pending.notification, pending.call
+        access = "+".join(sorted(call.access))
+        detail = _requested(call, pending.target)
+        if not self.listener.is_valid(notification.id):
+            self._count("dropped")
+            return
+        try:
+            fd = self.opens.open_for(pending)
+        except OSError as exc:
+            code = exc.errno or errno.EPERM
+            self._answer(notification, fail(code), Event(call.syscall, notification.pid, "deny", "walk_error", pending.real_path, access, code, detail))
+            return
+        cloexec = bool(call.flags & os.O_CLOEXEC)
+        self._answer(notification, inject(fd, cloexec=cloexec), Event(call.syscall, notification.pid, "allow", reason, pending.real_path, access, detail=detail))
+
+    # ----------------------------------------------------------------- answering
+
+    def _answer(self, notification: Notification, verdict: Verdict, event: Event) -> None:
+        """Send ``verdict``; report ``event`` (as dropped when the thread had already left)."""
+        delivered = True
+        if verdict.kind == "continue":
+            delivered = self.listener.allow_continue(notification.id)
+        elif verdict.kind == "fail":
+            delivered = self.listener.fail(notification.id, verdict.error)
+        elif verdict.kind == "return":
+            delivered = self.listener.succeed(notification.id, verdict.value)
+        elif verdict.kind == "inject":
+            try:
+                number = self.listener.inject(notification.id, verdict.fd, cloexec=verdict.cloexec)
+            finally:
+                os.close(verdict.fd)
+            delivered = number is not None
+            if delivered:
+                event.detail["fd"] = number
+        elif verdict is DROPPED:
+            delivered = False
+        self._count(event.reason if delivered else "dropped")
+        if not delivered:
+            event.detail["dropped"] = True
+        self._emit(event)
+
+    def _emit(self, event: Event) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event)
+        except Exception as exc:  # an audit failure is reported, never allowed to stop answers
+            self._event_errors += 1
+            if self._event_errors == 1:
+                sys.stderr.write(f"nono: supervisor: cannot record a decision: {exc}\n")
+
+    def _count(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+
+def _plain(path: str) -> bool:
+    """An absolute path already in normal form (the common case: no join, no clean-up)."""
+    return path.startswith("/") and "/." not in path and "//" not in path and (path == "/" or not path.endswith("/"))
+
+
+def _requested(call: opens.OpenCall, target: Any) -> dict[str, Any]:
+    """The path as the process wrote it, when it differs from the real path."""
+    return {"requested": call.path} if call.path != getattr(target, "path", None) else {}
+
+
+def _arch() -> str:
+    from nonoc.launch.seccomp import native_arch
+
+    return native_arch()
+
+
+def _restrict(net_rules: Any) -> None:
+    """Pool thread initializer: apply the sandbox's TCP rules to this thread (see sockets)."""
+    if net_rules is not None:
+        from nonoc.runtime.supervisor.netrules import restrict_thread
+
+        restrict_thread(net_rules)

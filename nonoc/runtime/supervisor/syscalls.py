@@ -1,0 +1,40 @@
+"""The system calls the supervisor mediates, by family, and their numbers on this machine."""
+
+from __future__ import annotations
+
+from functools import cache
+
+#: Opens that may be widened by a question (``--supervised``).
+OPEN_CALLS = ("open", "openat", "openat2", "creat")
+#: Calls that can reach a pathname unix socket: connect, and sends carrying an address.
+SOCKET_CALLS = ("connect", "sendto", "sendmsg", "sendmmsg")
+#: Calls that change a file's metadata without opening it for writing.
+METADATA_CALLS = (
+    "chmod", "fchmod", "fchmodat", "fchmodat2",
+    "chown", "lchown", "fchown", "fchownat",
+    "utime", "utimes", "futimesat", "utimensat",
+    "setxattr", "lsetxattr", "fsetxattr", "setxattrat",
+    "removexattr", "lremovexattr", "fremovexattr", "removexattrat",
+    "file_setattr",
+)
+#: ``ioctl`` commands that change inode flags (``chattr``): FS_IOC_SETFLAGS (long and int
+#: sized) and FS_IOC_FSSETXATTR.
+FS_IOC_SETFLAGS = 0x40086602
+FS_IOC32_SETFLAGS = 0x40046602
+FS_IOC_FSSETXATTR = 0x401C5820
+METADATA_IOCTLS = (FS_IOC_SETFLAGS, FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR)
+
+
+@cache
+def syscall_names(arch: str | None = None) -> dict[int, str]:
+    """Number → name of every mediated call that exists on ``arch`` (default: this machine)."""
+    from nonoc.backends.seccomp import tables
+    from nonoc.launch.seccomp import native_arch
+
+    table = tables.load(arch or native_arch())
+    names: dict[int, str] = {}
+    for name in (*OPEN_CALLS, *SOCKET_CALLS, *METADATA_CALLS, "ioctl"):
+        call = table.lookup(name)
+        if call is not None:
+            names[call.nr] = name
+    return names

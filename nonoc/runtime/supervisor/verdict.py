@@ -1,0 +1,97 @@
+"""What the supervisor answers a parked call, and the record it leaves of every decision.
+
+A :class:`Verdict` is the answer sent to the kernel: continue (Landlock decides), fail with
+an errno, return a value (the supervisor did the work), or inject a descriptor. An
+:class:`Event` is what the audit trail gets for the same decision: the call, the path or
+address it concerned, the outcome and the reason in a fixed vocabulary (see ``REASONS``).
+"""
+
+from __future__ import annotations
+
+import errno as errno_module
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+VerdictKind = Literal["continue", "fail", "return", "inject", "dropped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The answer to one notification."""
+
+    kind: VerdictKind
+    error: int = 0
+    value: int = 0
+    fd: int = -1
+    cloexec: bool = False
+
+
+CONTINUE = Verdict("continue")
+#: The notification went stale (the thread left the call); nothing can be answered.
+DROPPED = Verdict("dropped")
+
+
+def fail(error: int) -> Verdict:
+    """Make the call fail with ``error``."""
+    return Verdict("fail", error=error)
+
+
+def returns(value: int) -> Verdict:
+    """Make the call return ``value``."""
+    return Verdict("return", value=value)
+
+
+def inject(fd: int, *, cloexec: bool) -> Verdict:
+    """Install ``fd`` (which the supervisor then closes) and return its number in the process."""
+    return Verdict("inject", fd=fd, cloexec=cloexec)
+
+
+#: Why a decision was taken. ``granted``: inside the initial grants (Landlock decides);
+#: ``never_grantable``: a denied path or nono's own state, refused without asking;
+#: ``approved`` / ``refused``: the answer source said so; ``remembered``: an earlier
+#: answer for the session; ``timeout``: nobody answered in time; ``rate_limited``: too
+#: many questions; ``no_answers``: nothing to ask; ``unsupported``: not a regular file or
+#: directory, or on procfs; ``walk_error``: the path does not resolve (the errno says why);
+#: ``socket_granted`` / ``socket_not_granted`` / ``abstract_scoped`` / ``not_unix``: unix
+#: socket mediation; ``writable`` / ``not_writable`` / ``not_a_path``: metadata mediation;
+#: ``bad_arguments``: unreadable memory, over-long path; ``internal_error``: a supervisor bug
+#: (answered with EPERM: closed, not open).
+REASONS = frozenset(
+    {
+        "granted", "never_grantable", "approved", "refused", "remembered", "timeout",
+        "rate_limited", "no_answers", "unsupported", "walk_error", "socket_granted",
+        "socket_not_granted", "abstract_scoped", "not_unix", "writable", "not_writable",
+        "not_a_path", "bad_arguments", "internal_error",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One decision, for the audit trail (``supervisor_decision`` records)."""
+
+    syscall: str
+    pid: int
+    decision: Literal["continue", "allow", "deny"]
+    reason: str
+    path: str | None = None
+    access: str | None = None
+    error: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def fields(self) -> dict[str, Any]:
+        """The record's fields: only what is set, errno by name."""
+        out: dict[str, Any] = {
+            "syscall": self.syscall,
+            "pid": self.pid,
+            "decision": self.decision,
+            "reason": self.reason,
+        }
+        if self.path is not None:
+            out["path"] = self.path
+        if self.access is not None:
+            out["access"] = self.access
+        if self.error:
+            out["errno"] = errno_module.errorcode.get(self.error, str(self.error))
+        out.update(self.detail)
+        return out
