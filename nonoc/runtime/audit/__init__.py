@@ -17,6 +17,10 @@ API for ``nono run``::
     session.record("command", argv=["git", "push"], decision="blocked")
     session.close(exit_code)              # session_end + the ledger's close entry; returns the final hash
 
+Proxy and supervisor decisions go straight in: ``ProxyConfig(on_event=session.network_event)``,
+``Supervisor(on_event=session.supervisor_event)``. As a ``nono run`` hook: :class:`AuditHook`
+(``nonoc.runtime.audit.hook``), installed first so that it closes last.
+
 ``AuditSession`` is also a context manager (closes with 0, or 1 on an exception).
 Reading and checking: :class:`AuditTrail` (``sessions()``, ``read_session(id)``) and
 :func:`verify_trail` (returns :class:`AuditReport` whose findings name each changed,
@@ -30,6 +34,7 @@ Event kinds: ``session_start``, ``session_end`` (written by the session itself),
 from __future__ import annotations
 
 from nonoc.runtime.audit.chain import EVENT_KINDS
+from nonoc.runtime.audit.hook import AuditHook
 from nonoc.runtime.audit.redact import redact_argv
 from nonoc.runtime.audit.session import AuditSession, default_root, new_session_id
 from nonoc.runtime.audit.trail import AuditError, AuditTrail, SessionInfo
@@ -38,6 +43,7 @@ from nonoc.runtime.audit.verify import AuditReport, Finding, verify_trail
 __all__ = [
     "EVENT_KINDS",
     "AuditError",
+    "AuditHook",
     "AuditReport",
     "AuditSession",
     "AuditTrail",

@@ -126,6 +126,17 @@ class AuditSession:
             raise ValueError(f"audit session {self.id} is closed")
         return self._append(kind, _clean(fields))
 
+    def network_event(self, event: Any) -> None:
+        """Record a proxy decision (``ProxyEvent``): pass as the proxy's ``on_event``.
+
+        Runs on the proxy's thread; one ``write``, no fsync, so it does not hold the proxy up.
+        """
+        self.record("network_decision", **_renamed(event.to_dict()))
+
+    def supervisor_event(self, event: Any) -> None:
+        """Record a supervisor decision (``supervisor.verdict.Event``): its ``on_event``."""
+        self.record("supervisor_decision", **_renamed(event.fields()))
+
     def close(self, exit_code: int, **fields: Any) -> str:
         """Write ``session_end`` and the ledger's ``close`` entry (signed if a key was given).
 
@@ -183,6 +194,11 @@ class AuditSession:
             self.seq += 1
             self.last_hash = record["hash"]
             return record
+
+
+def _renamed(fields: dict[str, Any]) -> dict[str, Any]:
+    """An event's fields with the record's own names (``kind``, ``time``…) prefixed ``event_``."""
+    return {f"event_{k}" if k in RESERVED_KEYS else k: v for k, v in fields.items()}
 
 
 def _clean(fields: dict[str, Any]) -> dict[str, Any]:

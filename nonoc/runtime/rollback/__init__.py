@@ -17,6 +17,12 @@ API for ``nono run`` (and anything else that wants an undo)::
     store.verify(before.id).ok                   # objects re-hashed, Merkle root recomputed
     store.cleanup(keep=20, max_bytes=5 << 30)    # retention
 
+As ``nono run`` hooks (``before_spawn``/``after_spawn``/``after_exit``)::
+
+    audit = AuditHook(policy_digest=digest)      # from nonoc.runtime.audit.hook; first
+    rollback = RollbackHook(writable_roots, options=options, audit=audit)
+    run_child(launch, hooks=[audit, rollback])
+
 ``Snapshot`` (summary fields: ``id``, ``session``, ``label``, ``roots``, ``merkle_root``,
 ``files``, ``total_bytes``, ``excluded``…) is what ``snapshot``/``get``/``list`` return;
 ``store.entries(snapshot)`` loads its per-path entries. Errors the user can act on are
@@ -30,12 +36,13 @@ that can write the store can rewrite history and what restore brings back.
 Modules: ``objects`` (content-addressed store), ``gitignore`` (pattern matcher), ``rules``
 (what is left out), ``scan`` (the walk), ``manifest`` (entries, Merkle root), ``snapshot``
 (on-disk form), ``store`` (the API), ``diff``, ``restore`` (+ ``plan``, ``safefs``), ``verify``,
-``retention`` (cleanup), ``progress``, ``fsio`` (durable writes).
+``retention`` (cleanup), ``progress``, ``fsio`` (durable writes), ``hook`` (for ``nono run``).
 """
 
 from __future__ import annotations
 
 from nonoc.runtime.rollback.diff import Change, TreeDiff
+from nonoc.runtime.rollback.hook import RollbackHook
 from nonoc.runtime.rollback.manifest import Entry
 from nonoc.runtime.rollback.progress import NoProgress, Progress, ProgressBar
 from nonoc.runtime.rollback.rules import RollbackOptions
@@ -51,6 +58,7 @@ __all__ = [
     "Progress",
     "ProgressBar",
     "RollbackError",
+    "RollbackHook",
     "RollbackOptions",
     "Snapshot",
     "SnapshotStore",
