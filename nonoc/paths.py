@@ -12,8 +12,11 @@ Standard library only: the launcher uses this module.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # collections.abc and re cost the launcher milliseconds at import time
+    import re
+    from collections.abc import Mapping
 
 #: Variables a template may start with. Keep in sync with ``nonoc.ir.PATH_VARIABLES``.
 VARIABLES: tuple[str, ...] = (
@@ -28,7 +31,22 @@ VARIABLES: tuple[str, ...] = (
     "XDG_RUNTIME_DIR",
 )
 
-_VAR = re.compile(r"^\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+_VAR_PATTERN = r"^\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+_var: re.Pattern[str] | None = None
+
+
+def _variable_pattern() -> re.Pattern[str]:
+    """The pattern of a leading ``$NAME`` or ``${NAME}``, compiled on first use.
+
+    Only ``normalize`` (the compiler's side) needs it; the launcher only expands templates
+    and must not pay for importing ``re``.
+    """
+    global _var
+    if _var is None:
+        import re
+
+        _var = re.compile(_VAR_PATTERN)
+    return _var
 
 
 class TemplateError(ValueError):
@@ -66,12 +84,14 @@ def normalize(raw: str, *, relative_base: str = "$CWD") -> str:
     elif text.startswith("~"):
         raise TemplateError("'~user' paths are not supported; write the absolute path")
     elif text.startswith("$"):
-        match = _VAR.match(text)
+        match = _variable_pattern().match(text)
         if match is None:
             raise TemplateError("'$' must start a variable name such as $HOME")
         name = match.group("braced") or match.group("bare")
         if name not in VARIABLES:
-            raise TemplateError(f"unknown variable ${name}; known: " + ", ".join("$" + v for v in VARIABLES))
+            raise TemplateError(
+                f"unknown variable ${name}; known: " + ", ".join("$" + v for v in VARIABLES)
+            )
         head, rest = f"${name}", text[match.end() :]
         if rest and not rest.startswith("/"):
             raise TemplateError(f"a variable must be followed by '/' (after ${name})", match.end())

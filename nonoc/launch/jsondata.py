@@ -50,6 +50,9 @@ def loads(data: str | bytes) -> object:
         value, end = _scan(text, start)
     except StopIteration as stop:
         raise ValueError(f"invalid JSON at offset {stop.value}") from None
+    except RecursionError:
+        # Untrusted input (an envelope before verification) may nest deeper than the stack.
+        raise ValueError("JSON nested too deeply") from None
     if text[end:].strip(_WHITESPACE):
         raise ValueError(f"extra data after the JSON document at offset {end}")
     return value

@@ -13,16 +13,18 @@ trusted keys checks that tag and nothing else. Whoever could forge a memo could 
 ``$XDG_CONFIG_HOME/nono/``, where they could as well add a trusted key; so the memo gives
 nobody a power they did not have (the full argument is in ``docs/bundles.md``).
 
-Standard library only at import time; ``cryptography`` is imported on the slow path and
-``nonoc.errors`` only when refusing. Nothing here imports a compiler module.
+Standard library only at import time, and not ``json`` (which imports ``re``): the envelope
+and payload are parsed by ``nonoc.launch.jsondata``. ``cryptography`` is imported on the
+slow path and ``nonoc.errors`` only when refusing. Nothing here imports a compiler module.
 """
 
 from __future__ import annotations
 
 import binascii
-import json
 import os
 import sys
+
+from nonoc.launch.jsondata import loads as json_loads
 
 # The memo path must stay cheap. ``hashlib`` and ``hmac`` load OpenSSL when imported
 # (~4 ms here, a third of the interpreter's start-up), so the memo uses the interpreter's
@@ -35,7 +37,7 @@ except ImportError:  # pragma: no cover - every CPython build has it
 try:
     from _operator import _compare_digest as compare_digest
 except ImportError:  # pragma: no cover
-    from hmac import compare_digest
+    from hmac import compare_digest  # type: ignore[no-redef]
 
 # ``typing`` and ``base64`` cost more to import than this whole module's work on the memo
 # path (base64 pulls in ``re``); annotations are strings, and binascii does the base64.
@@ -301,7 +303,7 @@ def _refuse(path: str, message: str, *notes: str) -> NoReturn:
 def parse_envelope(path: str, data: bytes) -> tuple[bytes, list[dict[str, Any]]]:
     """Check the envelope's shape and type; return the decoded payload and the signatures."""
     try:
-        envelope = json.loads(data)
+        envelope = json_loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         _refuse(path, f"not a nono bundle: malformed JSON ({exc})")
     if not isinstance(envelope, dict):
@@ -381,10 +383,12 @@ def verify_signatures(
 def check_payload(path: str, payload: bytes) -> dict[str, Any]:
     """Parse the payload and refuse a foreign format, target or architecture."""
     try:
-        document = json.loads(payload)
+        document = json_loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         _refuse(path, f"malformed bundle payload ({exc})")
-    manifest = document.get("manifest") if isinstance(document, dict) else None
+    if not isinstance(document, dict):
+        _refuse(path, "malformed bundle payload: no manifest")
+    manifest = document.get("manifest")
     if not isinstance(manifest, dict):
         _refuse(path, "malformed bundle payload: no manifest")
     if document.get("format") != FORMAT:
