@@ -199,7 +199,7 @@ def _cleanup(store: SnapshotStore, args: argparse.Namespace) -> int:
 
 def _session_pair(store: SnapshotStore, snap: Snapshot) -> tuple[Snapshot | None, Snapshot | None]:
     """The two snapshots whose difference ``show`` reports for ``snap``."""
-    siblings = [s for s in store.session_snapshots(snap.session) if s.label != "pre-restore"]
+    siblings = [s for s in store.session_snapshots(snap.session) if not s.label.startswith("pre-restore")]
     if snap in siblings and len(siblings) > 1:
         index = siblings.index(snap)
         return (snap, siblings[index + 1]) if index + 1 < len(siblings) else (siblings[index - 1], snap)

@@ -16,9 +16,9 @@ The order of work, and why:
    first (so a read-only directory is filled before it becomes read-only); a last sync.
 5. The journal is deleted.
 
-Rerunning an interrupted restore removes the temporaries its journal lists and computes
-the plan again from the trees as they are: whatever was done is not redone, whatever was
-not is. Every path operation goes through :class:`safefs.TreeHandle`, which never follows a
+Rerunning an interrupted restore removes the temporaries its journal lists, takes another
+safety snapshot (``pre-restore-resumed``) and computes the plan again from the trees as they
+are: whatever was done is not redone, whatever was not is. Every path operation goes through :class:`safefs.TreeHandle`, which never follows a
 symlink out of the tree. What the snapshot left out (excluded, ignored, over the size
 limit, other filesystems) is never touched; a directory that must go but still holds such
 content is kept and reported.
@@ -99,22 +99,20 @@ def restore(
         journal_dir = store.root / "journal"
         previous = _open_journals(store)
         resume = next((j for j in previous if j["snapshot"] == target.id), None)
-        if resume is not None:
-            report.resumed = True
-            report.pre_restore = resume.get("pre_restore")
-            current = store.scan_current(target, progress=progress)
-        else:
-            safety = store.take(
-                target.roots,
-                target.session,
-                "pre-restore",
-                target.options,
-                progress,
-                ignore_source=store.ignore_source(target),
-                rules_from=target.rules_from or target.id,
-            )
-            report.pre_restore = safety.id
-            current = store.entries(safety)
+        # A safety snapshot even when resuming: whatever changed since the interruption is
+        # kept too. The undo point reported stays the first one, taken before any change.
+        safety = store.take(
+            target.roots,
+            target.session,
+            "pre-restore" if resume is None else "pre-restore-resumed",
+            target.options,
+            progress,
+            ignore_source=store.ignore_source(target),
+            rules_from=target.rules_from or target.id,
+        )
+        report.resumed = resume is not None
+        report.pre_restore = str(resume.get("pre_restore") or safety.id) if resume else safety.id
+        current = store.entries(safety)
         plan = make_plan(current, target_entries, paths)
         _check_objects(store, plan, progress)
         journal_id = secrets.token_hex(6)
