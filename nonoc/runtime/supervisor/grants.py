@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nonoc import paths
+from nonoc.runtime.supervisor.netrules import NetRules
 
 READ_FILE, READ_DIR, WRITE_FILE = "READ_FILE", "READ_DIR", "WRITE_FILE"
 TRUNCATE, MAKE_REG = "TRUNCATE", "MAKE_REG"
@@ -61,6 +62,10 @@ class GrantTable:
     sockets: frozenset[str] = frozenset()
     #: Landlock scopes abstract unix sockets to the sandbox (ABI 6+, and the policy keeps it).
     abstract_scoped: bool = True
+    #: ``protect metadata``: metadata changes only inside writable grants.
+    protect_metadata: bool = False
+    #: The sandbox's TCP rules on this kernel (handled rights, ``(port, rights)`` rules).
+    net: NetRules = field(default_factory=lambda: NetRules(()))
 
     def add_tree(self, path: str, rights: Iterable[str]) -> None:
         """Grant ``rights`` beneath directory ``path`` (unioned with what is there)."""
@@ -135,6 +140,8 @@ class GrantTable:
                     table.add_file(grant.path, grant.access)
             denied = {place for deny in plan.denies for place in deny.paths}
             table.abstract_scoped = "ABSTRACT_UNIX_SOCKET" in plan.report.scopes
+            ports = tuple((port.port, tuple(port.access)) for port in plan.ports)
+            table.net = NetRules(tuple(plan.report.handled_net), ports)
         finally:
             plan.close()
         denied.update(nono_dirs(environ))
@@ -148,4 +155,5 @@ class GrantTable:
             except paths.UnsetVariable:
                 continue  # a socket grant whose variable is unset grants nothing
         table.sockets = frozenset(sockets)
+        table.protect_metadata = bool(launch.get("protect_metadata"))
         return table

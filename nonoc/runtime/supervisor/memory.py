@@ -116,3 +116,26 @@ def read_path(pid: int, address: int, limit: int = PATH_MAX) -> str:
         taken += chunk
         cursor += len(chunk)
     raise OSError(errno.ENAMETOOLONG, "path longer than PATH_MAX")
+
+
+
+def open_for_writing(pid: int) -> int:
+    """A ``/proc/PID/mem`` descriptor to write a call's results back with :func:`write_at`.
+
+    Opened by an unrestricted thread: the access check happens here, once, so a pool
+    thread that Landlock restricts (see :mod:`netrules`) can still write through it.
+    """
+    try:
+        return os.open(f"/proc/{pid}/mem", os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise OSError(errno.ESRCH, "no such process") from None
+
+
+def write_at(mem_fd: int, address: int, data: bytes) -> None:
+    """Write ``data`` at ``address`` through a descriptor from :func:`open_for_writing`."""
+    try:
+        done = os.pwrite(mem_fd, data, address)
+    except OSError:
+        raise OSError(errno.EFAULT, "unwritable address") from None
+    if done != len(data):
+        raise OSError(errno.EFAULT, "unwritable address")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import queue
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -29,12 +30,10 @@ from nonoc.runtime.supervisor import opens
 from nonoc.runtime.supervisor.answers import AnswerSource, Question
 from nonoc.runtime.supervisor.grants import GrantTable
 from nonoc.runtime.supervisor.memo import DecisionMemory, RateLimit
+from nonoc.runtime.supervisor.netrules import NetRules, restrict_thread
 from nonoc.runtime.supervisor.notif import AUDIT_ARCH, Listener, Notification
 from nonoc.runtime.supervisor.syscalls import OPEN_CALLS, syscall_names
-from nonoc.runtime.supervisor.verdict import CONTINUE, DROPPED, Event, Verdict, fail, inject
-
-#: A handler's deferred work: run on the pool, returns the verdict and its event.
-Job = Callable[[], tuple[Verdict, Event]]
+from nonoc.runtime.supervisor.verdict import CONTINUE, DROPPED, Event, Job, Verdict, fail, inject
 
 
 class Supervisor:
@@ -49,7 +48,6 @@ class Supervisor:
         on_event: Callable[[Event], None] | None = None,
         rate: RateLimit | None = None,
         memory: DecisionMemory | None = None,
-        net_rules: Any = None,
         workers: int = 8,
     ) -> None:
         self.listener = listener if isinstance(listener, Listener) else Listener(listener)
@@ -67,8 +65,14 @@ class Supervisor:
         self.sockets = SocketMediator(grants)
         self.metadata = MetadataMediator(grants)
         self._questions: queue.Queue[opens.Pending | None] = queue.Queue()
-        self._pool = ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="nono-supervisor-net", initializer=_restrict, initargs=(net_rules,)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nono-supervisor-io", initializer=_quiet)
+        # Inet calls the supervisor makes for the agent carry the agent's TCP rules.
+        self._net_pool = (
+            ThreadPoolExecutor(
+                max_workers=workers, thread_name_prefix="nono-supervisor-net", initializer=_restricted, initargs=(grants.net,)
+            )
+            if grants.net.restrictive
+            else self._pool
         )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -94,6 +98,7 @@ class Supervisor:
         for thread in self._threads:
             thread.join(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._net_pool.shutdown(wait=False, cancel_futures=True)
         self.listener.close()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -138,17 +143,16 @@ class Supervisor:
                 self._open(notification, name)
                 return
             outcome = self._route(notification, name)
-            if outcome is None:
-                return
-            if callable(outcome):
-                self._pool.submit(self._run_job, notification, name, outcome)
+            if isinstance(outcome, Job):
+                pool = self._net_pool if outcome.restricted else self._pool
+                pool.submit(self._run_job, notification, name, outcome)
                 return
             verdict, event = outcome
             self._answer(notification, verdict, event)
         except Exception as exc:  # one bad call must never take the supervisor down
             self._internal_error(notification, name, exc)
 
-    def _route(self, notification: Notification, name: str) -> tuple[Verdict, Event] | Job | None:
+    def _route(self, notification: Notification, name: str) -> tuple[Verdict, Event] | Job:
         if self.sockets.handles(name):
             return self.sockets.handle(self.listener, notification, name)
         if self.metadata.handles(name):
@@ -158,10 +162,13 @@ class Supervisor:
 
     def _run_job(self, notification: Notification, name: str, job: Job) -> None:
         try:
-            verdict, event = job()
+            verdict, event = job.run()
             self._answer(notification, verdict, event)
         except Exception as exc:
             self._internal_error(notification, name, exc)
+        finally:
+            if job.cleanup is not None:
+                job.cleanup()
 
     def _internal_error(self, notification: Notification, name: str, exc: BaseException) -> None:
         detail = {"error_text": f"{type(exc).__name__}: {exc}"}
@@ -342,9 +349,12 @@ def _arch() -> str:
     return native_arch()
 
 
-def _restrict(net_rules: Any) -> None:
-    """Pool thread initializer: apply the sandbox's TCP rules to this thread (see sockets)."""
-    if net_rules is not None:
-        from nonoc.runtime.supervisor.netrules import restrict_thread
+def _quiet() -> None:
+    """Pool thread initializer: signals go to the main thread, never interrupt a call made here."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
 
-        restrict_thread(net_rules)
+
+def _restricted(rules: NetRules) -> None:
+    """Pool thread initializer: block signals, then apply the sandbox's TCP rules to this thread."""
+    _quiet()
+    restrict_thread(rules)

@@ -9,6 +9,7 @@ address it concerned, the outcome and the reason in a fixed vocabulary (see ``RE
 from __future__ import annotations
 
 import errno as errno_module
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,7 +54,8 @@ def inject(fd: int, *, cloexec: bool) -> Verdict:
 #: many questions; ``no_answers``: nothing to ask; ``unsupported``: not a regular file or
 #: directory, or on procfs; ``walk_error``: the path does not resolve (the errno says why);
 #: ``socket_granted`` / ``socket_not_granted`` / ``abstract_scoped`` / ``not_unix``: unix
-#: socket mediation; ``writable`` / ``not_writable`` / ``not_a_path``: metadata mediation;
+#: socket mediation (``no_address``: nothing to resolve; ``abstract``: an abstract name the
+#: policy leaves open); ``writable`` / ``not_writable`` / ``not_a_path``: metadata mediation;
 #: ``bad_arguments``: unreadable memory, over-long path; ``internal_error``: a supervisor bug
 #: (answered with EPERM: closed, not open).
 REASONS = frozenset(
@@ -61,7 +63,7 @@ REASONS = frozenset(
         "granted", "never_grantable", "approved", "refused", "remembered", "timeout",
         "rate_limited", "no_answers", "unsupported", "walk_error", "socket_granted",
         "socket_not_granted", "abstract_scoped", "not_unix", "writable", "not_writable",
-        "not_a_path", "bad_arguments", "internal_error",
+        "not_a_path", "bad_arguments", "internal_error", "no_address", "abstract",
     }
 )
 
@@ -95,3 +97,16 @@ class Event:
             out["errno"] = errno_module.errorcode.get(self.error, str(self.error))
         out.update(self.detail)
         return out
+
+
+@dataclass
+class Job:
+    """Work a handler defers to a pool thread (a call the supervisor performs may block).
+
+    ``restricted``: run it on a thread carrying the sandbox's TCP rules (see ``netrules``).
+    ``cleanup`` runs after, whatever happened (closes the descriptors the job used).
+    """
+
+    run: Callable[[], tuple[Verdict, Event]]
+    restricted: bool = False
+    cleanup: Callable[[], None] | None = None
