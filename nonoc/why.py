@@ -233,6 +233,12 @@ def _linux_path(evidence: Evidence, answer: Answer, real: str, op: str) -> None:
                     evidence.ref(d.rule_id, "split", f"deny of {d.template}") for d in split.denies
                 )
             return
+        if matching:
+            ids = ", ".join(dict.fromkeys(g.rule_id for g in matching))
+            have = sorted({a for g in matching for a in g.access})
+            answer.reason = f"{ids} cover {real}, but with {', '.join(have)}: not {right}"
+            answer.rules.extend(_grant_ref(evidence, g.rule_id, "grant") for g in matching)
+            return
         for split in plan.splits:
             if within(real, split.grant.path):
                 answer.reason = (
@@ -245,12 +251,6 @@ def _linux_path(evidence: Evidence, answer: Answer, real: str, op: str) -> None:
                     evidence.ref(d.rule_id, "deny", f"deny of {d.template}") for d in split.denies
                 )
                 return
-        if matching:
-            ids = ", ".join(dict.fromkeys(g.rule_id for g in matching))
-            have = sorted({a for g in matching for a in g.access})
-            answer.reason = f"{ids} cover {real}, but with {', '.join(have)}: not {right}"
-            answer.rules.extend(_grant_ref(evidence, g.rule_id, "grant") for g in matching)
-            return
         answer.reason = (
             f"not granted: no rule covers {real}, and Landlock denies what is not granted"
         )
