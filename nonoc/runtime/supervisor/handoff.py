@@ -21,8 +21,12 @@ import errno
 import os
 import select
 import struct
+from collections.abc import Callable
 
 from nonoc.launch import seccomp as filters
+
+#: ``nonoc.launch.seccomp.install``'s shape.
+Installer = Callable[..., "int | None"]
 
 _NUMBER = struct.Struct("=i")
 _PIDFD_GETFD = 438  # the generic syscall table: same number on x86_64 and aarch64
@@ -31,19 +35,21 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 
-def install_and_hand_over(program: bytes, channel: int) -> None:
+def install_and_hand_over(program: bytes, channel: int, *, install: Installer | None = None) -> None:
     """Child side: install ``program`` with a listener, pass it to the parent, close it.
 
     Asks the kernel to make a received notification wait killably only (5.19+; without
     it, a signal makes the parked call restart and the question is asked again). Raises
-    ``SandboxError`` when the filter cannot be installed or the parent does not answer.
+    ``SandboxError`` when the filter cannot be installed, ``OSError`` when the parent does
+    not take the listener. ``install`` replaces ``nonoc.launch.seccomp.install``.
     """
+    install = install or filters.install
     flags = filters.SECCOMP_FILTER_FLAG_NEW_LISTENER
     try:
-        listener = filters.install(program, flags=flags | filters.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
+        listener = install(program, flags=flags | filters.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
     except Exception:
         # EINVAL from an older kernel: nothing was installed, so trying again is safe.
-        listener = filters.install(program, flags=flags)
+        listener = install(program, flags=flags)
     if listener is None:
         raise OSError(errno.EINVAL, "the kernel returned no listener")
     try:

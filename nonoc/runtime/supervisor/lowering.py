@@ -137,3 +137,24 @@ def notify_statements(mediation: Mediation, arch: str) -> str:
             text += " if " + " and ".join(tests)
         lines.append(text)
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def notify_filter(mediation: Mediation, arch: str) -> bytes:
+    """A filter of its own holding only the ``notify`` rules (raw ``sock_filter[]`` bytes).
+
+    ``nono run`` installs it as a second filter, with the listener, after the bundle's own
+    filter: seccomp runs every installed filter and keeps the strictest action, so the
+    bundle's denies still beat ``notify``, and the bundle needs no recompiling to be
+    supervised. Empty bytes when nothing is mediated.
+    """
+    import base64
+
+    from nonoc.backends import seccomp
+    from nonoc.backends.host import HostFacts
+
+    rules = notify_rules(mediation, arch)
+    if not rules:
+        return b""
+    policy = Policy(name="nono-supervisor", target="linux", syscalls=rules)
+    artifact, _ = seccomp.lower(policy, HostFacts(target="linux", arch=arch))
+    return base64.b64decode(str(artifact["program"]))
