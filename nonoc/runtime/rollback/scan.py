@@ -74,9 +74,17 @@ def read_gitignore(directory: str) -> bytes | None:
 class TreeScanner:
     """Walks roots under one set of :class:`RollbackOptions`."""
 
-    def __init__(self, options: RollbackOptions, ignore_source: IgnoreSource | None = None) -> None:
+    def __init__(
+        self,
+        options: RollbackOptions,
+        ignore_source: IgnoreSource | None = None,
+        never: frozenset[str] = frozenset(),
+    ) -> None:
         self.options = options
         self.ignore_source = ignore_source or read_gitignore
+        #: Directories never recorded whatever the options say: nono's own state (a store
+        #: that snapshotted itself would grow without end, and restore would rewrite it).
+        self.never = never
         self.include = gitignore.PatternList(options.include)
         self.exclude = gitignore.PatternList(options.exclude)
         self.excluded_dirs = frozenset(options.excluded_dirs)
@@ -167,6 +175,9 @@ class TreeScanner:
             elif fmt == _LNK:
                 out.append(_link_entry(child.path, st))
             elif is_dir:
+                if child.path in self.never:
+                    self._scan.excluded.append(Exclusion(child.path, "nono's own state"))
+                    continue
                 if self.options.one_filesystem and st.st_dev != dev:
                     self._scan.excluded.append(Exclusion(child.path, "another filesystem"))
                     continue

@@ -79,6 +79,9 @@ class SnapshotStore:
         self.root = Path(root) if root is not None else default_root()
         self.objects = ObjectStore(self.root / "objects")
         self.durable = durable
+        # The store itself and nono's state directory (audit trail included) are never
+        # part of a snapshot, even when a snapshot root contains them.
+        self.never = frozenset({os.path.realpath(self.root), os.path.realpath(default_root().parent)})
 
     # -- taking snapshots -------------------------------------------------------------
 
@@ -110,7 +113,7 @@ class SnapshotStore:
         snap_id = new_snapshot_id()
         started_ns = time.time_ns()
         began = time.perf_counter()
-        scan = TreeScanner(options, ignore_source).scan(roots)
+        scan = TreeScanner(options, ignore_source, self.never).scan(roots)
         parent = self.latest_covering(roots)
         entries, excluded, hashed = self.hash_entries(
             scan.entries, parent, store=True, progress=progress or NoProgress()
@@ -278,14 +281,19 @@ class SnapshotStore:
     def scan_current(self, snapshot: Snapshot, *, progress: Progress) -> dict[str, Entry]:
         """The trees of ``snapshot`` as they are now, scanned under the snapshot's rules."""
         source = self.ignore_source(snapshot)
-        scan = TreeScanner(snapshot.options, source).scan(snapshot.roots)
+        scan = TreeScanner(snapshot.options, source, self.never).scan(snapshot.roots)
         parent = self.latest_covering(snapshot.roots)
         entries, _, _ = self.hash_entries(scan.entries, parent, store=False, progress=progress)
         return {e.path: e for e in entries}
 
     def ignore_source(self, snapshot: Snapshot) -> IgnoreSource:
         """``.gitignore`` text as recorded in the snapshot whose rules ``snapshot`` follows."""
-        rules = snapshot if snapshot.rules_from in (None, snapshot.id) else self.get(snapshot.rules_from or "")
+        rules = snapshot
+        if snapshot.rules_from not in (None, snapshot.id):
+            try:
+                rules = self.get(snapshot.rules_from or "")
+            except RollbackError:
+                pass  # removed by cleanup: the snapshot's own .gitignore files are the next best
         recorded = self.entries(rules)
 
         def source(directory: str) -> bytes | None:

@@ -258,3 +258,15 @@ def test_unknown_and_ambiguous_ids(store: SnapshotStore, project: Path) -> None:
         store.get("nope")
     with pytest.raises(RollbackError, match="names several snapshots"):
         store.get(time.strftime("%Y"))
+
+
+def test_nonos_own_state_is_never_snapshotted(store: SnapshotStore, project: Path, tmp_path: Path) -> None:
+    store.snapshot([project])  # the store now exists under tmp_path/state/nono/rollback
+    (tmp_path / "state" / "nono" / "audit").mkdir(parents=True)
+    snap = store.snapshot([tmp_path])
+    reasons = {os.path.relpath(x.path, tmp_path): x.reason for x in snap.excluded}
+    assert reasons == {"state/nono": "nono's own state"}
+    assert not any("/state/nono/" in p for p in store.entries(snap))
+    (project / "new.txt").write_text("x")
+    store.restore(snap.id)  # the store is not "extra content" to delete
+    assert store.verify(snap.id).ok and not (project / "new.txt").exists()
