@@ -5,7 +5,8 @@ API for ``nono run`` (and anything else that wants an undo)::
     from nonoc.runtime.rollback import SnapshotStore, RollbackOptions, ProgressBar
 
     store = SnapshotStore()                      # $XDG_STATE_HOME/nono/rollback
-    options = RollbackOptions(include=("dist",), exclude=("*.log",))
+    options = RollbackOptions(include=include_patterns(args.rollback_include, roots),
+                              exclude=tuple(args.rollback_exclude))
     before = store.snapshot(writable_roots, session_id, "before", options=options,
                             progress=ProgressBar())
     ...                                          # the sandboxed command runs
@@ -45,7 +46,7 @@ from nonoc.runtime.rollback.diff import Change, TreeDiff
 from nonoc.runtime.rollback.hook import RollbackHook
 from nonoc.runtime.rollback.manifest import Entry
 from nonoc.runtime.rollback.progress import NoProgress, Progress, ProgressBar
-from nonoc.runtime.rollback.rules import RollbackOptions
+from nonoc.runtime.rollback.rules import RollbackOptions, include_patterns
 from nonoc.runtime.rollback.scan import Exclusion
 from nonoc.runtime.rollback.snapshot import Snapshot
 from nonoc.runtime.rollback.store import RollbackError, SnapshotStore, default_root
@@ -64,4 +65,5 @@ __all__ = [
     "SnapshotStore",
     "TreeDiff",
     "default_root",
+    "include_patterns",
 ]

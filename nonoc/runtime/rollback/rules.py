@@ -81,3 +81,26 @@ class RollbackOptions:
 def exclusion_reason(name: str) -> str:
     """Why a directory of this name is left out by default."""
     return "version-control internals" if name in VCS_DIRS else "regenerable"
+
+
+def include_patterns(values: list[str] | tuple[str, ...], roots: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``--rollback-include`` values as patterns: a path inside a root becomes anchored to it.
+
+    ``--rollback-include ./node_modules/my-fork`` (or its absolute path) becomes
+    ``/node_modules/my-fork/`` for the root that holds it; anything else (``dist``,
+    ``*.lock``) is already a pattern and is kept as written.
+    """
+    import os
+
+    out: list[str] = []
+    for value in values:
+        absolute = os.path.abspath(value)
+        root = next(
+            (r for r in sorted(roots, key=len, reverse=True) if absolute.startswith(r.rstrip("/") + "/")), None
+        )
+        if root is not None and os.path.lexists(absolute):
+            rel = os.path.relpath(absolute, root)
+            out.append("/" + rel + ("/" if os.path.isdir(absolute) and not os.path.islink(absolute) else ""))
+        else:
+            out.append(value)
+    return tuple(out)

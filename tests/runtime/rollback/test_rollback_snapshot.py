@@ -270,3 +270,18 @@ def test_nonos_own_state_is_never_snapshotted(store: SnapshotStore, project: Pat
     (project / "new.txt").write_text("x")
     store.restore(snap.id)  # the store is not "extra content" to delete
     assert store.verify(snap.id).ok and not (project / "new.txt").exists()
+
+
+def test_include_paths_become_anchored_patterns(store: SnapshotStore, project: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from nonoc.runtime.rollback.rules import include_patterns
+
+    (project / "node_modules" / "fork").mkdir(parents=True)
+    (project / "node_modules" / "fork" / "index.js").write_text("patched")
+    (project / "node_modules" / "other").mkdir()
+    monkeypatch.chdir(project)
+    patterns = include_patterns(["./node_modules/fork", "dist", "*.lock"], (str(project),))
+    assert patterns == ("/node_modules/fork/", "dist", "*.lock")
+    snap = store.snapshot([project], options=RollbackOptions(include=patterns))
+    recorded = paths_of(store, snap.id, project)
+    assert "node_modules/fork/index.js" in recorded and "node_modules/other" not in recorded
