@@ -10,7 +10,8 @@ before launch. When the two paths start from different variables (``/home`` and
 
 Also on Linux: a wildcard in a deny is a literal character to Landlock (Seatbelt reads it
 as a pattern), and ``protect metadata`` has no Landlock right behind it (chmod, utimes and
-xattr calls are not mediated), so nothing enforces it there.
+xattr calls are not mediated): only ``nono run``'s supervisor enforces it, so a bundle run
+by ``nono exec`` alone does not.
 """
 
 from __future__ import annotations
@@ -71,11 +72,12 @@ def check(subject: Subject, checked: frozenset[str]) -> Iterator[Finding]:
     for provenance in subject.layer.protect_metadata:
         yield finding(
             "unenforceable-deny",
-            "`protect metadata` is not enforced on Linux: Landlock does not mediate chmod, "
-            "chown, utimes or extended attributes",
+            "`protect metadata` has no Landlock right behind it: on Linux only `nono run`'s "
+            "supervisor enforces it; `nono exec` of the bundle alone leaves chmod, chown, "
+            "utimes and extended attributes open",
             subject.span(provenance),
             notes=(
-                "deny the calls with seccomp rules instead, e.g. "
+                "to hold under `nono exec` too, deny the calls with seccomp rules, e.g. "
                 "`syscall chmod, fchmod, fchmodat, fchmodat2 deny`",
             ),
             target="linux",

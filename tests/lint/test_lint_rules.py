@@ -103,7 +103,7 @@ def test_wildcard_deny_and_protect_metadata_on_linux() -> None:
     hits = found(check(name), "unenforceable-deny")
     messages = sorted((where(f)[1], f.diagnostic.message) for f in hits)
     assert "holds a wildcard, which Landlock takes literally" in messages[0][1]
-    assert messages[1][0] == 3 and "`protect metadata` is not enforced on Linux" in messages[1][1]
+    assert messages[1][0] == 3 and "only `nono run`'s supervisor enforces it" in messages[1][1]
 
 
 # --------------------------------------------------------------------------- missing-path
