@@ -12,7 +12,40 @@ __version__ = "0.1.0"
 
 # Library API names (issue: library API) mapped to the module that defines them.
 # Resolved on first access so that `import nonoc` never pulls in pydantic or lark.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "AccessMode": "nonoc.api",
+    "Applied": "nonoc.api",
+    "Bundle": "nonoc.api",
+    "CapabilitySet": "nonoc.api",
+    "apply": "nonoc.api",
+    "compile_profile": "nonoc.api",
+    "load_bundle": "nonoc.api",
+}
+
+# Type checkers see the real names; at run time they stay lazy (``typing`` is not imported:
+# the launcher's start-up pays for every module).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from nonoc.api import (
+        AccessMode,
+        Applied,
+        Bundle,
+        CapabilitySet,
+        apply,
+        compile_profile,
+        load_bundle,
+    )
+
+__all__ = [
+    "AccessMode",
+    "Applied",
+    "Bundle",
+    "CapabilitySet",
+    "__version__",
+    "apply",
+    "compile_profile",
+    "load_bundle",
+]
 
 
 def __getattr__(name: str) -> object:
