@@ -142,7 +142,9 @@ def sandbox(prefix: Path) -> Iterator[Sandbox]:
 
 
 @pytest.mark.parametrize("profile", sorted(AGENTS))
-def test_agent_runs_under_its_profile_and_is_denied_ssh(profile: str, prefix: Path, sandbox: Sandbox) -> None:
+def test_agent_runs_under_its_profile_and_is_denied_ssh(
+    profile: str, prefix: Path, sandbox: Sandbox
+) -> None:
     _, command, banner = AGENTS[profile]
     bundle = sandbox.compile(f"test-{profile}")
     program = str(prefix / "node_modules" / ".bin" / command)
