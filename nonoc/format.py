@@ -440,7 +440,9 @@ def _shape(node: Any) -> Any:
     return node
 
 
-def _check_same(source: ast.SourceFile, comments: list[_Comment], result: str, filename: str) -> None:
+def _check_same(
+    source: ast.SourceFile, comments: list[_Comment], result: str, filename: str
+) -> None:
     """Refuse a result whose syntax tree or comments differ from the input's."""
     try:
         again = parse(result, filename)

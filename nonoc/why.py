@@ -94,13 +94,13 @@ def from_bundle(path: str) -> Evidence:
     target = native_target()
     section = payload.get(target) or {}
     launch = section.get("launch") or {}
-    table = section.get("landlock")
-    if target == "linux" and not isinstance(table, dict):
-        raise NonoError(f"{path}: the bundle has no Landlock table for linux")
     if target != "linux":
         raise UsageError(
             "a macOS bundle holds Seatbelt text, not a rule table: ask with --profile instead"
         )
+    table = section.get("landlock")
+    if not isinstance(table, dict):
+        raise NonoError(f"{path}: the bundle has no Landlock table for linux")
     ports = [
         (str(row["id"]), int(row["port"]), "bind" if "BIND_TCP" in row["access"] else "connect")
         for row in table.get("net", [])
@@ -196,9 +196,7 @@ def _linux_path(evidence: Evidence, answer: Answer, real: str, op: str) -> None:
     plan = launch_plan.build(evidence.table, evidence.provenance)
     try:
         matching = [g for g in plan.grants if within(real, g.path) and (g.is_dir or g.path == real)]
-        with_right = sorted(
-            (g for g in matching if right in g.access), key=lambda g: -len(g.path)
-        )
+        with_right = sorted((g for g in matching if right in g.access), key=lambda g: -len(g.path))
         for deny in plan.denies:
             place = next((p for p in deny.paths if within(real, p)), None)
             if place is None:
@@ -270,7 +268,8 @@ def _linux_path(evidence: Evidence, answer: Answer, real: str, op: str) -> None:
 
 def _grant_ref(evidence: Evidence, rule_id: str, role: str) -> RuleRef:
     """A grant's reference, summarised from its row in the rule table."""
-    row = next((r for r in (evidence.table or {}).get("rules", []) if r.get("id") == rule_id), {})
+    rows = (evidence.table or {}).get("rules", [])
+    row: dict[str, Any] = next((r for r in rows if r.get("id") == rule_id), {})
     access = set(row.get("access", ()))
     verbs = [
         verb
@@ -317,7 +316,9 @@ def _policy_path(evidence: Evidence, answer: Answer, real: str, op: str) -> None
             summary = f"{access.value} of {grant.kind.value} {grant.path}"
             answer.rules.append(evidence.ref(f"g{index}", "grant", summary))
     if not answer.allowed:
-        answer.reason = f"not granted: no rule allows {op} of {real}, and the profile denies by default"
+        answer.reason = (
+            f"not granted: no rule allows {op} of {real}, and the profile denies by default"
+        )
 
 
 # --------------------------------------------------------------------------- network
@@ -380,7 +381,11 @@ def _proxy(evidence: Evidence, host: str) -> tuple[bool, str, list[RuleRef]]:
     except HostError:
         return False, f"{host!r} is not a host name or address the proxy accepts", []
     if is_metadata_name(parsed.name):
-        return False, f"the proxy refuses {parsed.name}: cloud metadata, whatever the allowlist says", []
+        return (
+            False,
+            f"the proxy refuses {parsed.name}: cloud metadata, whatever the allowlist says",
+            [],
+        )
     for rule_id, pattern in evidence.hosts:
         try:
             if HostAllowlist.from_patterns([pattern]).match(parsed) is not None:

@@ -49,8 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from nonoc.errors import UsageError
-    from nonoc.lint import RULES, check_files, policy_files
-    from nonoc.lint import output
+    from nonoc.lint import RULES, check_files, output, policy_files
 
     disabled = {rule.strip() for item in args.disable for rule in item.split(",") if rule.strip()}
     for rule in sorted(disabled):

@@ -50,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     if "-" in args.paths:
         raise UsageError("'-' (standard input) cannot be mixed with files")
     if not args.paths and not (args.check or args.write):
-        raise UsageError("give the files to format (or --check / --write for the current directory)")
+        raise UsageError(
+            "give the files to format (or --check / --write for the current directory)"
+        )
     files = policy_files(args.paths)
     if not (args.check or args.write) and len(files) > 1:
         raise UsageError("printing works on one file; use --check or --write for several")
@@ -104,7 +106,10 @@ def _diff(old: str, new: str, path: str) -> list[str]:
 
     return list(
         difflib.unified_diff(
-            old.splitlines(keepends=True), new.splitlines(keepends=True), path, path + " (formatted)"
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            path,
+            path + " (formatted)",
         )
     )
 

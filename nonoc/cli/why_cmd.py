@@ -130,7 +130,9 @@ def _rule_lines(rule: RuleRef) -> list[str]:
     if chain:
         steps = []
         for link in chain:
-            where = f"{link.get('file')}:{link.get('line')}" if link.get("line") else link.get("file")
+            where = (
+                f"{link.get('file')}:{link.get('line')}" if link.get("line") else link.get("file")
+            )
             mark = ", mandatory" if link.get("mandatory") else ""
             steps.append(f"{link.get('kind')} {link.get('name')} ({where}{mark})")
         lines.append("    via " + " > ".join(steps))

@@ -20,7 +20,6 @@ import os
 from collections.abc import Iterator
 
 from nonoc import ir, paths
-from nonoc.errors import Span
 from nonoc.lint.findings import Finding, finding, via
 from nonoc.lint.subject import Subject
 
@@ -34,7 +33,9 @@ def check(subject: Subject, checked: frozenset[str]) -> Iterator[Finding]:
     policy = subject.policy
     values = paths.host_variables()
     trees = _trees(policy)
-    by_deny: dict[tuple[object, ...], tuple[ir.PathDeny, list[tuple[ir.PathGrant, list[str], str]]]] = {}
+    by_deny: dict[
+        tuple[object, ...], tuple[ir.PathDeny, list[tuple[ir.PathGrant, list[str], str]]]
+    ] = {}
     by_grant: dict[tuple[object, ...], tuple[ir.PathGrant, list[ir.PathDeny]]] = {}
     for deny in policy.denies:
         if any(char in deny.path for char in _WILDCARDS):
@@ -43,7 +44,9 @@ def check(subject: Subject, checked: frozenset[str]) -> Iterator[Finding]:
                 f"deny of {deny.path} holds a wildcard, which Landlock takes literally: "
                 "on Linux it denies only a file of exactly that name",
                 subject.span(deny.provenance, deny.path),
-                notes=("list the paths to deny, or keep the pattern for macOS in an `on macos` block",),
+                notes=(
+                    "list the paths to deny, or keep the pattern for macOS in an `on macos` block",
+                ),
                 target="linux",
             )
         if policy.deny_strategy is ir.DenyStrategy.REFUSE:
@@ -77,16 +80,20 @@ def check(subject: Subject, checked: frozenset[str]) -> Iterator[Finding]:
             "utimes and extended attributes open",
             subject.span(provenance),
             notes=(
-                "to hold under `nono exec` too, deny the calls with seccomp rules, e.g. "
-                "`syscall chmod, fchmod, fchmodat, fchmodat2 deny`",
+                (
+                    "to hold under `nono exec` too, deny the calls with seccomp rules, e.g. "
+                    "`syscall chmod, fchmod, fchmodat, fchmodat2 deny`"
+                ),
             ),
             target="linux",
         )
 
 
 _SPLIT_NOTES = (
-    "the directories on the way to a denied path get no right: nothing new can be created "
-    "directly in them and listing them fails",
+    (
+        "the directories on the way to a denied path get no right: nothing new can be "
+        "created directly in them and listing them fails"
+    ),
     "to refuse to start instead, set `deny_inside_allow refuse`",
 )
 #: How many denies a grant's finding lists by name.

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from nonoc.errors import Diagnostic, Severity, Span
+
+if TYPE_CHECKING:
+    from nonoc.ir import ChainLink
 
 
 @dataclass(frozen=True)
@@ -27,16 +31,24 @@ RULES: dict[str, Rule] = {
     rule.id: rule
     for rule in (
         Rule("syntax-error", "error", "The file does not parse."),
-        Rule("policy-error", "error", "The front end refuses the profile (names, paths, conflicts)."),
+        Rule(
+            "policy-error", "error", "The front end refuses the profile (names, paths, conflicts)."
+        ),
         Rule(
             "assertion-failed",
             "error",
             "A compile-time assertion (`assert never …`) does not hold for the resolved policy.",
         ),
         Rule("backend-error", "error", "A backend refuses to lower the policy for a target."),
-        Rule("resolver-warning", "warning", "A warning of the front end (e.g. a grant a deny voids)."),
+        Rule(
+            "resolver-warning", "warning", "A warning of the front end (e.g. a grant a deny voids)."
+        ),
         Rule("backend-warning", "warning", "A warning or note of a backend while lowering."),
-        Rule("broad-grant", "warning", "A grant broader than an agent needs (write to ~ or /, read of /)."),
+        Rule(
+            "broad-grant",
+            "warning",
+            "A grant broader than an agent needs (write to ~ or /, read of /).",
+        ),
         Rule(
             "unenforceable-deny",
             "warning",
@@ -127,9 +139,9 @@ def related_spans(finding_: Finding) -> list[Span]:
     return found
 
 
-def via(chain: tuple[object, ...]) -> str:
+def via(chain: tuple[ChainLink, ...]) -> str:
     """``", via extends base > group system"``: the chain of a provenance, past the profile."""
-    links = [link for link in chain if getattr(link, "kind", "") != "profile"]
+    links = [link for link in chain if link.kind != "profile"]
     if not links:
         return ""
-    return ", via " + " > ".join(f"{getattr(l, 'kind')} {getattr(l, 'name')}" for l in links)
+    return ", via " + " > ".join(f"{link.kind} {link.name}" for link in links)

@@ -21,7 +21,10 @@ def check(sources: SourceSet, checked: Iterable[LoadedFile]) -> Iterator[Finding
     """A warning for each group of ``checked`` that nothing in ``sources`` uses."""
     used: set[int] = set()
     for file in list(sources.files.values()):
-        definitions: list[ast.GroupDef | ast.ProfileDef] = [*file.syntax.groups, *file.syntax.profiles]
+        definitions: list[ast.GroupDef | ast.ProfileDef] = [
+            *file.syntax.groups,
+            *file.syntax.profiles,
+        ]
         for definition in definitions:
             for word in _uses(definition.body):
                 try:

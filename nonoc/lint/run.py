@@ -124,7 +124,14 @@ class _Run:
     def _subject(self, subject: Subject, where: Span) -> None:
         self.remember(subject.sources)
         self.add(
-            finding("resolver-warning", d.message, d.span, notes=d.notes, severity=d.severity, target=subject.target)
+            finding(
+                "resolver-warning",
+                d.message,
+                d.span,
+                notes=d.notes,
+                severity=d.severity,
+                target=subject.target,
+            )
             for d in subject.diagnostics
         )
         if not self._lower(subject, where):
@@ -191,7 +198,9 @@ class _Run:
 
     def reportable(self, item: Finding) -> bool:
         """Errors always; warnings and notes only inside a checked file."""
-        return item.severity == "error" or (item.span is not None and item.span.file in self.checked)
+        return item.severity == "error" or (
+            item.span is not None and item.span.file in self.checked
+        )
 
     def _with_line(self, span: Span) -> Span:
         """``span`` with its source line, when a file read during the check holds it."""

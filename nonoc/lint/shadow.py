@@ -87,7 +87,9 @@ def _report(subject: Subject, entry: _Statement, covering: list[_Statement]) -> 
     first = covering[0]
     where = first.provenance.location()
     if first.path == entry.path and first.kind is entry.kind:
-        message = f"{verbs} of {entry.path} is granted twice; this one changes nothing (first at {where})"
+        message = (
+            f"{verbs} of {entry.path} is granted twice; this one changes nothing (first at {where})"
+        )
     else:
         message = (
             f"{verbs} of {what} {entry.path} is already covered by the grant of {first.path} "

@@ -63,7 +63,11 @@ class Subject:
         if self._index is None:
             self._index = {}
             for file in self.sources.files.values():
-                for definition in (*file.syntax.groups, *file.syntax.profiles):
+                definitions: list[ast.GroupDef | ast.ProfileDef] = [
+                    *file.syntax.groups,
+                    *file.syntax.profiles,
+                ]
+                for definition in definitions:
                     self._add(file.display, definition.body)
         return self._index
 
@@ -87,9 +91,7 @@ def resolve_profile(path: str, name: str, target: ir.Target) -> Subject:
     definition = next(p for p in root.syntax.profiles if p.name.text == name)
     collector = Collector(sources, target)
     own = collector.profile(definition, root)
-    chain = (
-        ir.ChainLink(kind="profile", name=name, file=root.display, line=definition.span.line),
-    )
+    chain = (ir.ChainLink(kind="profile", name=name, file=root.display, line=definition.span.line),)
     mandatory, _ = collector.mandatory(list(sources.files.values()), chain)
     return Subject(
         kind="profile",
@@ -127,4 +129,3 @@ def resolve_group(
         sources=sources,
         diagnostics=diagnostics,
     )
-

@@ -81,7 +81,10 @@ def check(subject: Subject) -> Iterator[Finding]:
                 open_by_arch[arch] = missing
         if not open_by_arch:
             continue
-        first = min((closed[n] for n in named), key=lambda r: provenance_key(r.provenance) if r.provenance else ())
+        first = min(
+            (closed[n] for n in named),
+            key=lambda r: provenance_key(r.provenance) if r.provenance else (),
+        )
         yield _report(subject, first, named, open_by_arch)
 
 

@@ -51,7 +51,9 @@ def test_example_workflow_runs_its_commands(capsys: pytest.CaptureFixture[str]) 
     workflow = load(ROOT / "examples" / "ci" / "github-workflow.yml")
     (job,) = workflow["jobs"].values()
     assert job["permissions"]["security-events"] == "write"
-    commands = [step["run"] for step in job["steps"] if str(step.get("run", "")).startswith("nonoc")]
+    commands = [
+        step["run"] for step in job["steps"] if str(step.get("run", "")).startswith("nonoc")
+    ]
     assert len(commands) == 3
     upload = next(step for step in job["steps"] if "upload-sarif" in step.get("uses", ""))
     assert upload["if"] == "always()" and upload["with"]["sarif_file"] == "nonoc.sarif"

@@ -72,7 +72,9 @@ def test_a_file_that_does_not_parse(capsys: pytest.CaptureFixture[str], scratch:
     assert (scratch / "good.nono").read_text() == CANONICAL  # the others are still done
 
 
-def test_standard_input(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_standard_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(MESSY))
     assert nonoc(capsys, "-") == (0, CANONICAL, "")
     monkeypatch.setattr("sys.stdin", io.StringIO(MESSY))

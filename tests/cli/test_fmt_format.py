@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,8 @@ def canon(text: str) -> str:
 def test_messy_input_becomes_canonical() -> None:
     messy = (
         'import   "lib.nono"\n\n\n\nprofile  p   extends a,b  "A \\"quoted\\" d"{use x,y read file "/a" ,"/b"\n'
-        "deny \"/c\"\n\tsyscall socket deny errno EAFNOSUPPORT if arg0!=AF_UNIX and arg2 & 0xFF==0x6\n"
-        "on linux{read \"/proc/self\"}port connect 443,0x50 network proxy{allow \"a.com\" }}\n"
+        'deny "/c"\n\tsyscall socket deny errno EAFNOSUPPORT if arg0!=AF_UNIX and arg2 & 0xFF==0x6\n'
+        'on linux{read "/proc/self"}port connect 443,0x50 network proxy{allow "a.com" }}\n'
     )
     assert canon(messy) == (
         'import "lib.nono"\n'
@@ -76,7 +77,7 @@ def test_comments_everywhere_are_kept() -> None:
         '       "/b"    # after b\n'
         "  # between two items\n"
         '       , "/c"\n'
-        '  syscall ioctl   # inside a statement\n'
+        "  syscall ioctl   # inside a statement\n"
         "     deny if arg1 == 1\n"
         "  network proxy {\n"
         "    # the hosts\n"
@@ -133,7 +134,7 @@ def test_two_comments_ending_on_one_line() -> None:
 def test_blank_lines() -> None:
     text = (
         'import "a.nono"\n\n\n\nimport "b.nono"\ngroup g {\n\n  read "/a"\n\n\n  read "/b"\n\n}\n'
-        'profile p {\n  use g\n}\n'
+        "profile p {\n  use g\n}\n"
     )
     assert canon(text) == (
         'import "a.nono"\n\nimport "b.nono"\n\ngroup g {\n  read "/a"\n\n  read "/b"\n}\n\n'
@@ -186,7 +187,9 @@ def test_a_result_that_would_change_the_meaning_is_refused(monkeypatch: pytest.M
 # --------------------------------------------------------------------------- shipped files
 
 SHIPPED = sorted(
-    path for folder in ("examples", "stdlib", "profiles") for path in (ROOT / folder).rglob("*.nono")
+    path
+    for folder in ("examples", "stdlib", "profiles")
+    for path in (ROOT / folder).rglob("*.nono")
 )
 
 
@@ -211,8 +214,6 @@ def _outcome(build: Any) -> Any:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shipped_files_are_kept_in_meaning_and_idempotent(path: Path) -> None:
-    from nonoc.lint.subject import resolve_group
-    from nonoc.resolve import resolve
     from nonoc.resolve.sources import SourceSet
     from nonoc.syntax.parser import parse
 
@@ -223,8 +224,8 @@ def test_shipped_files_are_kept_in_meaning_and_idempotent(path: Path) -> None:
     for target in ("linux", "macos"):
         for profile in syntax.profiles:
             name = profile.name.text
-            before = _outcome(lambda: resolve(str(path), target, profile=name, text=text).policy)
-            after = _outcome(lambda: resolve(str(path), target, profile=name, text=formatted).policy)
+            before = _outcome(partial(_resolve_text, path, target, name, text))
+            after = _outcome(partial(_resolve_text, path, target, name, formatted))
             assert before == after, f"profile {name} ({target})"
         if not syntax.groups:
             continue
@@ -232,6 +233,18 @@ def test_shipped_files_are_kept_in_meaning_and_idempotent(path: Path) -> None:
         file_before = original.load_text(text, str(path))
         file_after = changed.load_text(formatted, str(path))
         for group, group_after in zip(file_before.syntax.groups, file_after.syntax.groups):
-            before = _outcome(lambda: resolve_group(original, file_before, group, target).policy)
-            after = _outcome(lambda: resolve_group(changed, file_after, group_after, target).policy)
+            before = _outcome(partial(_group_policy, original, file_before, group, target))
+            after = _outcome(partial(_group_policy, changed, file_after, group_after, target))
             assert before == after, f"group {group.name.text} ({target})"
+
+
+def _resolve_text(path: Path, target: Any, name: str, text: str) -> Any:
+    from nonoc.resolve import resolve
+
+    return resolve(str(path), target, profile=name, text=text).policy
+
+
+def _group_policy(sources: Any, file: Any, group: Any, target: Any) -> Any:
+    from nonoc.lint.subject import resolve_group
+
+    return resolve_group(sources, file, group, target).policy

@@ -19,7 +19,7 @@ DATA = Path(__file__).parent / "data"
 @pytest.fixture(autouse=True)
 def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run in a scratch directory, with a private HOME and the test standard library."""
-    from nonoc.resolve import sources
+    from nonoc.resources import data_dir as real
 
     home = tmp_path / "home"
     home.mkdir()
@@ -31,12 +31,11 @@ def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    real = sources.data_dir
 
     def data_dir(folder: str) -> Path:
         return DATA / folder if folder in ("stdlib", "profiles") else real(folder)
 
-    monkeypatch.setattr(sources, "data_dir", data_dir)
+    monkeypatch.setattr("nonoc.resolve.sources.data_dir", data_dir)
     return work
 
 

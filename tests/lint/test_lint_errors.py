@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from nonoc.errors import UsageError
@@ -144,7 +142,7 @@ def test_directories_are_searched_and_hidden_ones_skipped() -> None:
     assert policy_files(["sub", "a.nono", "./a.nono"]) == ["a.nono", "sub/b.nono"]
 
 
-def test_no_policy_files_is_a_usage_error(hermetic: Path) -> None:
+def test_no_policy_files_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="no .nono files"):
         policy_files([])
     with pytest.raises(UsageError, match="no such file or directory: missing.nono"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lint.lint_helpers import check, found, hermetic, where, write  # noqa: F401
+from tests.lint.lint_helpers import DATA, check, found, hermetic, where, write  # noqa: F401
 
 CLEAN = """\
 profile clean "Reads the project and the system's programs" {
@@ -82,7 +82,9 @@ def test_library_deny_inside_a_user_grant_is_reported_at_the_grant() -> None:
 def test_deny_inside_a_grant_of_another_variable_is_judged_on_this_host(tmp_path: Path) -> None:
     home = str(tmp_path / "home")
     name = write("host.nono", f'profile p {{\n  read "{home}"\n  deny "~/.aws"\n}}\n')
-    (hit,) = [f for f in found(check(name), "unenforceable-deny") if "$HOME/.aws" in f.diagnostic.message]
+    (hit,) = [
+        f for f in found(check(name), "unenforceable-deny") if "$HOME/.aws" in f.diagnostic.message
+    ]
     assert where(hit) == ("host.nono", 3, 8)
     assert any("(on this host)" in n for n in hit.diagnostic.notes)
 
@@ -157,9 +159,7 @@ def test_unused_group() -> None:
     assert alone == {"used_there", "in_a_block", "nobody"}
 
 
-def test_standard_library_groups_are_never_unused(hermetic: Path) -> None:
-    from tests.lint.lint_helpers import DATA
-
+def test_standard_library_groups_are_never_unused() -> None:
     report = check(str(DATA / "stdlib" / "mini.nono"))
     assert found(report, "unused-group") == []
 
@@ -235,4 +235,6 @@ def test_a_family_open_on_one_architecture_says_which() -> None:
     # `open` and `creat` exist on x86_64 only; closing the *at calls leaves them there.
     name = write("arch.nono", "profile p {\n  syscall openat, openat2 deny\n}\n")
     (hit,) = found(check(name), "syscall-equivalent")
-    assert hit.diagnostic.message.startswith("openat, openat2 are restricted but creat, open stay open on x86_64")
+    assert hit.diagnostic.message.startswith(
+        "openat, openat2 are restricted but creat, open stay open on x86_64"
+    )

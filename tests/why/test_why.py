@@ -106,11 +106,15 @@ def test_deny_through_two_extends(capsys: pytest.CaptureFixture[str], origin: st
     assert (deny["provenance"]["file"], deny["provenance"]["line"]) == ("lib/grand.nono", 5)
 
 
-def test_text_output_names_file_line_and_chain(capsys: pytest.CaptureFixture[str], project: Path) -> None:
+def test_text_output_names_file_line_and_chain(
+    capsys: pytest.CaptureFixture[str], project: Path
+) -> None:
     assert main(["why", "--profile", "child.nono", "--path", "data/a.txt"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"ALLOWED: read {project / 'data' / 'a.txt'} (linux)"
-    assert out[1].startswith(f"  because read (READ_FILE) of {project / 'data' / 'a.txt'} is granted by g")
+    assert out[1].startswith(
+        f"  because read (READ_FILE) of {project / 'data' / 'a.txt'} is granted by g"
+    )
     assert out[2].endswith(": read of tree $CWD/data")
     assert out[3] == "    at lib/groups.nono:3:3"
     assert out[4] == (
@@ -190,7 +194,9 @@ def test_macos_target_from_the_policy(capsys: pytest.CaptureFixture[str]) -> Non
     allowed = why(capsys, "--profile", "child.nono", "--target", "macos", "--path", "data/a.txt")
     assert (allowed["decision"], allowed["target"]) == ("ALLOWED", "macos")
     assert allowed["rules"][0]["provenance"]["chain"] == INNER_CHAIN
-    denied = why(capsys, "--profile", "child.nono", "--target", "macos", "--path", "data/secret/key")
+    denied = why(
+        capsys, "--profile", "child.nono", "--target", "macos", "--path", "data/secret/key"
+    )
     assert denied["decision"] == "DENIED"
 
 
@@ -209,7 +215,11 @@ def test_macos_target_from_the_policy(capsys: pytest.CaptureFixture[str]) -> Non
     ],
 )
 def test_proxy_network(
-    capsys: pytest.CaptureFixture[str], host: str | None, port: int | None, allowed: bool, reason: str
+    capsys: pytest.CaptureFixture[str],
+    host: str | None,
+    port: int | None,
+    allowed: bool,
+    reason: str,
 ) -> None:
     argv = ["--profile", "child.nono"]
     argv += ["--host", host] if host else []
@@ -244,7 +254,16 @@ def test_network_from_a_bundle(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
     answer = why(capsys, "--profile", "child.nono", "--path", "data/a.txt")
-    assert set(answer) == {"decision", "allowed", "question", "target", "source", "reason", "rules", "notes"}
+    assert set(answer) == {
+        "decision",
+        "allowed",
+        "question",
+        "target",
+        "source",
+        "reason",
+        "rules",
+        "notes",
+    }
     assert set(answer["question"]) == {"kind", "path", "resolved", "op", "right"}
     assert answer["source"] == {"profile": "child.nono"}
     for rule in answer["rules"]:
@@ -268,7 +287,9 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str]) -> No
 def test_unsigned_bundle_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     from nonoc.compile import compile_profile
 
-    Path("u.bundle").write_bytes(compile_profile("child.nono", "linux", unsigned=True, use_cache=False).data)
+    Path("u.bundle").write_bytes(
+        compile_profile("child.nono", "linux", unsigned=True, use_cache=False).data
+    )
     assert main(["why", "--bundle", "u.bundle", "--path", "data/a.txt"]) == 1
     assert "unsigned" in capsys.readouterr().err
 
@@ -309,7 +330,11 @@ def test_answers_match_what_the_kernel_enforces(
             command += ["/usr/bin/touch", path]
         else:
             command += ["/bin/ls", path] if os.path.isdir(path) else ["/bin/cat", path]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=30)
-        assert (result.returncode == 0) is answer["allowed"], (path, answer["reason"], result.stderr)
+        result = subprocess.run(command, check=False, capture_output=True, text=True, timeout=30)
+        assert (result.returncode == 0) is answer["allowed"], (
+            path,
+            answer["reason"],
+            result.stderr,
+        )
         if not answer["allowed"]:
             assert "Permission denied" in result.stderr, (path, result.stderr)
