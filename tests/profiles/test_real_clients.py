@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from profile_helpers import REPO, Sandbox, private_root, require_tools
+from profile_helpers import BINDIR, REPO, Sandbox, private_root, require_tools
 
 pytestmark = [pytest.mark.slow, pytest.mark.kernel]
 
@@ -169,6 +169,20 @@ def test_agent_runs_under_its_profile_and_is_denied_ssh(
     node = sandbox.exec(bundle, [str(prefix / "node_modules" / ".bin" / "node"), "-e", script])
     assert node.returncode == 0, node.stderr
     assert node.stdout.split() == ["EACCES", "EACCES"]
+
+
+@pytest.mark.parametrize("profile", sorted(AGENTS))
+def test_agent_under_nono_run(profile: str, prefix: Path, sandbox: Sandbox) -> None:
+    """``nono run --profile``: compile on the fly (cached), keep a parent, run the agent."""
+    _, command, banner = AGENTS[profile]
+    done = subprocess.run(
+        [str(BINDIR / "nono"), "run", "--profile", f"test-{profile}", "--", command, "--version"],
+        env=sandbox.env, cwd=sandbox.work, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    if done.returncode == 126 and "sandbox" in done.stderr.lower():
+        pytest.skip(f"the sandbox could not be applied here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert banner in done.stdout
 
 
 def test_prefix_lives_outside_the_repository_tree_it_tests(prefix: Path) -> None:
