@@ -1,0 +1,91 @@
+"""Live, through ``nono run``'s own session: the hook attaches a second, notify-only filter."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+import pytest
+from supervisor_helpers import PYTHON, compile_payload
+
+from nonoc.errors import SandboxError
+from nonoc.launch import seccomp as filters
+from nonoc.runtime.run import session
+from nonoc.runtime.supervisor.answers import CallbackAnswers
+from nonoc.runtime.supervisor.hook import SupervisorHook
+from nonoc.runtime.supervisor.lowering import Mediation, socket_mediation_needed
+
+pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("kernel")]
+
+
+def plain_payload(body: str) -> dict:
+    """A bundle compiled as ``nono run`` compiles it: no notify rule in it."""
+    return compile_payload(body, opens=False, sockets=False, metadata=False)
+
+
+def run(payload: dict, code: str, env: dict, hook: SupervisorHook, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    with capsys.disabled():
+        read_end, write_end = os.pipe()
+        saved = os.dup(1)
+        os.dup2(write_end, 1)
+        os.close(write_end)
+        try:
+            status = session.run_child(session.Launch(payload, [PYTHON, "-I", "-S", "-c", code], dict(env)), [hook])
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        output = os.read(read_end, 65536).decode()
+        os.close(read_end)
+    return status, output
+
+
+def test_supervised_run_asks_and_the_agent_reads(tree, capsys) -> None:
+    payload = plain_payload(f'allow "{tree.work}"')
+    assert not payload["linux"]["seccomp"]["needs_listener"]
+    answers = CallbackAnswers(lambda q: True)
+    events: list = []
+    hook = SupervisorHook(supervised=True, answers=answers, on_event=events.append)
+    status, output = run(payload, f"print(open({str(tree.outside / 'notes.txt')!r}).read())", tree.env, hook, capsys)
+    assert (status, output) == (0, "outside notes\n")
+    assert [q.path for q in answers.asked] == [str(tree.outside / "notes.txt")]
+    assert filters.install.__module__ == "nonoc.launch.seccomp"  # the parent's install is back
+    assert hook.supervisor is not None and not hook.supervisor._threads[0].is_alive()
+
+
+def test_unsupervised_run_still_mediates_unix_sockets(tree, capsys) -> None:
+    if not socket_mediation_needed(7):
+        pytest.skip("unreachable")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(tree.outside / "docker.sock"))
+    server.listen(1)
+    try:
+        payload = plain_payload(f'allow "{tree.work}"')
+        hook = SupervisorHook(supervised=False, landlock_abi=7)
+        code = (
+            "import socket, errno\ns = socket.socket(socket.AF_UNIX)\n"
+            f"try:\n    s.connect({str(tree.outside / 'docker.sock')!r}); print('connected')\n"
+            "except OSError as e:\n    print(errno.errorcode[e.errno])\n"
+        )
+        status, output = run(payload, code, tree.env, hook, capsys)
+        assert (status, output) == (0, "EACCES\n")
+        assert hook.mediation == Mediation(opens=False, sockets=True, metadata=False)
+    finally:
+        server.close()
+
+
+def test_on_landlock_abi_9_sockets_are_left_to_landlock(tree, capsys) -> None:
+    payload = plain_payload(f'allow "{tree.work}"')
+    hook = SupervisorHook(supervised=False, landlock_abi=9)
+    status, output = run(payload, "print('ran')", tree.env, hook, capsys)
+    assert (status, output) == (0, "ran\n")
+    assert not hook.mediation.any and hook.supervisor is None
+
+
+def test_a_bundle_without_a_filter_is_refused_before_the_fork(tree) -> None:
+    payload = plain_payload(f'allow "{tree.work}"')
+    del payload["linux"]["seccomp"]
+    hook = SupervisorHook(supervised=True, answers=CallbackAnswers(lambda q: True))
+    with pytest.raises(SandboxError, match="no seccomp filter"):
+        hook.before_spawn(session.Launch(payload, [PYTHON], dict(tree.env)))
+    assert sys.modules["nonoc.launch.seccomp"].install is filters.install
