@@ -21,10 +21,10 @@ from nonoc import ir
 from nonoc.errors import Diagnostic, NonoError, Span
 from nonoc.lint import broad, enforce, groups, missing, shadow, syscalls
 from nonoc.lint.findings import RULES, Finding, finding, related_spans
+from nonoc.lint.parses import parse, shared_parses
 from nonoc.lint.subject import Subject, resolve_group, resolve_profile
 from nonoc.resolve.sources import LoadedFile, SourceSet, display_name
 from nonoc.syntax import ast
-from nonoc.syntax.parser import parse
 
 TARGETS: tuple[ir.Target, ...] = ("linux", "macos")
 #: Architectures the seccomp backend is lowered for (a program may fit one and not another).
@@ -48,20 +48,21 @@ class Report:
 def check_files(files: Sequence[str], *, disabled: Iterable[str] = ()) -> Report:
     """Check ``files`` (paths of ``.nono`` files); ``disabled`` rule ids are not reported."""
     run = _Run([display_name(Path(f)) or f for f in files])
-    shared = SourceSet()
-    loaded: list[LoadedFile] = []
-    for path in files:
-        file = run.load(shared, path)
-        if file is None:
-            continue
-        loaded.append(file)
-        for profile in file.syntax.profiles:
-            for target in TARGETS:
-                run.profile(path, profile, target)
-        for group in file.syntax.groups:
-            for target in TARGETS:
-                run.group(shared, file, group, target)
-    run.add(groups.check(shared, loaded))
+    with shared_parses():
+        shared = SourceSet()
+        loaded: list[LoadedFile] = []
+        for path in files:
+            file = run.load(shared, path)
+            if file is None:
+                continue
+            loaded.append(file)
+            for profile in file.syntax.profiles:
+                for target in TARGETS:
+                    run.profile(path, profile, target)
+            for group in file.syntax.groups:
+                for target in TARGETS:
+                    run.group(shared, file, group, target)
+        run.add(groups.check(shared, loaded))
     skip = set(disabled)
     kept = [f for f in run.merged() if f.rule not in skip and run.reportable(f)]
     return Report(list(files), sorted(kept, key=Finding.sort_key))
@@ -206,8 +207,8 @@ class _Run:
         """``span`` with its source line, when a file read during the check holds it."""
         if span.line <= 0:
             return span
-        for sources in self._sources:
-            for file in sources.files.values():
+        for source_set in self._sources:
+            for file in source_set.files.values():
                 if file.display == span.file:
                     lines = file.syntax.text.splitlines()
                     if span.line <= len(lines):

@@ -147,3 +147,12 @@ def test_no_policy_files_is_a_usage_error() -> None:
         policy_files([])
     with pytest.raises(UsageError, match="no such file or directory: missing.nono"):
         policy_files(["missing.nono"])
+
+
+def test_the_front_ends_parse_is_restored_after_a_check() -> None:
+    from nonoc.resolve import sources
+    from nonoc.syntax import parser
+
+    write("p.nono", "profile p {\n  raed\n}\n")
+    check("p.nono")
+    assert getattr(sources, "parse") is parser.parse  # noqa: B009
