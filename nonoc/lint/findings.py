@@ -43,7 +43,7 @@ RULES: dict[str, Rule] = {
         Rule(
             "resolver-warning", "warning", "A warning of the front end (e.g. a grant a deny voids)."
         ),
-        Rule("backend-warning", "warning", "A warning or note of a backend while lowering."),
+        Rule("backend-warning", "warning", "Another warning or note of a backend while lowering."),
         Rule(
             "broad-grant",
             "warning",

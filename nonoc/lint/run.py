@@ -31,6 +31,8 @@ TARGETS: tuple[ir.Target, ...] = ("linux", "macos")
 SECCOMP_ARCHES: tuple[str, ...] = ("x86_64", "aarch64")
 #: Backend notes that a lint rule reports in its own words.
 _COVERED_CODES = frozenset({"deny-inside-allow"})
+#: Backend warnings about what a target cannot enforce, reported under that rule's id.
+_UNENFORCEABLE_CODES = frozenset({"seatbelt-ports-ignored", "seatbelt-unsupported"})
 
 
 @dataclass
@@ -161,7 +163,9 @@ class _Run:
                     return False
                 self.add(
                     finding(
-                        "backend-warning",
+                        "unenforceable-deny"
+                        if d.code in _UNENFORCEABLE_CODES
+                        else "backend-warning",
                         d.message,
                         d.span,
                         notes=d.notes,

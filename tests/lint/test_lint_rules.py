@@ -238,3 +238,11 @@ def test_a_family_open_on_one_architecture_says_which() -> None:
     assert hit.diagnostic.message.startswith(
         "openat, openat2 are restricted but creat, open stay open on x86_64"
     )
+
+
+def test_what_macos_cannot_enforce() -> None:
+    name = write("mac.nono", "profile p {\n  syscall ptrace deny\n  port connect 443\n}\n")
+    hits = [f for f in found(check(name), "unenforceable-deny") if f.targets == {"macos"}]
+    messages = {where(f)[1]: f.diagnostic.message for f in hits}
+    assert "Seatbelt has no equivalent, so macOS does not enforce it" in messages[2]
+    assert messages[3].startswith("port rules have no effect while the network is open")
