@@ -13,6 +13,7 @@ HELP = "explain whether a profile or bundle allows a path or a network destinati
 
 EPILOG = """\
 examples:
+  nono why --path ~/.ssh/id_rsa              # the profile nono run would use
   nono why --profile claude-code --path ~/.ssh/id_rsa
   nono why --bundle app.bundle --path ./src/main.py --op write
   nono why --profile agent.nono --host api.anthropic.com --port 443
@@ -25,8 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare ``nono why``'s arguments."""
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--profile", metavar="NAME|FILE", help="a profile name or a .nono file")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--profile",
+        metavar="NAME|FILE",
+        help="a profile name or a .nono file (default: the profile nono run would start from)",
+    )
     source.add_argument("--bundle", metavar="BUNDLE", help="a compiled bundle (verified first)")
     parser.add_argument(
         "--name", metavar="PROFILE", help="with a --profile FILE holding several: which one"
@@ -59,14 +64,20 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"port {args.port} is out of range (0 to 65535)")
     if args.bundle and (args.target or args.name):
         raise UsageError("--target and --name go with --profile, not --bundle")
+    chosen = None
     if args.bundle:
         evidence = from_bundle(args.bundle)
     else:
-        evidence = from_profile(args.profile, args.target or native_target(), args.name)
+        profile = args.profile
+        if profile is None:
+            profile, chosen = _run_profile()
+        evidence = from_profile(profile, args.target or native_target(), args.name)
     if network:
         answer = explain_network(evidence, args.host, args.port)
     else:
         answer = explain_path(evidence, args.path, args.op)
+    if chosen:
+        answer.notes.insert(0, f"profile {answer.origin['profile']}: {chosen}, as nono run would")
     if args.json:
         import json
 
@@ -74,6 +85,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render(answer))
     return 0
+
+
+def _run_profile() -> tuple[str, str]:
+    """The profile ``nono run`` starts from without ``--profile``, and why it is that one."""
+    from nonoc.runtime.config import load_settings
+    from nonoc.runtime.run.prepare import choose_profile
+
+    choice = choose_profile(None, load_settings())
+    return choice.source, choice.origin
 
 
 def to_json(answer: Answer) -> dict[str, Any]:

@@ -338,3 +338,17 @@ def test_answers_match_what_the_kernel_enforces(
         )
         if not answer["allowed"]:
             assert "Permission denied" in result.stderr, (path, result.stderr)
+
+
+def test_without_a_profile_nono_runs_choice_is_used(
+    capsys: pytest.CaptureFixture[str], hermetic: Path
+) -> None:
+    user = hermetic.parent / "home" / ".config" / "nono" / "profiles"
+    user.mkdir(parents=True)
+    (user / "default.nono").write_text('profile default {\n  read "$CWD/data"\n}\n')
+    answer = why(capsys, "--path", "data/a.txt")
+    assert answer["decision"] == "ALLOWED"
+    assert answer["rules"][0]["provenance"]["chain"][0]["name"] == "default"
+    assert answer["notes"][0] == (
+        "profile default: the installed profile 'default', as nono run would"
+    )
