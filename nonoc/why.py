@@ -196,7 +196,18 @@ def _linux_path(evidence: Evidence, answer: Answer, real: str, op: str) -> None:
     plan = launch_plan.build(evidence.table, evidence.provenance)
     try:
         matching = [g for g in plan.grants if within(real, g.path) and (g.is_dir or g.path == real)]
-        with_right = sorted((g for g in matching if right in g.access), key=lambda g: -len(g.path))
+        values = paths.host_variables()
+
+        def specific(grant: Any) -> tuple[int, bool]:
+            # The deepest grant first; between equals, one written as the path it reaches
+            # (`/usr/bin`) before one that reaches it through a symlink (`/bin`).
+            try:
+                literal = paths.expand(grant.template, values) == grant.path
+            except paths.UnsetVariable:
+                literal = False
+            return (-len(grant.path), not literal)
+
+        with_right = sorted((g for g in matching if right in g.access), key=specific)
         for deny in plan.denies:
             place = next((p for p in deny.paths if within(real, p)), None)
             if place is None:
@@ -252,7 +263,6 @@ def _linux_path(evidence: Evidence, answer: Answer, real: str, op: str) -> None:
         answer.reason = (
             f"not granted: no rule covers {real}, and Landlock denies what is not granted"
         )
-        values = paths.host_variables()
         for skip in plan.skipped:
             try:
                 place = os.path.realpath(paths.expand(skip.template, values))
