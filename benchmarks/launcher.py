@@ -50,30 +50,36 @@ import time
 marks = [("start", time.perf_counter())]
 def mark(name):
     marks.append((name, time.perf_counter()))
-import re, sys
-mark("re (the console script imports it)")
-import json
-mark("json")
-import ctypes
-mark("ctypes")
+import sys
+from nonoc.cli import nono
+mark("nonoc.cli.nono (what the entry script imports)")
+from nonoc.launch import cli, apply
+mark("nonoc.launch.cli, apply, landlock, libc (_ctypes)")
 from nonoc.launch import verify
-mark("nonoc.launch.verify and its imports")
-from nonoc.launch import apply, plan
-mark("launcher modules (apply, plan, compat, paths...)")
+mark("nonoc.launch.verify (jsondata, binascii, _blake2)")
 payload = verify.load_verified(sys.argv[1])
 mark("load_verified (memo hit)")
-seccomp_artifact = payload["linux"].get("seccomp")
+linux = payload["linux"]
+env = apply.child_environment(linux.get("launch") or {}, __import__("os").environ)
+command = apply.find_command("/bin/true", env)
+from nonoc.launch import compat, plan
+mark("nonoc.launch.plan, compat, rights, hostpaths, denies, nonoc.paths")
+built = plan.build(linux["landlock"], apply.linux_provenance(payload))
+mark("plan.build (rights, paths, denies, ABI)")
+seccomp_artifact = linux.get("seccomp")
 if seccomp_artifact:
     from nonoc.launch import seccomp
-mark("nonoc.launch.seccomp and its imports")
-built = plan.build(payload["linux"]["landlock"], {})
-mark("plan.build (paths, denies, ABI)")
+    mark("nonoc.launch.seccomp and its imports (ctypes)")
+    program = seccomp.decode(seccomp_artifact)
+    mark("seccomp decode")
 apply.enforce(built)
-mark("Landlock ruleset + restrict_self")
+mark("Landlock ruleset, rules, no_new_privs, restrict_self")
 if seccomp_artifact:
-    seccomp.install_artifact(seccomp_artifact)
-mark("seccomp filter install")
-print(json.dumps([(name, (t - marks[i][1]) * 1000) for i, (name, t) in enumerate(marks[1:])]))
+    seccomp.install(program)
+    mark("seccomp filter install")
+# Printed without json: once restricted, this process may not read Python's library.
+for i, (name, t) in enumerate(marks[1:]):
+    print(f"{(t - marks[i][1]) * 1000}\t{name}")
 """
 
 
@@ -131,15 +137,14 @@ def breakdown(
     python: str, bundle: Path, env: dict[str, str], runs: int
 ) -> dict[str, tuple[float, float]]:
     """Median and minimum time of each launcher stage, measured inside a child Python."""
-    import json
-
     samples: dict[str, list[float]] = {}
     for _ in range(runs):
         done = subprocess.run(
             [python, "-c", STAGES, str(bundle)], capture_output=True, text=True, env=env, check=True
         )
-        for name, ms in json.loads(done.stdout):
-            samples.setdefault(name, []).append(ms)
+        for line in done.stdout.splitlines():
+            ms, name = line.split("\t", 1)
+            samples.setdefault(name, []).append(float(ms))
     return {name: (statistics.median(values), min(values)) for name, values in samples.items()}
 
 

@@ -60,11 +60,22 @@ def child_environment(launch: Mapping[str, Any], environ: Mapping[str, str]) -> 
 
 
 def linux_provenance(payload: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Rule id -> provenance for the Linux rules (``payload["provenance"]["linux"]``)."""
+    """Rule id -> provenance for the Linux rules (``payload["provenance"]["linux"]``).
+
+    When the payload's provenance is still ``Deferred`` (``nono exec`` on a memo), so is
+    the answer: it is decoded only if a message or the plan's account needs it.
+    """
     recorded = payload.get("provenance")
-    if not isinstance(recorded, dict):
-        return {}
-    per_target = recorded.get("linux")
+    if recorded is not None and not isinstance(recorded, dict):
+        from nonoc.launch.verify import Deferred
+
+        if isinstance(recorded, Deferred):
+            return Deferred(lambda: _linux_section(recorded.resolve()))
+    return _linux_section(recorded)
+
+
+def _linux_section(recorded: object) -> dict[str, Any]:
+    per_target = recorded.get("linux") if isinstance(recorded, dict) else None
     return per_target if isinstance(per_target, dict) else {}
 
 

@@ -85,7 +85,8 @@ def main(argv: Sequence[str]) -> int:
         from nonoc.launch.apply import apply_payload
         from nonoc.launch.verify import load_verified
 
-        payload = load_verified(parsed.bundle)
+        # Provenance is decoded only if an error message or the plan's account reads it.
+        payload = load_verified(parsed.bundle, defer_provenance=True)
         if sys.platform == "darwin":
             return _macos(payload, parsed)
         return apply_payload(

@@ -1,4 +1,4 @@
-"""The Landlock system calls, through ``nonoc.launch.libc``: ABI query, ruleset, rules, restrict_self.
+"""The Landlock system calls (``nonoc.launch.libc``): ABI query, ruleset, rules, restrict_self.
 
 Nothing here decides policy: callers pass bit masks already fitted to the running kernel
 (see ``nonoc.launch.compat``). Every failure is an ``OSError`` carrying the kernel's errno,

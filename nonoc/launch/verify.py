@@ -6,68 +6,57 @@ signed by a key that is not in ``$XDG_CONFIG_HOME/nono/trusted_keys/``, modified
 signing, or compiled for another operating system or CPU architecture.
 
 Speed. Importing ``cryptography``'s Ed25519 costs more than the launcher's whole budget,
-so a successful full verification leaves a *memo*: ``$XDG_CACHE_HOME/nono/verified/<digest>``
-holding a MAC (keyed BLAKE2b) of the bundle's digest and of the trusted key set, keyed by a
-secret kept 0600 beside the trusted keys. A later exec of the same bytes under the same
-trusted keys checks that tag and nothing else. Whoever could forge a memo could read
-``$XDG_CONFIG_HOME/nono/``, where they could as well add a trusted key; so the memo gives
-nobody a power they did not have (the full argument is in ``docs/bundles.md``).
+so a successful full verification leaves a *memo* (``nonoc.launch.memo``): a MAC, under a
+secret kept 0600 beside the trusted keys, of the bundle's digest, the trusted key set and
+the launcher's view of the payload. A later exec of the same bytes under the same trusted
+keys checks that tag and takes the view from the memo: no signature check, no base64 or
+JSON decoding. Whoever could forge a memo could read ``$XDG_CONFIG_HOME/nono/``, where they
+could as well add a trusted key; so the memo gives nobody a power they did not have (the
+full argument is in ``docs/bundles.md``).
 
-Standard library only at import time, and not ``json`` (which imports ``re``): the envelope
-and payload are parsed by ``nonoc.launch.jsondata``. ``cryptography`` is imported on the
-slow path and ``nonoc.errors`` only when refusing. Nothing here imports a compiler module.
+Standard library only at import time, and not ``json`` (which imports ``re``): a payload
+is parsed by ``nonoc.launch.jsondata``, and only when no memo holds. ``cryptography`` is
+imported on the slow path and ``nonoc.errors`` only when refusing. Nothing here imports a
+compiler module.
 """
 
 from __future__ import annotations
 
-import binascii
 import os
 import sys
 
-from nonoc.launch.jsondata import loads as json_loads
+from nonoc.launch import memo as memos
+from nonoc.launch.memo import cache_dir as cache_dir
+from nonoc.launch.memo import config_dir as config_dir
+from nonoc.launch.memo import digest as digest
+from nonoc.launch.memo import local_secret as local_secret
+from nonoc.launch.memo import mac as mac
 
-# The memo path must stay cheap. ``hashlib`` and ``hmac`` load OpenSSL when imported
-# (~4 ms here, a third of the interpreter's start-up), so the memo uses the interpreter's
-# built-in BLAKE2b, keyed (a MAC by design, RFC 7693), and the constant-time comparison
-# ``hmac`` itself falls back to. Both fall back to the public modules where absent.
-try:
-    from _blake2 import blake2b
-except ImportError:  # pragma: no cover - every CPython build has it
-    from hashlib import blake2b
-try:
-    from _operator import _compare_digest as compare_digest
+# Re-exported for the compile cache and the run memo, as before memos had a module.
+try:  # the constant-time comparison ``hmac`` itself falls back to, without OpenSSL
+    from _operator import _compare_digest as compare_digest  # noqa: F401
 except ImportError:  # pragma: no cover
-    from hmac import compare_digest  # type: ignore[no-redef]
+    from hmac import compare_digest  # type: ignore[no-redef]  # noqa: F401
 
 # ``typing`` and ``base64`` cost more to import than this whole module's work on the memo
 # path (base64 pulls in ``re``); annotations are strings, and binascii does the base64.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
     from typing import Any, NoReturn
+
+    _MappingBase = Mapping[str, Any]
+else:
+    _MappingBase = object
 
 PAYLOAD_TYPE = "application/vnd.nono.bundle+json"
 FORMAT = "nono-bundle/1"
 
 #: DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the raw 32-byte key follows.
 _ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
-_MEMO_DOMAIN = b"nono-verified/1"
-_SECRET_NAME = "local-secret"
-_SECRET_BYTES = 32
 
 
 # --------------------------------------------------------------------------- locations
-
-
-def config_dir() -> str:
-    """``$XDG_CONFIG_HOME/nono`` (``~/.config/nono`` when unset)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "nono")
-
-
-def cache_dir() -> str:
-    """``$XDG_CACHE_HOME/nono`` (``~/.cache/nono`` when unset)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "nono")
 
 
 def trusted_keys_dir() -> str:
@@ -107,16 +96,6 @@ def keyid_of(raw_public_key: bytes) -> str:
     return hashlib.sha256(raw_public_key).hexdigest()
 
 
-def digest(data: bytes) -> str:
-    """A 256-bit BLAKE2b digest (hex): how the memo names bundles and trusted key sets."""
-    return blake2b(data, digest_size=32).hexdigest()
-
-
-def mac(secret: bytes, message: bytes) -> str:
-    """A 256-bit keyed BLAKE2b tag (hex) of ``message`` under ``secret``."""
-    return blake2b(message, digest_size=32, key=secret).hexdigest()
-
-
 def public_key_from_pem(text: str) -> bytes:
     """The raw Ed25519 public key in a ``-----BEGIN PUBLIC KEY-----`` PEM (SPKI) text.
 
@@ -148,6 +127,8 @@ def public_key_to_pem(raw_public_key: bytes) -> str:
 
 def b64decode(text: str) -> bytes:
     """Strict base64 (RFC 4648 alphabet, correct padding, nothing else); ``ValueError`` if not."""
+    import binascii  # a shared library to load: only where base64 is decoded
+
     try:
         return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
     except (binascii.Error, UnicodeEncodeError) as exc:
@@ -156,6 +137,8 @@ def b64decode(text: str) -> bytes:
 
 def b64encode(data: bytes) -> str:
     """Standard base64 text of ``data``, without a newline."""
+    import binascii
+
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
@@ -196,100 +179,6 @@ def trusted_keys(files: list[tuple[str, bytes]] | None = None) -> dict[str, byte
     return keys
 
 
-# --------------------------------------------------------------------------- local secret
-
-
-def local_secret(*, create: bool) -> bytes | None:
-    """The 32-byte secret that authenticates memos (and the compiler's cache index).
-
-    It lives at ``$XDG_CONFIG_HOME/nono/local-secret``, 0600, beside the trusted keys. A file
-    that is not ours, not a regular file or readable by others is not trusted: ``None``
-    (no memo is used or written). With ``create``, a missing secret is made atomically.
-    """
-    path = os.path.join(config_dir(), _SECRET_NAME)
-    secret = _read_secret(path)
-    if secret is not None or not create:
-        return secret
-    try:
-        os.makedirs(config_dir(), mode=0o700, exist_ok=True)
-        temp = f"{path}.{os.getpid()}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, os.urandom(_SECRET_BYTES))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            # link() refuses to replace: when two processes race, the first secret wins.
-            os.link(temp, path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(temp)
-    except OSError:
-        return None
-    return _read_secret(path)
-
-
-def _read_secret(path: str) -> bytes | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if (
-            (info.st_mode & 0o170000) != 0o100000
-            or info.st_mode & 0o077
-            or info.st_uid != os.getuid()
-        ):
-            return None
-        data = os.read(fd, _SECRET_BYTES + 1)
-    finally:
-        os.close(fd)
-    return data if len(data) == _SECRET_BYTES else None
-
-
-def _memo_tag(secret: bytes, bundle_digest: str, trust_digest: str) -> str:
-    return mac(secret, b"\0".join((_MEMO_DOMAIN, bundle_digest.encode(), trust_digest.encode())))
-
-
-def _memo_path(bundle_digest: str) -> str:
-    return os.path.join(cache_dir(), "verified", bundle_digest)
-
-
-def _memo_holds(bundle_digest: str, trust_digest: str) -> bool:
-    secret = local_secret(create=False)
-    if secret is None:
-        return False
-    try:
-        with open(_memo_path(bundle_digest), "rb") as handle:
-            stored = handle.read(128).strip()
-    except OSError:
-        return False
-    expected = _memo_tag(secret, bundle_digest, trust_digest).encode()
-    return bool(compare_digest(stored, expected))
-
-
-def _write_memo(bundle_digest: str, trust_digest: str) -> None:
-    """Remember a full verification; best effort (a read-only cache only costs speed)."""
-    secret = local_secret(create=True)
-    if secret is None:
-        return
-    path = _memo_path(bundle_digest)
-    temp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        with open(temp, "w", encoding="ascii") as handle:
-            handle.write(_memo_tag(secret, bundle_digest, trust_digest) + "\n")
-        os.replace(temp, path)
-    except OSError:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-
-
 # --------------------------------------------------------------------------- verification
 
 
@@ -302,6 +191,8 @@ def _refuse(path: str, message: str, *notes: str) -> NoReturn:
 
 def parse_envelope(path: str, data: bytes) -> tuple[bytes, list[dict[str, Any]]]:
     """Check the envelope's shape and type; return the decoded payload and the signatures."""
+    from nonoc.launch.jsondata import loads as json_loads
+
     try:
         envelope = json_loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -329,7 +220,8 @@ def parse_envelope(path: str, data: bytes) -> tuple[bytes, list[dict[str, Any]]]
     ):
         _refuse(
             path,
-            "not a nono bundle: every signature needs a 'sig' string (and a 'keyid' string, if any)",
+            "not a nono bundle: every signature needs a 'sig' string "
+            "(and a 'keyid' string, if any)",
         )
     return payload, signatures
 
@@ -382,12 +274,27 @@ def verify_signatures(
 
 def check_payload(path: str, payload: bytes) -> dict[str, Any]:
     """Parse the payload and refuse a foreign format, target or architecture."""
+    return check_document(path, parse_payload(path, payload))
+
+
+def parse_payload(path: str, payload: bytes) -> dict[str, Any]:
+    """The payload's JSON object; refuses what is not one."""
+    from nonoc.launch.jsondata import loads as json_loads
+
     try:
         document = json_loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         _refuse(path, f"malformed bundle payload ({exc})")
     if not isinstance(document, dict):
         _refuse(path, "malformed bundle payload: no manifest")
+    return document
+
+
+def check_document(path: str, document: dict[str, Any]) -> dict[str, Any]:
+    """Refuse a payload of a foreign format, target or architecture; return it otherwise.
+
+    Run on every exec, memo or not: a cache directory may be shared by hosts of two kinds.
+    """
     manifest = document.get("manifest")
     if not isinstance(manifest, dict):
         _refuse(path, "malformed bundle payload: no manifest")
@@ -415,12 +322,16 @@ def check_payload(path: str, payload: bytes) -> dict[str, Any]:
     return document
 
 
-def load_verified(path: str, *, memo: bool = True) -> dict[str, Any]:
+def load_verified(
+    path: str, *, memo: bool = True, defer_provenance: bool = False
+) -> dict[str, Any]:
     """Read, verify and return the payload of the bundle at ``path``; refuse anything else.
 
     Raises ``nonoc.errors.NonoError`` (exit code 1) naming the bundle. With ``memo`` (the
     default) a bundle whose exact bytes were fully verified before, under the same trusted
-    keys, is accepted on an authenticated memo instead of a new signature check.
+    keys, is accepted on an authenticated memo instead of a new signature check, and its
+    payload is taken from the memo. With ``defer_provenance`` the payload's ``provenance``
+    may be a ``Deferred`` mapping, decoded from the same bytes when first read.
     """
     try:
         with open(path, "rb") as handle:
@@ -428,11 +339,84 @@ def load_verified(path: str, *, memo: bool = True) -> dict[str, Any]:
     except OSError as exc:
         _refuse(path, f"cannot read bundle: {exc.strerror or exc}")
     # Everything below works on these bytes only: what was verified is what is applied.
-    payload, signatures = parse_envelope(path, data)
-    files, trust_digest = trusted_key_files()
     bundle_digest = digest(data)
-    if not (memo and signatures and _memo_holds(bundle_digest, trust_digest)):
-        verify_signatures(path, payload, signatures, trusted_keys(files))
-        if memo:
-            _write_memo(bundle_digest, trust_digest)
-    return check_payload(path, payload)
+    files, trust_digest = trusted_key_files()
+    view = memos.recall(bundle_digest, trust_digest) if memo else None
+    if view is not None:
+        # The memo's tag covers the bundle's digest, the trusted keys and this view: these
+        # bytes passed a full check before, and the view is their payload less provenance.
+        provenance = Deferred(lambda: _provenance_of(path, data))
+        view["provenance"] = provenance if defer_provenance else provenance.resolve()
+        return check_document(path, view)
+    payload, signatures = parse_envelope(path, data)
+    verify_signatures(path, payload, signatures, trusted_keys(files))
+    document = parse_payload(path, payload)
+    if memo:
+        memos.remember(
+            bundle_digest, trust_digest, {k: v for k, v in document.items() if k != "provenance"}
+        )
+    return check_document(path, document)
+
+
+def _provenance_of(path: str, data: bytes) -> dict[str, Any]:
+    provenance = parse_payload(path, parse_envelope(path, data)[0]).get("provenance")
+    return provenance if isinstance(provenance, dict) else {}
+
+
+class Deferred(_MappingBase):
+    """A read-only mapping decoded on first use: a memo-verified bundle's provenance.
+
+    The launcher reads provenance only to explain a refusal or to print its plan; decoding
+    it (three quarters of a payload's bytes) waits until then.
+    """
+
+    __slots__ = ("_load", "_value")
+
+    def __init__(self, load: Callable[[], dict[str, Any]]) -> None:
+        self._load: Callable[[], dict[str, Any]] | None = load
+        self._value: dict[str, Any] | None = None
+
+    def resolve(self) -> dict[str, Any]:
+        """The decoded mapping (decoded now if it was not yet)."""
+        if self._value is None:
+            assert self._load is not None
+            self._value, self._load = self._load(), None
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.resolve()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.resolve())
+
+    def __len__(self) -> int:
+        return len(self.resolve())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.resolve()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Deferred):
+            other = other.resolve()
+        return self.resolve() == other
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-equality semantics, as dict
+
+    def __repr__(self) -> str:
+        return f"Deferred({self.resolve()!r})" if self._value is not None else "Deferred(...)"
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``mapping[key]``, or ``default`` when absent."""
+        return self.resolve().get(key, default)
+
+    def keys(self) -> Any:
+        """The keys, as ``dict.keys``."""
+        return self.resolve().keys()
+
+    def items(self) -> Any:
+        """The items, as ``dict.items``."""
+        return self.resolve().items()
+
+    def values(self) -> Any:
+        """The values, as ``dict.values``."""
+        return self.resolve().values()

@@ -238,8 +238,8 @@ def test_forged_memo_is_ignored(tmp_path: Path, key: keys.SigningKey) -> None:
     digest = verify.digest(evil.read_bytes())
     memo_dir = Path(verify.cache_dir()) / "verified"
     # Whoever can write the cache can copy a genuine memo, or guess: neither verifies.
-    genuine = next(memo_dir.iterdir()).read_text()
-    (memo_dir / digest).write_text(genuine)
+    genuine = next(memo_dir.iterdir()).read_bytes()
+    (memo_dir / digest).write_bytes(genuine)
     assert "untrusted key" in refusal(evil).diagnostic.message
 
 

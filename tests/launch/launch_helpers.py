@@ -8,6 +8,7 @@ the kernel answered. Nothing about the kernel is mocked.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -15,7 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nonoc.launch import rights
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from nonoc.launch import rights, verify
 
 ALL_FS = rights.names_at("fs", 7)
 READ_TREE = ["READ_FILE", "READ_DIR"]
@@ -205,3 +208,52 @@ def probe(document: dict[str, Any], ops: list[list[Any]], **options: Any) -> lis
         f"exit {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
     )
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+NONO = str(Path(sys.executable).parent / "nono")
+
+
+def signed_bundle(
+    path: Path,
+    document: dict[str, Any],
+    key: Ed25519PrivateKey | None = None,
+    *,
+    trust: bool = True,
+) -> Path:
+    """Write ``document`` as a DSSE envelope signed with ``key`` (trusted unless told)."""
+    key = key or Ed25519PrivateKey.generate()
+    raw = key.public_key().public_bytes_raw()
+    if trust:
+        trusted = Path(verify.trusted_keys_dir())
+        trusted.mkdir(parents=True, exist_ok=True)
+        (trusted / "test.pub").write_text(verify.public_key_to_pem(raw))
+    body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    signature = key.sign(verify.pae(verify.PAYLOAD_TYPE, body))
+    envelope = {
+        "payload": base64.b64encode(body).decode(),
+        "payloadType": verify.PAYLOAD_TYPE,
+        "signatures": [
+            {"keyid": verify.keyid_of(raw), "sig": base64.b64encode(signature).decode()}
+        ],
+    }
+    path.write_text(json.dumps(envelope))
+    return path
+
+
+def linux_document(
+    landlock: dict[str, Any], provenance: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A payload as ``nonoc compile`` writes it for Linux (manifest with compiler and arch)."""
+    document = payload(landlock, provenance)
+    document["manifest"] = {
+        "compiler": "test",
+        "profile": "demo",
+        "targets": ["linux"],
+        "arch": "any",
+    }
+    return document
+
+
+def run_nono(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the venv's ``nono`` with ``args``."""
+    return subprocess.run([NONO, *args], capture_output=True, text=True, env=env, timeout=60)

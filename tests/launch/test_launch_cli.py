@@ -2,80 +2,24 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from launch_helpers import PYTHON, READ_TREE, deny, payload, rule, table, where
+from launch_helpers import (
+    PYTHON,
+    READ_TREE,
+    deny,
+    linux_document,
+    rule,
+    run_nono,
+    signed_bundle,
+    table,
+    where,
+)
 
-from nonoc.launch import cli, verify
-
-NONO = str(Path(sys.executable).parent / "nono")
-
-
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """An isolated HOME/XDG tree with one trusted Ed25519 key; returns the environment."""
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return {**os.environ, **env}
-
-
-def signed_bundle(
-    path: Path,
-    document: dict[str, Any],
-    key: Ed25519PrivateKey | None = None,
-    *,
-    trust: bool = True,
-) -> Path:
-    """Write ``document`` as a DSSE envelope signed with ``key`` (trusted unless told)."""
-    key = key or Ed25519PrivateKey.generate()
-    raw = key.public_key().public_bytes_raw()
-    if trust:
-        trusted = Path(verify.trusted_keys_dir())
-        trusted.mkdir(parents=True, exist_ok=True)
-        (trusted / "test.pub").write_text(verify.public_key_to_pem(raw))
-    body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
-    signature = key.sign(verify.pae(verify.PAYLOAD_TYPE, body))
-    envelope = {
-        "payload": base64.b64encode(body).decode(),
-        "payloadType": verify.PAYLOAD_TYPE,
-        "signatures": [
-            {"keyid": verify.keyid_of(raw), "sig": base64.b64encode(signature).decode()}
-        ],
-    }
-    path.write_text(json.dumps(envelope))
-    return path
-
-
-def linux_document(
-    landlock: dict[str, Any], provenance: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    document = payload(landlock, provenance)
-    document["manifest"] = {
-        "compiler": "test",
-        "profile": "demo",
-        "targets": ["linux"],
-        "arch": "any",
-    }
-    return document
-
-
-def run_nono(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([NONO, *args], capture_output=True, text=True, env=env, timeout=60)
+from nonoc.launch import cli
 
 
 def test_help_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
