@@ -8,14 +8,13 @@ completions; policy flags are kept in command-line order.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
-
-TYPE_CHECKING = False
 
 from nonoc.runtime.flags import BY_OPTION, FLAGS, RunRequest, record
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # argparse, collections.abc: milliseconds a cached `nono run` need not pay
     import argparse
+    from collections.abc import Callable, Sequence
 
 HELP = "compile flags and a profile (cached), run a command sandboxed, keep a parent for it"
 
@@ -120,17 +119,25 @@ def main_wrap(argv: Sequence[str]) -> int:
     return _fast(argv, "wrap")
 
 
+def print_help(name: str) -> None:
+    """``nono run --help`` / ``nono wrap --help`` on the fast path."""
+    import argparse
+
+    from nonoc.cli import wrap_cmd
+
+    module = wrap_cmd if name == "wrap" else sys.modules[__name__]
+    parser = argparse.ArgumentParser(prog=f"nono {name}", description=module.HELP)
+    module.add_arguments(parser)
+    parser.print_help()
+
+
 def _fast(argv: Sequence[str], name: str) -> int:
     from nonoc.runtime.flags import parse
 
     def body() -> int:
         request = parse(argv, prog=f"nono {name}")
         if request is None:
-            import argparse
-
-            parser = argparse.ArgumentParser(prog=f"nono {name}", description=HELP)
-            add_arguments(parser)
-            parser.print_help()
+            print_help(name)
             return 0
         from nonoc.runtime.run.start import start
 

@@ -23,10 +23,10 @@ the agent as the file itself.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and nonoc.errors cost a cached `nono run` milliseconds
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
     from nonoc.errors import Span

@@ -16,10 +16,9 @@ What is *not* on it, and why, is in ``docs/cli.md``. Standard library only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs a cached `nono run` milliseconds
+    from collections.abc import Iterable, Mapping
     from typing import Any
 
 #: Why each entry is stripped, by family. Order is the documentation's order.

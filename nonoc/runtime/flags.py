@@ -20,9 +20,12 @@ Standard library only, so that a cached ``nono run`` imports nothing heavy.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 
 from nonoc.paths import TemplateError, normalize
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # collections.abc costs a cached run a millisecond at import
+    from collections.abc import Sequence
 
 
 def UsageError(message: str) -> Exception:
@@ -210,7 +213,7 @@ def parse(argv: Sequence[str], *, prog: str = "nono run") -> RunRequest | None:
             value = ""
         elif eq:
             value = inline
-        elif words:
+        elif words and words[0] != "--":
             value = words.pop(0)
         else:
             raise UsageError(f"{prog}: {option} needs a value ({flag.metavar})")

@@ -12,12 +12,12 @@ rules, which hold whatever the check says.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 
 from nonoc.runtime.flags import BLOCKED_COMMANDS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 #: Exit code for a command the policy refuses to start (the shell's "cannot execute").

@@ -31,17 +31,18 @@ from __future__ import annotations
 import os
 
 from nonoc import __version__
-from nonoc.launch.verify import (
-    compare_digest,  # type: ignore[attr-defined]
-    config_dir,
-    local_secret,
-    mac,
-)
+from nonoc.launch.verify import config_dir, local_secret, mac
 
+# As in nonoc.launch.verify: the interpreter's own BLAKE2b and constant-time comparison,
+# without importing hashlib (OpenSSL) or hmac on a cached run.
 try:
     from _blake2 import blake2b
 except ImportError:  # pragma: no cover - every CPython build has it
     from hashlib import blake2b
+try:
+    from _operator import _compare_digest as compare_digest
+except ImportError:  # pragma: no cover
+    from hmac import compare_digest  # type: ignore[no-redef]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -47,10 +47,10 @@ from __future__ import annotations
 import _signal as signal  # type: ignore[import-not-found]  # the C module: ``signal`` builds enums at import, a cost per run
 import os
 import sys
-from collections.abc import Sequence
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs a cached run milliseconds (docs/performance.md)
+    from collections.abc import Sequence
     from typing import Any
 
 #: Signals the parent forwards to the child when a process sends them to the parent.

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
 
 from nonoc.runtime.flags import RunRequest, UsageError, command_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs a cached run milliseconds (docs/performance.md)
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 EXIT_NOT_FOUND = 127
@@ -44,7 +44,7 @@ def start(request: RunRequest, *, wrap: bool = False, hooks: Sequence[Any] = ())
     if not prepared.cached or request.verbose:
         for warning in prepared.warnings:
             sys.stderr.write(f"{warning}\n")
-    for line in flag_path_warnings(request):
+    for line in flag_path_warnings(request) + port_warnings(request, prepared.payload):
         say(f"warning: {line}")
     keep = [value for option, value in request.policy if option == "--keep-env"]
     payload = private_payload(prepared.payload, keep)
@@ -77,6 +77,24 @@ def start(request: RunRequest, *, wrap: bool = False, hooks: Sequence[Any] = ())
     if wrap:
         return session.exec_payload(payload, argv, environ)
     return session.run_child(session.Launch(payload, argv, environ), hooks)
+
+
+def port_warnings(request: RunRequest, payload: Mapping[str, Any]) -> list[str]:
+    """``--allow-port`` only matters when the network is restricted to TCP ports (``proxy``)."""
+    linux = payload.get("linux")
+    launch = linux.get("launch") if isinstance(linux, dict) else None
+    mode = launch.get("network") if isinstance(launch, dict) else None
+    why = {
+        "open": "the network is open (no TCP rule is enforced)",
+        "blocked": "the network is blocked (no TCP socket can be made); use --net-allow or a proxy profile",
+    }.get(str(mode))
+    if why is None:
+        return []
+    return [
+        f"--allow-port {value} has no effect: {why}"
+        for option, value in request.policy
+        if option == "--allow-port"
+    ]
 
 
 def private_payload(payload: Mapping[str, Any], keep: Sequence[str]) -> dict[str, Any]:
