@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import enum
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -509,6 +510,10 @@ def _apply_payload(payload: Mapping[str, Any], name: str, *, kernel_abi: int | N
     from nonoc.launch import plan as planning
     from nonoc.launch import seccomp as filters
 
+    if not sys.platform.startswith("linux"):
+        # The macOS launcher could confine this process too (sandbox_init_with_parameters),
+        # but nothing here can test that without a Mac: not offered rather than unverified.
+        raise SandboxError(f"apply() sandboxes a Linux process; on {sys.platform} use `nono exec`")
     linux = payload.get("linux")
     if not isinstance(linux, dict) or not isinstance(linux.get("landlock"), dict):
         raise NonoError(f"{name}: the bundle has no Linux Landlock table")

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from nonoc import ir, paths
 from nonoc.learn import policies
 from nonoc.learn.coverage import Coverage
-from nonoc.learn.events import MODES, FileAccess, Mode, Trace
+from nonoc.learn.events import MODES, Mode, Trace
 from nonoc.learn.fold import Item, Root, Rule, fold, normalize_proc, place, roots_for
 from nonoc.learn.interpreters import interpreters
 from nonoc.learn.network import NetworkLesson, lesson
@@ -61,7 +61,6 @@ class Lesson:
     processes: int
     accesses: int
     exit_status: int | None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -141,7 +140,6 @@ def learn(
     values = host_values(cwd, environ)
     roots = roots_for(values)
     items = items_of(trace)
-    notes: list[str] = []
     base_note = ""
     if base_policy is not None:
         policy: ir.Policy | None = base_policy
@@ -225,13 +223,4 @@ def learn(
         processes=len(trace.pids),
         accesses=len(items),
         exit_status=trace.exit_status,
-        notes=notes,
     )
-
-
-def access_list(accesses: Sequence[FileAccess]) -> list[str]:
-    """A debugging view of accesses: ``ok read /x`` lines."""
-    return [
-        f"{'ok' if a.ok else a.error} {'+'.join(m for m in MODES if m in a.modes)} {a.path}"
-        for a in accesses
-    ]

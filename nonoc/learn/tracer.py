@@ -36,7 +36,6 @@ class TraceRun:
 
     trace: Trace
     exit_status: int
-    interrupted: bool = False
 
 
 def find_strace() -> str:
@@ -85,15 +84,12 @@ def run_traced(argv: Sequence[str], *, cwd: str | None = None) -> TraceRun:
     with tempfile.TemporaryDirectory(prefix="nono-learn-") as scratch:
         log = os.path.join(scratch, "trace.log")
         process = subprocess.Popen(strace_command(strace, log, argv), cwd=workdir)
-        interrupted = False
         # The terminal's Ctrl-C reaches the command itself; we must outlive it to read the log.
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             status = process.wait()
         finally:
             signal.signal(signal.SIGINT, previous)
-        if status in (-signal.SIGINT, 128 + signal.SIGINT, 130):
-            interrupted = True
         if not os.path.exists(log):
             raise NonoError(
                 "strace produced no trace (is ptrace allowed here? a sandbox, a container "
@@ -107,4 +103,4 @@ def run_traced(argv: Sequence[str], *, cwd: str | None = None) -> TraceRun:
         raise NonoError(
             "strace traced nothing: the command did not start (see strace's message above)"
         )
-    return TraceRun(trace, status, interrupted)
+    return TraceRun(trace, status)

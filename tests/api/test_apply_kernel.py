@@ -189,6 +189,8 @@ def test_a_loaded_bundle_applies_and_sandboxes_stack(tree: Path) -> None:
         wide = load_bundle({str(wide)!r})
         results["grants"] = str(len(narrow.grants))
         narrow.apply()
+        heavy = [m for m in ("lark", "pydantic", "jinja2") if m in sys.modules]
+        results["heavy"] = ",".join(heavy) or "none"
         attempt("none after narrow", lambda: read({str(tree / "none" / "file")!r}))
         wide.apply()  # a second sandbox narrows further, never widens
         attempt("none after wide", lambda: read({str(tree / "none" / "file")!r}))
@@ -198,6 +200,7 @@ def test_a_loaded_bundle_applies_and_sandboxes_stack(tree: Path) -> None:
     )
     assert results == {
         "grants": "1",
+        "heavy": "none",  # loading and applying a bundle never imports the compiler
         "none after narrow": "EACCES",
         "none after wide": "EACCES",
         "ro": "OK",
