@@ -97,7 +97,7 @@ def _run_profile() -> tuple[str, str]:
 
 
 def to_json(answer: Answer) -> dict[str, Any]:
-    """The answer as plain JSON data (the ``--json`` shape, documented in docs/why.md)."""
+    """The answer as plain JSON data (the ``--json`` shape, documented in docs/cli.md, "nono why")."""
     return {
         "decision": answer.decision,
         "allowed": answer.allowed,
