@@ -42,7 +42,8 @@ FILE_NAMES = frozenset({
     "credentials", ".bash_history", ".zsh_history", ".history", ".sh_history",
     ".python_history", ".node_repl_history", ".psql_history", ".mysql_history", "fish_history",
     ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile", ".zshrc",
-    ".zprofile", ".zshenv", ".zlogin", ".zlogout", ".env", ".envrc",
+    ".zprofile", ".zshenv", ".zlogin", ".zlogout", ".env", ".envrc", "token", "stored_tokens",
+    "auth.json", "credentials.json", ".terraformrc", ".s3cfg", ".boto", ".databrickscfg",
 })  # fmt: skip
 
 PROBE = r"""
@@ -271,11 +272,12 @@ class Sandbox:
 
 
 def home_denies(profile: str) -> list[str]:
-    """The profile's deny paths under ``$HOME`` (the credential groups and nono's own state)."""
+    """The profile's deny paths in the home directory (``$HOME`` and the XDG directories):
+    the credential groups and nono's own state."""
     from nonoc.resolve import resolve
 
     policy = resolve(profile, "linux").policy
-    return sorted(d.path for d in policy.denies if d.path.startswith("$HOME/"))
+    return sorted(d.path for d in policy.denies if d.path.startswith(("$HOME/", "$XDG_")))
 
 
 def env_without_user_profiles(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:

@@ -30,8 +30,15 @@ pytestmark = pytest.mark.kernel
 #: Per profile: paths that must be readable and writable, readable only, and neither.
 READ_WRITE: dict[str, tuple[str, ...]] = {
     "default": ("$TMPDIR", "/tmp"),
-    "claude-code": ("~/.claude", "~/.claude.json", "$CWD", "$XDG_CACHE_HOME/tool", "$TMPDIR"),
-    "codex": ("~/.codex", "$CWD", "$XDG_CACHE_HOME/tool"),
+    "claude-code": (
+        "~/.claude",
+        "~/.claude.json",
+        "$CWD",
+        "$XDG_CACHE_HOME/pip",
+        "~/.npm",
+        "$TMPDIR",
+    ),
+    "codex": ("~/.codex", "$CWD", "$XDG_CACHE_HOME/go-build", "~/.cargo/registry"),
     "opencode": (
         "$XDG_CONFIG_HOME/opencode",
         "$XDG_DATA_HOME/opencode",
@@ -53,6 +60,14 @@ READ_ONLY: dict[str, tuple[str, ...]] = {
     "go-dev": ("~/sdk", "~/go/bin"),
     "rust-dev": ("~/.rustup", "~/.cargo/bin"),
     "claude-code": ("~/.gitconfig", "~/.nvm"),
+}
+#: Per profile: paths that must be neither readable nor writable (besides the secrets).
+CLOSED: dict[str, tuple[str, ...]] = {
+    "default": ("$XDG_CACHE_HOME/other-tool", "~/Documents", "~/.config/other"),
+    "claude-code": ("$XDG_CACHE_HOME/other-tool", "~/Documents", "~/.config/other"),
+    "codex": ("$XDG_CACHE_HOME/other-tool", "~/Documents"),
+    "opencode": ("$XDG_CACHE_HOME/other-tool", "~/Documents"),
+    "openclaw": ("~/Documents", "~/.npm"),
 }
 #: Every agent's state, which no other profile may read.
 AGENT_STATE = {
@@ -82,9 +97,10 @@ def _live(sandbox: Sandbox) -> Iterator[tuple[Sandbox, dict[str, Path], list[Pat
             {d for p in PROFILES for d in home_denies(p)}
             | {s.replace("~", "$HOME", 1) for s in REQUIRED_DENIES}
         )
-    # nono's own cache (denied by the mandatory nono_self group) is planted too.
-    planted = sandbox.plant([*secrets, "$XDG_CACHE_HOME/nono/planted"])
-    dirs = {p for table in (READ_WRITE, READ_ONLY) for paths in table.values() for p in paths}
+    planted = sandbox.plant(secrets)
+    dirs = {
+        p for table in (READ_WRITE, READ_ONLY, CLOSED) for paths in table.values() for p in paths
+    }
     dirs |= set(AGENT_STATE.values())
     sandbox.make_dirs(
         sorted(d for d in dirs if d.startswith(("~", "$")) and not d.endswith((".json", "config")))
@@ -108,7 +124,9 @@ def test_secrets_denied_own_paths_work(
     sandbox, bundles, planted = live
     rw = [sandbox.path(p) for p in READ_WRITE.get(profile, ())]
     ro = [sandbox.path(p) for p in READ_ONLY.get(profile, ())]
+    closed = [sandbox.path(p) for p in CLOSED.get(profile, ())]
     ops = [*secret_ops(planted)]
+    ops += [(op, p) for p in closed for op in ("read", "write")]
     ops += [(op, p) for p in rw for op in ("read", "write")]
     ops += [(op, p) for p in ro for op in ("read", "write")]
     answers = sandbox.probe(bundles[profile], ops)
@@ -124,6 +142,12 @@ def test_secrets_denied_own_paths_work(
         if path in rw and answer != "OK"
     }
     assert broken == {}
+    opened = {
+        f"{op} {path}": answer
+        for (op, path), answer in answers.items()
+        if path in closed and answer != "EACCES"
+    }
+    assert opened == {}
     for path in ro:
         assert answers[("read", path)] == "OK", path
         assert answers[("write", path)] in ("EACCES", "EROFS"), path

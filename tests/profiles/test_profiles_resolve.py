@@ -30,10 +30,7 @@ MACOS_DENIES = (
     "~/Library/Cookies",
 )
 #: Runtime trees that hold a credential the mandatory deny carves out (split at launch).
-NESTED_SECRETS = {
-    ("$HOME/.cargo", "$HOME/.cargo/credentials"),
-    ("$HOME/.cargo", "$HOME/.cargo/credentials.toml"),
-}
+NESTED_SECRETS: set[tuple[str, str]] = set()
 MANDATORY = {"protect_secrets", "nono_self", "syscall_hardening"}
 
 #: Each agent's own state: (path, kind) that must be granted read and write.
