@@ -124,23 +124,46 @@ class RealPaths:
 
     def __init__(self) -> None:
         self._known: dict[str, str] = {"/": "/"}
+        #: Resolved places whose ``lstat`` failed: what lies beneath them fails the same way
+        #: (ENOENT, ENOTDIR, EACCES…), so it is kept as written without asking the kernel.
+        self._failed: set[str] = set()
 
     def __call__(self, path: str) -> str:
         """The real path of ``path`` (relative paths are left to ``os.path.realpath``)."""
         if not path.startswith("/"):
             return os.path.realpath(path)
+        return self._resolve(os.path.normpath(path))
+
+    def placed(self, path: str) -> tuple[str, ...]:
+        """The real path of absolute ``path``, then, if different, the place of its last
+        component in its real parent directory (where a symlink named ``path`` lives)."""
         path = os.path.normpath(path)
+        real = self._resolve(path)
+        cut = path.rfind("/")
+        if cut < 0 or cut == len(path) - 1:
+            return (real,)
+        base = self._resolve(path[:cut] or "/")
+        place = f"{base}{path[cut:]}" if base != "/" else path[cut:]
+        return (real,) if place == real else (real, place)
+
+    def _resolve(self, path: str) -> str:
         found = self._known.get(path)
         if found is not None:
             return found
-        parent, name = os.path.split(path)
-        base = self(parent)
-        candidate = f"{base.rstrip('/')}/{name}"
-        try:
-            is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
-        except OSError:
-            is_link = False  # missing (or unreadable): kept as written, like realpath
-        real = os.path.realpath(candidate) if is_link else candidate
+        cut = path.rfind("/")
+        base = self._resolve(path[:cut] or "/")
+        candidate = f"{base}{path[cut:]}" if base != "/" else path[cut:]
+        if base in self._failed:
+            real = candidate
+            self._failed.add(candidate)
+        else:
+            try:
+                is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+            except OSError:
+                # Missing (or unreadable): kept as written, like realpath(strict=False).
+                self._failed.add(candidate)
+                is_link = False
+            real = os.path.realpath(candidate) if is_link else candidate
         self._known[path] = real
         return real
 
@@ -224,14 +247,7 @@ def resolve_denies(
             raise sandbox_error(
                 f"{describe(rule_id)}: ${exc.name} is not set; cannot place deny {template}"
             )
-        real = realpath(expanded)
-        parent, name = os.path.split(expanded)
-        found = [real]
-        if name:
-            link_place = os.path.join(realpath(parent), name)
-            if link_place != real:
-                found.append(link_place)
-        denies.append(Deny(rule_id, template, tuple(found)))
+        denies.append(Deny(rule_id, template, realpath.placed(expanded)))
     return denies
 
 
