@@ -150,16 +150,21 @@ class FileAnswers:
                 )
             verb, access, glob = words
             if verb not in ("allow", "deny"):
-                raise NonoError(f"expected allow or deny, not '{verb}'", Span(filename, number, column, source_line=line))
+                raise NonoError(
+                    f"expected allow or deny, not '{verb}'",
+                    Span(filename, number, column, source_line=line),
+                )
             if access not in ("read", "write", "any"):
                 where = line.find(access, column) + 1
                 raise NonoError(
-                    f"expected read, write or any, not '{access}'", Span(filename, number, where, source_line=line)
+                    f"expected read, write or any, not '{access}'",
+                    Span(filename, number, where, source_line=line),
                 )
             if not glob.startswith("/"):
                 where = line.find(glob, column) + 1
                 raise NonoError(
-                    f"the path glob must be absolute: '{glob}'", Span(filename, number, where, source_line=line)
+                    f"the path glob must be absolute: '{glob}'",
+                    Span(filename, number, where, source_line=line),
                 )
             rules.append(_Rule(verb == "allow", access, glob_pattern(glob), body))
         return cls(rules)

@@ -35,7 +35,9 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 
-def install_and_hand_over(program: bytes, channel: int, *, install: Installer | None = None) -> None:
+def install_and_hand_over(
+    program: bytes, channel: int, *, install: Installer | None = None
+) -> None:
     """Child side: install ``program`` with a listener, pass it to the parent, close it.
 
     Asks the kernel to make a received notification wait killably only (5.19+; without
@@ -87,7 +89,11 @@ def pidfd_getfd(pidfd: int, number: int) -> int:
 
     The copy shares the open file description: same offset, flags and socket state.
     """
-    result = int(_libc.syscall(ctypes.c_long(_PIDFD_GETFD), ctypes.c_int(pidfd), ctypes.c_int(number), ctypes.c_uint(0)))
+    result = int(
+        _libc.syscall(
+            ctypes.c_long(_PIDFD_GETFD), ctypes.c_int(pidfd), ctypes.c_int(number), ctypes.c_uint(0)
+        )
+    )
     if result < 0:
         err = ctypes.get_errno()
         raise OSError(err, f"pidfd_getfd: {os.strerror(err)}")

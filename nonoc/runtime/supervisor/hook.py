@@ -61,7 +61,11 @@ class SupervisorHook(Hook):
         landlock_abi: int | None = None,
     ) -> None:
         self.supervised = supervised
-        self.answers = answers if answers is not None else (FileAnswers.load(answers_file) if answers_file else None)
+        self.answers = (
+            answers
+            if answers is not None
+            else (FileAnswers.load(answers_file) if answers_file else None)
+        )
         self.on_event = on_event
         self.prompt_timeout = prompt_timeout
         self.landlock_abi = landlock_abi
@@ -107,7 +111,7 @@ class SupervisorHook(Hook):
 
     def _disarm(self) -> None:
         if self._original is not None:
-            filters.install = self._original  # type: ignore[assignment]
+            filters.install = self._original
             self._original = None
         if self.child_channel >= 0:
             os.close(self.child_channel)
@@ -126,13 +130,17 @@ class SupervisorHook(Hook):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(launch.pid, signal.SIGKILL)
             why = exc.strerror if isinstance(exc, OSError) else str(exc)
-            raise SandboxError(f"the supervisor could not attach to the sandboxed command: {why}") from None
+            raise SandboxError(
+                f"the supervisor could not attach to the sandboxed command: {why}"
+            ) from None
         finally:
             os.close(self._parent_channel)
             self._parent_channel = -1
         answers = self.answers
         if answers is None and self.mediation.opens:
-            answers = TerminalPrompter(timeout=self.prompt_timeout, freeze=SandboxFreezer(launch.pid).frozen)
+            answers = TerminalPrompter(
+                timeout=self.prompt_timeout, freeze=SandboxFreezer(launch.pid).frozen
+            )
         self.supervisor = Supervisor(listener, grants, answers=answers, on_event=self.on_event)
         self.supervisor.start()
 

@@ -78,7 +78,9 @@ def _provenance(label: str) -> Provenance:
 
 
 def _rule(name: str, label: str, *conditions: ArgCondition) -> SyscallRule:
-    return SyscallRule(names=(name,), action=_NOTIFY, conditions=conditions, provenance=_provenance(label))
+    return SyscallRule(
+        names=(name,), action=_NOTIFY, conditions=conditions, provenance=_provenance(label)
+    )
 
 
 def notify_rules(mediation: Mediation, arch: str) -> tuple[SyscallRule, ...]:

@@ -118,7 +118,6 @@ def read_path(pid: int, address: int, limit: int = PATH_MAX) -> str:
     raise OSError(errno.ENAMETOOLONG, "path longer than PATH_MAX")
 
 
-
 def open_for_writing(pid: int) -> int:
     """A ``/proc/PID/mem`` descriptor to write a call's results back with :func:`write_at`.
 

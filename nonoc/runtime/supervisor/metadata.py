@@ -22,6 +22,7 @@ import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from nonoc.runtime.supervisor import memory, walk
 from nonoc.runtime.supervisor.grants import GrantTable
@@ -37,19 +38,35 @@ _NULL = 0
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
-_libc.fchownat.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint, ctypes.c_uint, ctypes.c_int]
+_libc.fchownat.argtypes = [
+    ctypes.c_int,
+    ctypes.c_char_p,
+    ctypes.c_uint,
+    ctypes.c_uint,
+    ctypes.c_int,
+]
 _libc.utimensat.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]
 
 #: Calls naming their object by path: (path argument, dirfd argument or None, flags
 #: argument or None, follows a final link by default).
 _BY_PATH: dict[str, tuple[int, int | None, int | None, bool]] = {
-    "chmod": (0, None, None, True), "fchmodat": (1, 0, None, True), "fchmodat2": (1, 0, 3, True),
-    "chown": (0, None, None, True), "lchown": (0, None, None, False), "fchownat": (1, 0, 4, True),
-    "utime": (0, None, None, True), "utimes": (0, None, None, True), "futimesat": (1, 0, None, True),
+    "chmod": (0, None, None, True),
+    "fchmodat": (1, 0, None, True),
+    "fchmodat2": (1, 0, 3, True),
+    "chown": (0, None, None, True),
+    "lchown": (0, None, None, False),
+    "fchownat": (1, 0, 4, True),
+    "utime": (0, None, None, True),
+    "utimes": (0, None, None, True),
+    "futimesat": (1, 0, None, True),
     "utimensat": (1, 0, 3, True),
-    "setxattr": (0, None, None, True), "lsetxattr": (0, None, None, False), "setxattrat": (1, 0, 2, True),
-    "removexattr": (0, None, None, True), "lremovexattr": (0, None, None, False),
-    "removexattrat": (1, 0, 2, True), "file_setattr": (1, 0, 4, True),
+    "setxattr": (0, None, None, True),
+    "lsetxattr": (0, None, None, False),
+    "setxattrat": (1, 0, 2, True),
+    "removexattr": (0, None, None, True),
+    "lremovexattr": (0, None, None, False),
+    "removexattrat": (1, 0, 2, True),
+    "file_setattr": (1, 0, 4, True),
 }
 #: Calls naming their object by descriptor (argument 0).
 _BY_FD = ("fchmod", "fchown", "fsetxattr", "fremovexattr", "ioctl")
@@ -103,18 +120,24 @@ class MetadataMediator:
             if not place.startswith("/"):
                 reason = "not_a_path"
             elif self.grants.never_grantable(place):
-                return fail(errno.EPERM), Event(name, pid, "deny", "never_grantable", place, "metadata", errno.EPERM)
+                return fail(errno.EPERM), Event(
+                    name, pid, "deny", "never_grantable", place, "metadata", errno.EPERM
+                )
             elif self.grants.writable(place):
                 reason = "writable"
             else:
-                return fail(errno.EPERM), Event(name, pid, "deny", "not_writable", place, "metadata", errno.EPERM)
+                return fail(errno.EPERM), Event(
+                    name, pid, "deny", "not_writable", place, "metadata", errno.EPERM
+                )
             change = _change(n, name, target)
             if not listener.is_valid(n.id):
                 return DROPPED, Event(name, pid, "deny", "bad_arguments")
             try:
                 result = change()
             except OSError as exc:
-                return fail(exc.errno or errno.EPERM), Event(name, pid, "allow", reason, place, "metadata", exc.errno)
+                return fail(exc.errno or errno.EPERM), Event(
+                    name, pid, "allow", reason, place, "metadata", exc.errno
+                )
             return returns(result), Event(name, pid, "allow", reason, place, "metadata")
         finally:
             target.close()
@@ -146,7 +169,9 @@ class MetadataMediator:
         try:
             root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_CLOEXEC)
             try:
-                found = walk.resolve(path, start, root, follow_final=follow and not flags & AT_SYMLINK_NOFOLLOW)
+                found = walk.resolve(
+                    path, start, root, follow_final=follow and not flags & AT_SYMLINK_NOFOLLOW
+                )
             finally:
                 os.close(root)
         finally:
@@ -171,32 +196,42 @@ def _change(n: Notification, name: str, target: Target) -> Callable[[], int]:
     if name.startswith(("chmod", "fchmod")):
         mode = args[1 if name in ("chmod", "fchmod") else 2] & 0o7777
         if not target.empty_path:
-            return lambda: _done(os.fchmod(fd, mode))
+            return _call(os.fchmod, fd, mode)
         if target.symlink:
             raise OSError(errno.EOPNOTSUPP, "a symlink's mode cannot be changed")
-        return lambda: _done(os.chmod(proc, mode))
+        return _call(os.chmod, proc, mode)
     if name in ("chown", "lchown", "fchown", "fchownat"):
         first = 2 if name == "fchownat" else 1
         uid, gid = args[first] & 0xFFFFFFFF, args[first + 1] & 0xFFFFFFFF
         if not target.empty_path:
-            return lambda: _done(os.fchown(fd, _id(uid), _id(gid)))
+            return _call(os.fchown, fd, _id(uid), _id(gid))
         return lambda: _check(_libc.fchownat(fd, b"", uid, gid, AT_EMPTY_PATH))
     if name in ("utime", "utimes", "futimesat", "utimensat"):
         times = _times(pid, name, args)
         at_flags = 0 if not target.empty_path else AT_EMPTY_PATH
-        return lambda: _check(_libc.utimensat(fd, b"" if target.empty_path else None, times, at_flags))
+        return lambda: _check(
+            _libc.utimensat(fd, b"" if target.empty_path else None, times, at_flags)
+        )
     if name == "file_setattr":
         size = args[3]
         if size > 4096:
             raise OSError(errno.E2BIG, "fsxattr too large")
         raw = memory.read_exact(pid, args[2], size) if size else b""
-        return lambda: _check(_libc.syscall(ctypes.c_long(_SYS_FILE_SETATTR), ctypes.c_int(fd), b"", raw,
-                                            ctypes.c_size_t(size), ctypes.c_uint(AT_EMPTY_PATH)))
+        return lambda: _check(
+            _libc.syscall(
+                ctypes.c_long(_SYS_FILE_SETATTR),
+                ctypes.c_int(fd),
+                b"",
+                raw,
+                ctypes.c_size_t(size),
+                ctypes.c_uint(AT_EMPTY_PATH),
+            )
+        )
     if name == "ioctl":
         command = args[1] & 0xFFFFFFFF
         size = 4 if command != METADATA_IOCTLS[-1] else 28
-        raw = bytearray(memory.read_exact(pid, args[2], size))
-        return lambda: int(fcntl.ioctl(fd, command, raw))
+        argument = bytearray(memory.read_exact(pid, args[2], size))
+        return lambda: int(fcntl.ioctl(fd, command, argument))
     return _xattr(n, name, target)
 
 
@@ -206,9 +241,11 @@ def _xattr(n: Notification, name: str, target: Target) -> Callable[[], int]:
     attribute = memory.read_path(pid, args[name_arg], XATTR_NAME_MAX + 1)
     on: int | str = target.fd if not target.empty_path else f"/proc/self/fd/{target.fd}"
     if target.symlink:
-        raise OSError(errno.EPERM, "extended attributes on symlinks are not changed by the supervisor")
+        raise OSError(
+            errno.EPERM, "extended attributes on symlinks are not changed by the supervisor"
+        )
     if "remove" in name:
-        return lambda: _done(os.removexattr(on, attribute))
+        return _call(os.removexattr, on, attribute)
     if name == "setxattrat":
         usize = args[5]
         if usize < 16:
@@ -219,7 +256,7 @@ def _xattr(n: Notification, name: str, target: Target) -> Callable[[], int]:
     if size > XATTR_SIZE_MAX:
         raise OSError(errno.E2BIG, "xattr value too large")
     value = memory.read_exact(pid, value_ptr, size) if size else b""
-    return lambda: _done(os.setxattr(on, attribute, value, flags))
+    return _call(os.setxattr, on, attribute, value, flags)
 
 
 _TIMESPEC2 = struct.Struct("=qqqq")
@@ -245,8 +282,14 @@ def _id(value: int) -> int:
     return -1 if value == 0xFFFFFFFF else value
 
 
-def _done(_: None) -> int:
-    return 0
+def _call(function: Callable[..., None], *arguments: Any) -> Callable[[], int]:
+    """A change that calls ``function(*arguments)`` and returns 0 (what the call returns)."""
+
+    def change() -> int:
+        function(*arguments)
+        return 0
+
+    return change
 
 
 def _check(result: int) -> int:

@@ -1,4 +1,4 @@
-"""Give a supervisor thread the sandbox's TCP rules, so the kernel judges calls it makes for the agent.
+"""Give supervisor threads the sandbox's TCP rules: the kernel judges the calls they make for it.
 
 When the supervisor performs a ``connect`` or a send for the sandboxed process (see
 :mod:`sockets`), it must not become a way around the policy's TCP port rules. Landlock

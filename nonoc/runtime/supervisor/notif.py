@@ -94,7 +94,7 @@ _checked: list[bool] = []
 
 
 def check_sizes() -> None:
-    """Compare the kernel's structure sizes with this module's; raise ``ProtocolError`` if they differ.
+    """Compare the kernel's structure sizes with this module's; ``ProtocolError`` if they differ.
 
     A larger ``seccomp_notif`` would make ``RECV`` write past our buffer's end as the
     kernel sees it, and a smaller one means a kernel older than user notification.
@@ -107,14 +107,25 @@ def check_sizes() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
     sizes = _Sizes()
-    if libc.syscall(ctypes.c_long(nr), ctypes.c_ulong(SECCOMP_GET_NOTIF_SIZES), ctypes.c_ulong(0), ctypes.byref(sizes)) != 0:
+    if (
+        libc.syscall(
+            ctypes.c_long(nr),
+            ctypes.c_ulong(SECCOMP_GET_NOTIF_SIZES),
+            ctypes.c_ulong(0),
+            ctypes.byref(sizes),
+        )
+        != 0
+    ):
         err = ctypes.get_errno()
-        raise ProtocolError(f"the kernel does not report seccomp notification sizes: {os.strerror(err)}")
+        raise ProtocolError(
+            f"the kernel does not report seccomp notification sizes: {os.strerror(err)}"
+        )
     found = (sizes.seccomp_notif, sizes.seccomp_notif_resp, sizes.seccomp_data)
     expected = (_NOTIF.size, _RESP.size, _DATA_SIZE)
     if found != expected:
         raise ProtocolError(
-            f"seccomp notification structures are {found} bytes on this kernel; nono lays out {expected}"
+            f"seccomp notification structures are {found} bytes on this kernel; "
+            f"nono lays out {expected}"
         )
     _checked.append(True)
 
@@ -141,7 +152,9 @@ class Listener:
     def sync_wake_up(self) -> bool:
         """Ask the kernel to wake parked threads synchronously (lower latency); False if too old."""
         try:
-            fcntl.ioctl(self.fd, IOCTL_SET_FLAGS, bytearray(_U64.pack(SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP)))
+            fcntl.ioctl(
+                self.fd, IOCTL_SET_FLAGS, bytearray(_U64.pack(SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP))
+            )
         except OSError:
             return False
         return True
@@ -175,8 +188,8 @@ class Listener:
                     return None
                 raise
             break
-        nid, pid, _flags, nr, arch, _ip, *args = _NOTIF.unpack(buffer)
-        return Notification(nid, pid, nr, arch, tuple(args))  # type: ignore[arg-type]
+        nid, pid, _flags, nr, arch, _ip, a0, a1, a2, a3, a4, a5 = _NOTIF.unpack(buffer)
+        return Notification(nid, pid, nr, arch, (a0, a1, a2, a3, a4, a5))
 
     def is_valid(self, notification_id: int) -> bool:
         """Whether the thread is still parked in this notification (so its pid is still its own)."""
@@ -188,7 +201,9 @@ class Listener:
 
     def _send(self, notification_id: int, value: int, error: int, flags: int) -> bool:
         try:
-            fcntl.ioctl(self.fd, IOCTL_SEND, bytearray(_RESP.pack(notification_id, value, error, flags)))
+            fcntl.ioctl(
+                self.fd, IOCTL_SEND, bytearray(_RESP.pack(notification_id, value, error, flags))
+            )
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.EINPROGRESS):
                 return False  # the thread left (killed or interrupted) or was already answered

@@ -8,7 +8,7 @@ Three stages, cheapest first:
    flags need → ``CONTINUE``. This is safe even though the process could rewrite the path
    after it was read: the kernel then re-reads it and Landlock, which enforces the same
    grants, decides.
-2. **walk** (:meth:`OpenMediator.walk`): the path resolved component by component from the
+2. **walk** (:meth:`OpenMediator.resolve`): the path resolved component by component from the
    process's own directory descriptors, never following a link blindly (see :mod:`walk`).
    The real path is checked again (never-grantable, inside the grants), then the type
    (regular files and directories only, never procfs).
@@ -42,8 +42,16 @@ O_ACCMODE = 3
 O_TMPFILE = getattr(os, "O_TMPFILE", 0o20200000)
 #: Flags of the process's open the supervisor carries over to its own open.
 KEPT_FLAGS = (
-    O_ACCMODE | os.O_APPEND | os.O_NONBLOCK | os.O_DSYNC | os.O_SYNC | os.O_DIRECTORY | os.O_NOCTTY
-    | getattr(os, "O_DIRECT", 0) | getattr(os, "O_NOATIME", 0) | getattr(os, "O_LARGEFILE", 0)
+    O_ACCMODE
+    | os.O_APPEND
+    | os.O_NONBLOCK
+    | os.O_DSYNC
+    | os.O_SYNC
+    | os.O_DIRECTORY
+    | os.O_NOCTTY
+    | getattr(os, "O_DIRECT", 0)
+    | getattr(os, "O_NOATIME", 0)
+    | getattr(os, "O_LARGEFILE", 0)
 )
 RESOLVE_NO_XDEV, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS = 0x01, 0x02, 0x04
 RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_CACHED = 0x08, 0x10, 0x20
@@ -90,16 +98,24 @@ class OpenCall:
 
 
 def decode(notification: Notification, syscall: str) -> OpenCall:
-    """Read an open's arguments from the parked thread; raise ``OSError`` with the errno to return."""
+    """Read an open's arguments from the parked thread; ``OSError`` carries the errno to return."""
     pid, args = notification.pid, notification.args
     if syscall == "open":
-        return OpenCall(syscall, AT_FDCWD, memory.read_path(pid, args[0]), args[1] & 0xFFFFFFFF, args[2] & 0o7777)
+        return OpenCall(
+            syscall,
+            AT_FDCWD,
+            memory.read_path(pid, args[0]),
+            args[1] & 0xFFFFFFFF,
+            args[2] & 0o7777,
+        )
     if syscall == "creat":
         flags = os.O_CREAT | os.O_WRONLY | os.O_TRUNC
         return OpenCall(syscall, AT_FDCWD, memory.read_path(pid, args[0]), flags, args[1] & 0o7777)
     dirfd = notification.arg32(0)
     if syscall == "openat":
-        return OpenCall(syscall, dirfd, memory.read_path(pid, args[1]), args[2] & 0xFFFFFFFF, args[3] & 0o7777)
+        return OpenCall(
+            syscall, dirfd, memory.read_path(pid, args[1]), args[2] & 0xFFFFFFFF, args[3] & 0o7777
+        )
     if syscall == "openat2":
         size = args[3]
         if size < _OPEN_HOW.size:
@@ -110,7 +126,9 @@ def decode(notification: Notification, syscall: str) -> OpenCall:
         if any(raw[_OPEN_HOW.size :]):
             raise OSError(errno.E2BIG, "unknown open_how fields")
         flags, mode, resolve = _OPEN_HOW.unpack_from(raw)
-        return OpenCall(syscall, dirfd, memory.read_path(pid, args[1]), flags, mode & 0o7777, resolve)
+        return OpenCall(
+            syscall, dirfd, memory.read_path(pid, args[1]), flags, mode & 0o7777, resolve
+        )
     raise ValueError(f"{syscall} is not an open call")
 
 
@@ -158,7 +176,7 @@ class OpenMediator:
         self.grants = grants
 
     def fast(self, call: OpenCall, absolute: str | None) -> str | None:
-        """``"never_grantable"``, ``"granted"`` or ``None`` (walk needed), from the path as written."""
+        """``never_grantable``, ``granted`` or ``None`` (walk needed), from the path as written."""
         if call.flags & os.O_PATH:
             return "granted"  # O_PATH opens read nothing; Landlock lets them through too
         if absolute is None or call.resolve:
@@ -166,14 +184,22 @@ class OpenMediator:
         if self.grants.never_grantable(absolute):
             return "never_grantable"
         directory = bool(call.flags & os.O_DIRECTORY)
-        if self.grants.allows(absolute, call.rights(directory=directory, creating=bool(call.flags & os.O_CREAT))):
+        if self.grants.allows(
+            absolute, call.rights(directory=directory, creating=bool(call.flags & os.O_CREAT))
+        ):
             return "granted"
         return None
 
-    def walk(self, notification: Notification, call: OpenCall) -> walk.Resolved:
+    def resolve(self, notification: Notification, call: OpenCall) -> walk.Resolved:
         """Resolve the call's path from the process's own directories (see :mod:`walk`)."""
         pid = notification.pid
-        if call.resolve & ~(RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT | RESOLVE_CACHED):
+        if call.resolve & ~(
+            RESOLVE_NO_MAGICLINKS
+            | RESOLVE_NO_SYMLINKS
+            | RESOLVE_BENEATH
+            | RESOLVE_IN_ROOT
+            | RESOLVE_CACHED
+        ):
             raise OSError(errno.EPERM, "resolve flags the supervisor does not reproduce")
         if call.resolve & RESOLVE_CACHED:
             raise OSError(errno.EAGAIN, "RESOLVE_CACHED: retry without it")
@@ -186,7 +212,9 @@ class OpenMediator:
             if not stat.S_ISDIR(os.fstat(start).st_mode) and not call.path.startswith("/"):
                 raise OSError(errno.ENOTDIR, "the directory descriptor is not a directory")
             in_root = bool(call.resolve & RESOLVE_IN_ROOT)
-            root = os.dup(start) if in_root else os.open(f"/proc/{pid}/root", os.O_PATH | os.O_CLOEXEC)
+            root = (
+                os.dup(start) if in_root else os.open(f"/proc/{pid}/root", os.O_PATH | os.O_CLOEXEC)
+            )
             try:
                 exclusive = bool(call.flags & os.O_CREAT and call.flags & os.O_EXCL)
                 return walk.resolve(
@@ -251,7 +279,9 @@ class OpenMediator:
         try:
             info = os.fstat(fd)
             real = walk.fd_path(fd)
-            if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)) or self.grants.never_grantable(real):
+            if not (
+                stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)
+            ) or self.grants.never_grantable(real):
                 raise OSError(errno.EPERM, "the opened object is not what was approved")
         except BaseException:
             os.close(fd)

@@ -21,7 +21,7 @@ import signal
 import termios
 import time
 from collections.abc import Callable, Iterator
-from typing import ContextManager
+from contextlib import AbstractContextManager
 
 from nonoc.runtime.supervisor.answers import Answer, Question
 
@@ -32,12 +32,14 @@ def question_text(question: Question, timeout: float) -> str:
     """The prompt as shown (CR LF line ends: the terminal may be in raw mode)."""
     lines = [
         "",
-        f"nono: {question.command} (pid {question.pid}) wants to {question.access_text.replace('+', ' and ')} "
-        f"{question.path}",
+        f"nono: {question.command} (pid {question.pid}) wants to "
+        f"{question.access_text.replace('+', ' and ')} {question.path}",
     ]
     if question.requested != question.path:
         lines.append(f"      (it asked for {question.requested})")
-    lines.append(f"      allow? [y/N] (a = always, d = never, this session; no answer in {timeout:g}s = no) ")
+    lines.append(
+        f"      allow? [y/N] (a = always, d = never, this session; no answer in {timeout:g}s = no) "
+    )
     return "\r\n".join(lines)
 
 
@@ -102,7 +104,7 @@ class TerminalPrompter:
         *,
         tty: str = "/dev/tty",
         timeout: float = TIMEOUT_SECONDS,
-        freeze: Callable[[], ContextManager[None]] | None = None,
+        freeze: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         self.tty = tty
         self.timeout = timeout

@@ -51,9 +51,22 @@ _UCRED = struct.Struct("=iII")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.connect.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-_libc.sendto.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+_libc.sendto.argtypes = [
+    ctypes.c_int,
+    ctypes.c_char_p,
+    ctypes.c_size_t,
+    ctypes.c_int,
+    ctypes.c_char_p,
+    ctypes.c_uint,
+]
 _libc.sendto.restype = ctypes.c_ssize_t
-_libc.getsockopt.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+_libc.getsockopt.argtypes = [
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+]
 
 
 class _IoVec(ctypes.Structure):
@@ -62,8 +75,12 @@ class _IoVec(ctypes.Structure):
 
 class _MsgHdr(ctypes.Structure):
     _fields_ = [
-        ("name", ctypes.c_char_p), ("namelen", ctypes.c_uint), ("iov", ctypes.POINTER(_IoVec)),
-        ("iovlen", ctypes.c_size_t), ("control", ctypes.c_char_p), ("controllen", ctypes.c_size_t),
+        ("name", ctypes.c_char_p),
+        ("namelen", ctypes.c_uint),
+        ("iov", ctypes.POINTER(_IoVec)),
+        ("iovlen", ctypes.c_size_t),
+        ("control", ctypes.c_char_p),
+        ("controllen", ctypes.c_size_t),
         ("flags", ctypes.c_int),
     ]
 
@@ -129,7 +146,9 @@ class SocketMediator:
         try:
             sock = take_fd(pid, n.arg32(0))
         except OSError as exc:
-            return fail(errno.EBADF if exc.errno != errno.ESRCH else errno.ESRCH), Event(name, pid, "deny", "bad_arguments", error=errno.EBADF)
+            return fail(errno.EBADF if exc.errno != errno.ESRCH else errno.ESRCH), Event(
+                name, pid, "deny", "bad_arguments", error=errno.EBADF
+            )
         messages: list[Outgoing] = []
         try:
             domain = sockopt(sock, SO_DOMAIN)
@@ -146,7 +165,9 @@ class SocketMediator:
             else:
                 count = min(n.arg32(2) & 0xFFFFFFFF, UIO_MAXIOV)
                 for index in range(count):
-                    messages.append(self._message(pid, domain, args[1] + index * _MMSGHDR_SIZE, stream))
+                    messages.append(
+                        self._message(pid, domain, args[1] + index * _MMSGHDR_SIZE, stream)
+                    )
                 mem_fd = memory.open_for_writing(pid) if count else -1
             if not listener.is_valid(n.id):
                 raise _Stale()
@@ -155,7 +176,9 @@ class SocketMediator:
             return DROPPED, Event(name, pid, "deny", "bad_arguments")
         except Refused as refused:
             _close(sock, messages, -1)
-            return fail(refused.error), Event(name, pid, "deny", refused.reason, refused.path, error=refused.error)
+            return fail(refused.error), Event(
+                name, pid, "deny", refused.reason, refused.path, error=refused.error
+            )
         except OSError as exc:
             _close(sock, messages, -1)
             code = exc.errno or errno.EINVAL
@@ -167,7 +190,11 @@ class SocketMediator:
         def run() -> tuple[Verdict, Event]:
             return _perform(name, sock, messages, flags, mem_fd, args[1], pid), event
 
-        return Job(run, restricted=domain in (AF_INET, AF_INET6), cleanup=lambda: _close(sock, messages, mem_fd))
+        return Job(
+            run,
+            restricted=domain in (AF_INET, AF_INET6),
+            cleanup=lambda: _close(sock, messages, mem_fd),
+        )
 
     # --------------------------------------------------------------- reading
 
@@ -178,7 +205,9 @@ class SocketMediator:
         return self.destination(pid, domain, raw)
 
     def _message(self, pid: int, domain: int, header: int, stream: bool) -> Outgoing:
-        name, namelen, iov, iovlen, control, controllen, _ = _MSGHDR.unpack(memory.read_exact(pid, header, _MSGHDR.size))
+        name, namelen, iov, iovlen, control, controllen, _ = _MSGHDR.unpack(
+            memory.read_exact(pid, header, _MSGHDR.size)
+        )
         if namelen > SOCKADDR_MAX:
             raise OSError(errno.EINVAL, "bad address length")
         raw = memory.read_exact(pid, name, namelen) if name and namelen else b""
@@ -200,7 +229,9 @@ class SocketMediator:
             if control and controllen:
                 if controllen > CONTROL_MAX:
                     raise OSError(errno.ENOBUFS, "control data too long")
-                message.control = self._control(pid, memory.read_exact(pid, control, controllen), message)
+                message.control = self._control(
+                    pid, memory.read_exact(pid, control, controllen), message
+                )
         except BaseException:
             message.close()
             raise
@@ -234,7 +265,7 @@ class SocketMediator:
     # --------------------------------------------------------------- deciding
 
     def destination(self, pid: int, domain: int, raw: bytes) -> Outgoing:
-        """Judge the address ``raw`` for a socket of ``domain``; raise :class:`Refused` if denied."""
+        """Judge the address ``raw`` for a socket of ``domain``; :class:`Refused` if denied."""
         family = struct.unpack_from("=H", raw)[0] if len(raw) >= 2 else AF_UNSPEC
         if domain != AF_UNIX or family != AF_UNIX:
             return Outgoing(address=raw, reason="not_unix" if domain != AF_UNIX else "no_address")
@@ -243,7 +274,11 @@ class SocketMediator:
             return Outgoing(address=raw, reason="no_address")  # unnamed: the kernel answers
         if name[0] == 0:
             if self.grants.abstract_scoped:
-                raise Refused("abstract_scoped", errno.EACCES, "@" + name[1:].decode("utf-8", "backslashreplace"))
+                raise Refused(
+                    "abstract_scoped",
+                    errno.EACCES,
+                    "@" + name[1:].decode("utf-8", "backslashreplace"),
+                )
             return Outgoing(address=raw, reason="abstract")
         path = name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
         target = _resolve_socket(pid, path)
@@ -257,7 +292,9 @@ class SocketMediator:
             raise
         via = f"/proc/self/fd/{target.fd}".encode()
         address = struct.pack("=H", AF_UNIX) + via + b"\0"
-        return Outgoing(address=address, socket_inode=target, path=target.path, reason="socket_granted")
+        return Outgoing(
+            address=address, socket_inode=target, path=target.path, reason="socket_granted"
+        )
 
 
 class _Stale(Exception):
@@ -292,7 +329,7 @@ def _payload(pid: int, pointer: int, size: int, stream: bool) -> bytes:
 
 
 def _check_credentials(pid: int, body: bytes) -> None:
-    """Refuse ``SCM_CREDENTIALS`` the process could not have sent itself (the supervisor may be root)."""
+    """Refuse ``SCM_CREDENTIALS`` the process could not send itself (the supervisor may be root)."""
     if len(body) < _UCRED.size:
         raise OSError(errno.EINVAL, "short credentials")
     claimed_pid, uid, gid = _UCRED.unpack_from(body)
@@ -302,11 +339,17 @@ def _check_credentials(pid: int, body: bytes) -> None:
             key, _, rest = line.partition(b":")
             if key in (b"Tgid", b"Uid", b"Gid"):
                 fields[key.decode()] = [int(v) for v in rest.split()]
-    if claimed_pid != fields["Tgid"][0] or uid not in fields["Uid"][:3] or gid not in fields["Gid"][:3]:
+    if (
+        claimed_pid != fields["Tgid"][0]
+        or uid not in fields["Uid"][:3]
+        or gid not in fields["Gid"][:3]
+    ):
         raise Refused("bad_arguments", errno.EPERM, None)
 
 
-def _perform(name: str, sock: int, messages: list[Outgoing], flags: int, mem_fd: int, vector: int, pid: int) -> Verdict:
+def _perform(
+    name: str, sock: int, messages: list[Outgoing], flags: int, mem_fd: int, vector: int, pid: int
+) -> Verdict:
     """Make the call on our copy of the socket; the kernel's answer becomes the verdict."""
     if name == "connect":
         address = messages[0].address or b""
@@ -324,7 +367,9 @@ def _perform(name: str, sock: int, messages: list[Outgoing], flags: int, mem_fd:
                 break
             return fail(err)
         if name == "sendmmsg":
-            memory.write_at(mem_fd, vector + index * _MMSGHDR_SIZE + _MSGHDR.size, struct.pack("=I", result))
+            memory.write_at(
+                mem_fd, vector + index * _MMSGHDR_SIZE + _MSGHDR.size, struct.pack("=I", result)
+            )
             sent += 1
         else:
             return returns(result)
@@ -335,11 +380,25 @@ def _send(sock: int, message: Outgoing, flags: int) -> int:
     flags |= MSG_NOSIGNAL  # a SIGPIPE must not reach the supervisor
     if not message.control:
         address = message.address
-        return int(_libc.sendto(sock, message.data, len(message.data), flags, address, len(address) if address else 0))
+        return int(
+            _libc.sendto(
+                sock,
+                message.data,
+                len(message.data),
+                flags,
+                address,
+                len(address) if address else 0,
+            )
+        )
     vector = _IoVec(message.data, len(message.data))
     header = _MsgHdr(
-        message.address, len(message.address) if message.address else 0, ctypes.pointer(vector), 1,
-        message.control, len(message.control), 0,
+        message.address,
+        len(message.address) if message.address else 0,
+        ctypes.pointer(vector),
+        1,
+        message.control,
+        len(message.control),
+        0,
     )
     return int(_libc.sendmsg(sock, ctypes.byref(header), flags))
 

@@ -33,7 +33,9 @@ class SupervisedChild:
     def wait(self) -> int:
         """Reap the command; its exit status as a shell reports it (128+N for signal N)."""
         _, status = os.waitpid(self.pid, 0)
-        return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+        return (
+            os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+        )
 
 
 def spawn(
@@ -70,14 +72,29 @@ def spawn(
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child never returns into the test runner
         os.close(parent_end)
-        _child(linux, payload, argv, command, env, child_env, program, needs_listener, child_end, cwd, stdio, new_session)
+        _child(
+            linux,
+            payload,
+            argv,
+            command,
+            env,
+            child_env,
+            program,
+            needs_listener,
+            child_end,
+            cwd,
+            stdio,
+            new_session,
+        )
     os.close(child_end)
     try:
         listener = handoff.receive_listener(pid, parent_end) if needs_listener else None
     except OSError as exc:
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
-        raise SandboxError(f"the sandboxed command did not start (exit {code}): {exc.strerror}") from None
+        raise SandboxError(
+            f"the sandboxed command did not start (exit {code}): {exc.strerror}"
+        ) from None
     finally:
         os.close(parent_end)
     return SupervisedChild(pid, listener)

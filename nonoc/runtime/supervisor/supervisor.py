@@ -65,11 +65,16 @@ class Supervisor:
         self.sockets = SocketMediator(grants)
         self.metadata = MetadataMediator(grants)
         self._questions: queue.Queue[opens.Pending | None] = queue.Queue()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nono-supervisor-io", initializer=_quiet)
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="nono-supervisor-io", initializer=_quiet
+        )
         # Inet calls the supervisor makes for the agent carry the agent's TCP rules.
         self._net_pool = (
             ThreadPoolExecutor(
-                max_workers=workers, thread_name_prefix="nono-supervisor-net", initializer=_restricted, initargs=(grants.net,)
+                max_workers=workers,
+                thread_name_prefix="nono-supervisor-net",
+                initializer=_restricted,
+                initargs=(grants.net,),
             )
             if grants.net.restrictive
             else self._pool
@@ -86,7 +91,10 @@ class Supervisor:
 
     def start(self) -> None:
         """Run the loop and the asking thread in the background (daemon threads)."""
-        for target, name in ((self.serve, "nono-supervisor"), (self._ask_loop, "nono-supervisor-ask")):
+        for target, name in (
+            (self.serve, "nono-supervisor"),
+            (self._ask_loop, "nono-supervisor-ask"),
+        ):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -137,7 +145,11 @@ class Supervisor:
         try:
             if notification.arch != self.arch:
                 # The filter kills foreign architectures; this can only be a filter of another's.
-                self._answer(notification, fail(errno.ENOSYS), Event(name, notification.pid, "deny", "bad_arguments"))
+                self._answer(
+                    notification,
+                    fail(errno.ENOSYS),
+                    Event(name, notification.pid, "deny", "bad_arguments"),
+                )
                 return
             if name in OPEN_CALLS:
                 self._open(notification, name)
@@ -173,7 +185,11 @@ class Supervisor:
     def _internal_error(self, notification: Notification, name: str, exc: BaseException) -> None:
         detail = {"error_text": f"{type(exc).__name__}: {exc}"}
         try:
-            self._answer(notification, fail(errno.EPERM), Event(name, notification.pid, "deny", "internal_error", detail=detail))
+            self._answer(
+                notification,
+                fail(errno.EPERM),
+                Event(name, notification.pid, "deny", "internal_error", detail=detail),
+            )
         except Exception:
             pass
 
@@ -183,9 +199,15 @@ class Supervisor:
         pid = notification.pid
         try:
             call = opens.decode(notification, name)
-            absolute = call.path if _plain(call.path) else opens.lexical_path(pid, call.dirfd, call.path)
+            absolute = (
+                call.path if _plain(call.path) else opens.lexical_path(pid, call.dirfd, call.path)
+            )
         except OSError as exc:
-            self._answer(notification, fail(exc.errno or errno.EFAULT), Event(name, pid, "deny", "bad_arguments", error=exc.errno))
+            self._answer(
+                notification,
+                fail(exc.errno or errno.EFAULT),
+                Event(name, pid, "deny", "bad_arguments", error=exc.errno),
+            )
             return
         access = "+".join(sorted(call.access)) or "path"
         # What was read is only the parked thread's if the notification is still valid now.
@@ -194,17 +216,27 @@ class Supervisor:
             return
         quick = self.opens.fast(call, absolute)
         if quick == "granted":
-            self._answer(notification, CONTINUE, Event(name, pid, "continue", "granted", absolute or call.path, access))
+            self._answer(
+                notification,
+                CONTINUE,
+                Event(name, pid, "continue", "granted", absolute or call.path, access),
+            )
             return
         if quick == "never_grantable":
-            self._answer(notification, fail(errno.EPERM), Event(name, pid, "deny", "never_grantable", absolute, access, errno.EPERM))
+            self._answer(
+                notification,
+                fail(errno.EPERM),
+                Event(name, pid, "deny", "never_grantable", absolute, access, errno.EPERM),
+            )
             return
         try:
-            target = self.opens.walk(notification, call)
+            target = self.opens.resolve(notification, call)
         except OSError as exc:
             code = exc.errno or errno.EPERM
             reason = "unsupported" if code == errno.EPERM else "walk_error"
-            self._answer(notification, fail(code), Event(name, pid, "deny", reason, call.path, access, code))
+            self._answer(
+                notification, fail(code), Event(name, pid, "deny", reason, call.path, access, code)
+            )
             return
         keep = False
         try:
@@ -212,9 +244,22 @@ class Supervisor:
                 self._count("dropped")
                 return
             reason, code = self.opens.judge(call, target)
-            event = Event(name, pid, "deny", reason, target.path, access, code, detail=_requested(call, target))
+            event = Event(
+                name,
+                pid,
+                "deny",
+                reason,
+                target.path,
+                access,
+                code,
+                detail=_requested(call, target),
+            )
             if reason == "granted":
-                self._answer(notification, CONTINUE, Event(name, pid, "continue", "granted", target.path, access))
+                self._answer(
+                    notification,
+                    CONTINUE,
+                    Event(name, pid, "continue", "granted", target.path, access),
+                )
             elif reason != "ask":
                 self._answer(notification, fail(code), event)
             else:
@@ -223,7 +268,9 @@ class Supervisor:
             if not keep:
                 target.close()
 
-    def _before_asking(self, notification: Notification, call: opens.OpenCall, target: Any, name: str, access: str) -> bool:
+    def _before_asking(
+        self, notification: Notification, call: opens.OpenCall, target: Any, name: str, access: str
+    ) -> bool:
         """Answer from memory or limits, or queue a question; True when the target was queued."""
         pid = notification.pid
         key = (target.path, call.access)
@@ -233,13 +280,25 @@ class Supervisor:
             self._grant(opens.Pending(notification, call, target, target.path), "remembered")
             return False
         if recalled is False:
-            self._answer(notification, fail(errno.EPERM), Event(name, pid, "deny", "remembered", target.path, access, errno.EPERM, detail))
+            self._answer(
+                notification,
+                fail(errno.EPERM),
+                Event(name, pid, "deny", "remembered", target.path, access, errno.EPERM, detail),
+            )
             return False
         if self.answers is None:
-            self._answer(notification, fail(errno.EPERM), Event(name, pid, "deny", "no_answers", target.path, access, errno.EPERM, detail))
+            self._answer(
+                notification,
+                fail(errno.EPERM),
+                Event(name, pid, "deny", "no_answers", target.path, access, errno.EPERM, detail),
+            )
             return False
         if not self.rate.take():
-            self._answer(notification, fail(errno.EPERM), Event(name, pid, "deny", "rate_limited", target.path, access, errno.EPERM, detail))
+            self._answer(
+                notification,
+                fail(errno.EPERM),
+                Event(name, pid, "deny", "rate_limited", target.path, access, errno.EPERM, detail),
+            )
             return False
         self._questions.put(opens.Pending(notification, call, target, target.path))
         return True
@@ -266,14 +325,29 @@ class Supervisor:
             self._count("dropped")
             return  # the process gave up (killed, interrupted) while the question waited
         assert self.answers is not None
-        question = Question(notification.pid, opens.command_name(notification.pid), call.syscall,
-                            pending.real_path, call.path, call.access)
+        question = Question(
+            notification.pid,
+            opens.command_name(notification.pid),
+            call.syscall,
+            pending.real_path,
+            call.path,
+            call.access,
+        )
         answer = self.answers.ask(question)
         self.memory.note((pending.real_path, call.access), answer.allow, remember=answer.remember)
         if answer.allow:
             self._grant(pending, answer.why)
         else:
-            event = Event(call.syscall, notification.pid, "deny", answer.why, pending.real_path, access, errno.EPERM, detail)
+            event = Event(
+                call.syscall,
+                notification.pid,
+                "deny",
+                answer.why,
+                pending.real_path,
+                access,
+                errno.EPERM,
+                detail,
+            )
             self._answer(notification, fail(errno.EPERM), event)
 
     def _grant(self, pending: opens.Pending, reason: str) -> None:
@@ -288,10 +362,35 @@ class Supervisor:
             fd = self.opens.open_for(pending)
         except OSError as exc:
             code = exc.errno or errno.EPERM
-            self._answer(notification, fail(code), Event(call.syscall, notification.pid, "deny", "walk_error", pending.real_path, access, code, detail))
+            self._answer(
+                notification,
+                fail(code),
+                Event(
+                    call.syscall,
+                    notification.pid,
+                    "deny",
+                    "walk_error",
+                    pending.real_path,
+                    access,
+                    code,
+                    detail,
+                ),
+            )
             return
         cloexec = bool(call.flags & os.O_CLOEXEC)
-        self._answer(notification, inject(fd, cloexec=cloexec), Event(call.syscall, notification.pid, "allow", reason, pending.real_path, access, detail=detail))
+        self._answer(
+            notification,
+            inject(fd, cloexec=cloexec),
+            Event(
+                call.syscall,
+                notification.pid,
+                "allow",
+                reason,
+                pending.real_path,
+                access,
+                detail=detail,
+            ),
+        )
 
     # ----------------------------------------------------------------- answering
 
@@ -335,7 +434,12 @@ class Supervisor:
 
 def _plain(path: str) -> bool:
     """An absolute path already in normal form (the common case: no join, no clean-up)."""
-    return path.startswith("/") and "/." not in path and "//" not in path and (path == "/" or not path.endswith("/"))
+    return (
+        path.startswith("/")
+        and "/." not in path
+        and "//" not in path
+        and (path == "/" or not path.endswith("/"))
+    )
 
 
 def _requested(call: opens.OpenCall, target: Any) -> dict[str, Any]:

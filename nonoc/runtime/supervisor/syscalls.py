@@ -10,11 +10,26 @@ OPEN_CALLS = ("open", "openat", "openat2", "creat")
 SOCKET_CALLS = ("connect", "sendto", "sendmsg", "sendmmsg")
 #: Calls that change a file's metadata without opening it for writing.
 METADATA_CALLS = (
-    "chmod", "fchmod", "fchmodat", "fchmodat2",
-    "chown", "lchown", "fchown", "fchownat",
-    "utime", "utimes", "futimesat", "utimensat",
-    "setxattr", "lsetxattr", "fsetxattr", "setxattrat",
-    "removexattr", "lremovexattr", "fremovexattr", "removexattrat",
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "lchown",
+    "fchown",
+    "fchownat",
+    "utime",
+    "utimes",
+    "futimesat",
+    "utimensat",
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "setxattrat",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+    "removexattrat",
     "file_setattr",
 )
 #: ``ioctl`` commands that change inode flags (``chattr``): FS_IOC_SETFLAGS (long and int

@@ -60,10 +60,27 @@ def inject(fd: int, *, cloexec: bool) -> Verdict:
 #: (answered with EPERM: closed, not open).
 REASONS = frozenset(
     {
-        "granted", "never_grantable", "approved", "refused", "remembered", "timeout",
-        "rate_limited", "no_answers", "unsupported", "walk_error", "socket_granted",
-        "socket_not_granted", "abstract_scoped", "not_unix", "writable", "not_writable",
-        "not_a_path", "bad_arguments", "internal_error", "no_address", "abstract",
+        "granted",
+        "never_grantable",
+        "approved",
+        "refused",
+        "remembered",
+        "timeout",
+        "rate_limited",
+        "no_answers",
+        "unsupported",
+        "walk_error",
+        "socket_granted",
+        "socket_not_granted",
+        "abstract_scoped",
+        "not_unix",
+        "writable",
+        "not_writable",
+        "not_a_path",
+        "bad_arguments",
+        "internal_error",
+        "no_address",
+        "abstract",
     }
 )
 

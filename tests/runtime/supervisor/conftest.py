@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from supervisor_helpers import environment, needs_kernel
-
-
-@dataclass
-class Tree:
-    """``work`` is granted read-write by the test profiles; ``outside`` and ``home`` are not."""
-
-    root: Path
-    home: Path
-    work: Path
-    outside: Path
-    secret: Path
-
-    @property
-    def env(self) -> dict[str, str]:
-        """The environment the payload is resolved in and the child starts from."""
-        return environment(self.home)
+from supervisor_helpers import Tree, needs_kernel
 
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Tree:
-    """A scratch tree: ``home/.ssh/id_ed25519`` (denied by the mandatory groups), ``work/``, ``outside/``."""
+    """A scratch tree: ``home/.ssh/id_ed25519`` (a mandatory deny), ``work/``, ``outside/``."""
     root = tmp_path.resolve()
     home, work, outside = root / "home", root / "work", root / "outside"
     for directory in (home / ".ssh", work, outside):

@@ -48,7 +48,9 @@ PRELUDE = textwrap.dedent(
 EPILOGUE = "\nprint(json.dumps(results))\n"
 
 
-def compile_payload(body: str, *, opens: bool = True, sockets: bool = False, metadata: bool | None = None) -> dict[str, Any]:
+def compile_payload(
+    body: str, *, opens: bool = True, sockets: bool = False, metadata: bool | None = None
+) -> dict[str, Any]:
     """A verified-payload-shaped dict for a profile of ``body`` plus ``use system``.
 
     The supervisor's notify rules are added to the policy (one filter), as
@@ -57,7 +59,9 @@ def compile_payload(body: str, *, opens: bool = True, sockets: bool = False, met
     text = f'profile t "supervisor test" {{\n  use system\n{textwrap.indent(body, "  ")}\n}}\n'
     policy = load_policy_text(text, "t.nono", "linux", profile="t")
     mediation = Mediation(
-        opens=opens, sockets=sockets, metadata=policy.protect_metadata if metadata is None else metadata
+        opens=opens,
+        sockets=sockets,
+        metadata=policy.protect_metadata if metadata is None else metadata,
     )
     policy = with_notify_rules(policy, mediation, native_arch())
     build = _lower(policy, HostFacts.for_target("linux"), None)
@@ -97,14 +101,24 @@ def run_supervised(
         pytest.skip(f"{PYTHON} is missing (the child needs a Python under /usr)")
     code = PRELUDE + textwrap.dedent(body) + EPILOGUE
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = spawn(payload, [PYTHON, "-I", "-S", "-c", code], environ=env, cwd=str(cwd) if cwd else None,
-                      stdio=(None, out.fileno(), err.fileno()))
+        child = spawn(
+            payload,
+            [PYTHON, "-I", "-S", "-c", code],
+            environ=env,
+            cwd=str(cwd) if cwd else None,
+            stdio=(None, out.fileno(), err.fileno()),
+        )
         events: list[Event] = []
         grants = GrantTable.from_payload(payload, environ=env)
         supervisor = None
         if child.listener is not None:
-            supervisor = Supervisor(child.listener, grants, answers=answers, on_event=events.append,
-                                    **(supervisor_options or {}))
+            supervisor = Supervisor(
+                child.listener,
+                grants,
+                answers=answers,
+                on_event=events.append,
+                **(supervisor_options or {}),
+            )
             supervisor.start()
         status = _wait(child.pid, timeout)
         if supervisor is not None:
@@ -115,7 +129,9 @@ def run_supervised(
         stdout, stderr = out.read().decode(), err.read().decode()
     lines = [line for line in stdout.splitlines() if line.startswith("{")]
     results = json.loads(lines[-1]) if lines else {}
-    return Outcome(status, results, stdout, stderr, events, dict(supervisor.counts) if supervisor else {})
+    return Outcome(
+        status, results, stdout, stderr, events, dict(supervisor.counts) if supervisor else {}
+    )
 
 
 def _wait(pid: int, timeout: float) -> int:
@@ -158,3 +174,19 @@ def needs_kernel() -> None:
         pytest.skip(f"no usable seccomp user notification: {exc}")
     if not hasattr(os, "pidfd_open"):
         pytest.skip("os.pidfd_open is missing (Linux 5.3+ and Python 3.9+)")
+
+
+@dataclass
+class Tree:
+    """``work`` is granted read-write by the test profiles; ``outside`` and ``home`` are not."""
+
+    root: Path
+    home: Path
+    work: Path
+    outside: Path
+    secret: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment the payload is resolved in and the child starts from."""
+        return environment(self.home)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from typing import Any
 
 import pytest
-from supervisor_helpers import PYTHON, compile_payload
+from supervisor_helpers import PYTHON, Tree, compile_payload
 
 from nonoc.errors import SandboxError
 from nonoc.launch import seccomp as filters
@@ -15,23 +16,32 @@ from nonoc.runtime.run import session
 from nonoc.runtime.supervisor.answers import CallbackAnswers
 from nonoc.runtime.supervisor.hook import SupervisorHook
 from nonoc.runtime.supervisor.lowering import Mediation, socket_mediation_needed
+from nonoc.runtime.supervisor.verdict import Event
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("kernel")]
 
 
-def plain_payload(body: str) -> dict:
+def plain_payload(body: str) -> dict[str, Any]:
     """A bundle compiled as ``nono run`` compiles it: no notify rule in it."""
     return compile_payload(body, opens=False, sockets=False, metadata=False)
 
 
-def run(payload: dict, code: str, env: dict, hook: SupervisorHook, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+def run(
+    payload: dict[str, Any],
+    code: str,
+    env: dict[str, str],
+    hook: SupervisorHook,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[int, str]:
     with capsys.disabled():
         read_end, write_end = os.pipe()
         saved = os.dup(1)
         os.dup2(write_end, 1)
         os.close(write_end)
         try:
-            status = session.run_child(session.Launch(payload, [PYTHON, "-I", "-S", "-c", code], dict(env)), [hook])
+            status = session.run_child(
+                session.Launch(payload, [PYTHON, "-I", "-S", "-c", code], dict(env)), [hook]
+            )
         finally:
             os.dup2(saved, 1)
             os.close(saved)
@@ -40,20 +50,26 @@ def run(payload: dict, code: str, env: dict, hook: SupervisorHook, capsys: pytes
     return status, output
 
 
-def test_supervised_run_asks_and_the_agent_reads(tree, capsys) -> None:
+def test_supervised_run_asks_and_the_agent_reads(
+    tree: Tree, capsys: pytest.CaptureFixture[str]
+) -> None:
     payload = plain_payload(f'allow "{tree.work}"')
     assert not payload["linux"]["seccomp"]["needs_listener"]
     answers = CallbackAnswers(lambda q: True)
-    events: list = []
+    events: list[Event] = []
     hook = SupervisorHook(supervised=True, answers=answers, on_event=events.append)
-    status, output = run(payload, f"print(open({str(tree.outside / 'notes.txt')!r}).read())", tree.env, hook, capsys)
+    status, output = run(
+        payload, f"print(open({str(tree.outside / 'notes.txt')!r}).read())", tree.env, hook, capsys
+    )
     assert (status, output) == (0, "outside notes\n")
     assert [q.path for q in answers.asked] == [str(tree.outside / "notes.txt")]
     assert filters.install.__module__ == "nonoc.launch.seccomp"  # the parent's install is back
     assert hook.supervisor is not None and not hook.supervisor._threads[0].is_alive()
 
 
-def test_unsupervised_run_still_mediates_unix_sockets(tree, capsys) -> None:
+def test_unsupervised_run_still_mediates_unix_sockets(
+    tree: Tree, capsys: pytest.CaptureFixture[str]
+) -> None:
     if not socket_mediation_needed(7):
         pytest.skip("unreachable")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -74,7 +90,9 @@ def test_unsupervised_run_still_mediates_unix_sockets(tree, capsys) -> None:
         server.close()
 
 
-def test_on_landlock_abi_9_sockets_are_left_to_landlock(tree, capsys) -> None:
+def test_on_landlock_abi_9_sockets_are_left_to_landlock(
+    tree: Tree, capsys: pytest.CaptureFixture[str]
+) -> None:
     payload = plain_payload(f'allow "{tree.work}"')
     hook = SupervisorHook(supervised=False, landlock_abi=9)
     status, output = run(payload, "print('ran')", tree.env, hook, capsys)
@@ -82,7 +100,7 @@ def test_on_landlock_abi_9_sockets_are_left_to_landlock(tree, capsys) -> None:
     assert not hook.mediation.any and hook.supervisor is None
 
 
-def test_a_bundle_without_a_filter_is_refused_before_the_fork(tree) -> None:
+def test_a_bundle_without_a_filter_is_refused_before_the_fork(tree: Tree) -> None:
     payload = plain_payload(f'allow "{tree.work}"')
     del payload["linux"]["seccomp"]
     hook = SupervisorHook(supervised=True, answers=CallbackAnswers(lambda q: True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from supervisor_helpers import compile_payload, run_supervised
+from supervisor_helpers import Tree, compile_payload, run_supervised
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("kernel")]
 
@@ -26,21 +26,37 @@ def changes(prefix, path):
 """
 
 
-def test_metadata_changes_follow_the_writable_grants(tree) -> None:
+def test_metadata_changes_follow_the_writable_grants(tree: Tree) -> None:
     readonly = tree.root / "readonly"
     readonly.mkdir()
     (readonly / "file").write_text("r")
     target = tree.work / "inside.txt"
-    payload = compile_payload(f'allow "{tree.work}"\nread "{readonly}"\nprotect metadata', opens=False)
-    body = CHANGES + f"""
+    payload = compile_payload(
+        f'allow "{tree.work}"\nread "{readonly}"\nprotect metadata', opens=False
+    )
+    body = (
+        CHANGES
+        + f"""
 changes('w_', {str(target)!r})
-changes('r_', {str(readonly / 'file')!r})
+changes('r_', {str(readonly / "file")!r})
 attempt('pipe', lambda: os.fchmod(os.pipe()[0], 0o600))
-os.symlink({str(readonly / 'file')!r}, {str(tree.work / 'link')!r})
-attempt('through_link', lambda: os.chmod({str(tree.work / 'link')!r}, 0o777))
+os.symlink({str(readonly / "file")!r}, {str(tree.work / "link")!r})
+attempt('through_link', lambda: os.chmod({str(tree.work / "link")!r}, 0o777))
 """
+    )
     out = run_supervised(payload, body, tree.env)
-    names = ["chmod", "chown", "utime", "utime_now", "setxattr", "removexattr", "fchmod", "fchown", "futimens", "fsetxattr"]
+    names = [
+        "chmod",
+        "chown",
+        "utime",
+        "utime_now",
+        "setxattr",
+        "removexattr",
+        "fchmod",
+        "fchown",
+        "futimens",
+        "fsetxattr",
+    ]
     assert {f"w_{n}": "ok" for n in names}.items() <= out.results.items(), out.results
     assert {f"r_{n}": "EPERM" for n in names}.items() <= out.results.items(), out.results
     assert out.results["pipe"] == "ok" and out.results["through_link"] == "EPERM"
@@ -53,19 +69,23 @@ attempt('through_link', lambda: os.chmod({str(tree.work / 'link')!r}, 0o777))
     assert reasons == {"writable", "not_writable", "not_a_path"}
 
 
-def test_without_protect_metadata_nothing_is_mediated(tree) -> None:
+def test_without_protect_metadata_nothing_is_mediated(tree: Tree) -> None:
     readonly = tree.root / "readonly"
     readonly.mkdir()
     (readonly / "file").write_text("r")
     payload = compile_payload(f'read "{readonly}"', opens=False, sockets=False)
-    out = run_supervised(payload, f"attempt('chmod', lambda: os.chmod({str(readonly / 'file')!r}, 0o600))", tree.env)
+    out = run_supervised(
+        payload, f"attempt('chmod', lambda: os.chmod({str(readonly / 'file')!r}, 0o600))", tree.env
+    )
     # Landlock does not mediate metadata: the change goes through. This is the hole.
     assert out.results == {"chmod": "ok"}
     assert os.stat(readonly / "file").st_mode & 0o777 == 0o600
 
 
-def test_denied_paths_keep_their_metadata(tree) -> None:
+def test_denied_paths_keep_their_metadata(tree: Tree) -> None:
     payload = compile_payload(f'allow "{tree.home}"\nprotect metadata', opens=False)
-    out = run_supervised(payload, f"attempt('chmod', lambda: os.chmod({str(tree.secret)!r}, 0o644))", tree.env)
+    out = run_supervised(
+        payload, f"attempt('chmod', lambda: os.chmod({str(tree.secret)!r}, 0o644))", tree.env
+    )
     assert out.results == {"chmod": "EPERM"}
     assert out.decisions("never_grantable")

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
-from supervisor_helpers import always, compile_payload, run_supervised
+from supervisor_helpers import Tree, always, compile_payload, run_supervised
 
 from nonoc.runtime.supervisor.answers import Answer, CallbackAnswers
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("kernel")]
 
 
-def profile(tree) -> dict:
+def profile(tree: Tree) -> dict[str, Any]:
     return compile_payload(f'allow "{tree.work}"')
 
 
-def test_approve_reads_the_file(tree) -> None:
+def test_approve_reads_the_file(tree: Tree) -> None:
     answers = always(True)
-    out = run_supervised(profile(tree), f"attempt('read', lambda: read({str(tree.outside / 'notes.txt')!r}))", tree.env, answers=answers)
+    out = run_supervised(
+        profile(tree),
+        f"attempt('read', lambda: read({str(tree.outside / 'notes.txt')!r}))",
+        tree.env,
+        answers=answers,
+    )
     assert out.results == {"read": "outside notes"}, out.stderr
     assert [q.path for q in answers.asked] == [str(tree.outside / "notes.txt")]
     assert [q.access for q in answers.asked] == [frozenset({"read"})]
@@ -26,48 +32,65 @@ def test_approve_reads_the_file(tree) -> None:
     assert len(approved) == 1 and approved[0].decision == "allow"
 
 
-def test_refusal_is_eperm(tree) -> None:
-    out = run_supervised(profile(tree), f"attempt('read', lambda: read({str(tree.outside / 'notes.txt')!r}))", tree.env, answers=always(False))
+def test_refusal_is_eperm(tree: Tree) -> None:
+    out = run_supervised(
+        profile(tree),
+        f"attempt('read', lambda: read({str(tree.outside / 'notes.txt')!r}))",
+        tree.env,
+        answers=always(False),
+    )
     assert out.results == {"read": "EPERM"}
     assert [e.decision for e in out.decisions("refused")] == ["deny"]
 
 
-def test_inside_the_grants_nobody_is_asked(tree) -> None:
+def test_inside_the_grants_nobody_is_asked(tree: Tree) -> None:
     answers = always(True)
-    out = run_supervised(profile(tree), f"attempt('read', lambda: read({str(tree.work / 'inside.txt')!r}))", tree.env, answers=answers)
+    out = run_supervised(
+        profile(tree),
+        f"attempt('read', lambda: read({str(tree.work / 'inside.txt')!r}))",
+        tree.env,
+        answers=answers,
+    )
     assert out.results == {"read": "inside"}
     assert answers.asked == []
     assert out.counts.get("granted", 0) > 0
 
 
-def test_never_grantable_is_eperm_without_a_question(tree) -> None:
+def test_never_grantable_is_eperm_without_a_question(tree: Tree) -> None:
     answers = always(True)
     body = f"""
     attempt('direct', lambda: read({str(tree.secret)!r}))
-    os.symlink({str(tree.secret)!r}, {str(tree.work / 'key')!r})
-    attempt('through_link', lambda: read({str(tree.work / 'key')!r}))
+    os.symlink({str(tree.secret)!r}, {str(tree.work / "key")!r})
+    attempt('through_link', lambda: read({str(tree.work / "key")!r}))
     attempt('dotdot', lambda: read({str(tree.work)!r} + '/../home/.ssh/id_ed25519'))
-    attempt('nono_state', lambda: read({str(tree.home / '.local/state/nono/x')!r}))
+    attempt('nono_state', lambda: read({str(tree.home / ".local/state/nono/x")!r}))
     """
     out = run_supervised(profile(tree), body, tree.env, answers=answers)
     # The link sits inside the grants: Landlock follows it and refuses (EACCES) by itself.
-    assert out.results == {"direct": "EPERM", "through_link": "EACCES", "dotdot": "EPERM", "nono_state": "EPERM"}
+    assert out.results == {
+        "direct": "EPERM",
+        "through_link": "EACCES",
+        "dotdot": "EPERM",
+        "nono_state": "EPERM",
+    }
     assert answers.asked == []
     assert {e.path for e in out.decisions("never_grantable")} >= {str(tree.secret)}
 
 
-def test_link_outside_the_grants_to_a_denied_file_is_never_asked(tree) -> None:
+def test_link_outside_the_grants_to_a_denied_file_is_never_asked(tree: Tree) -> None:
     link = tree.outside / "innocent.txt"
     link.symlink_to(tree.secret)
     answers = always(True)
-    out = run_supervised(profile(tree), f"attempt('read', lambda: read({str(link)!r}))", tree.env, answers=answers)
+    out = run_supervised(
+        profile(tree), f"attempt('read', lambda: read({str(link)!r}))", tree.env, answers=answers
+    )
     assert out.results == {"read": "EPERM"}
     assert answers.asked == []
     [event] = out.decisions("never_grantable")
     assert event.path == str(tree.secret) and event.detail["requested"] == str(link)
 
 
-def test_write_approval_creates_and_read_approval_never_does(tree) -> None:
+def test_write_approval_creates_and_read_approval_never_does(tree: Tree) -> None:
     target = tree.outside / "new.txt"
     answers = CallbackAnswers(lambda q: "write" in q.access)
     body = f"""
@@ -86,7 +109,7 @@ def test_write_approval_creates_and_read_approval_never_does(tree) -> None:
     assert [sorted(q.access) for q in answers.asked] == [["write"], ["read"]]
 
 
-def test_read_only_approval_never_truncates(tree) -> None:
+def test_read_only_approval_never_truncates(tree: Tree) -> None:
     target = tree.outside / "notes.txt"
     answers = CallbackAnswers(lambda q: q.access == frozenset({"read"}))
     body = f"""
@@ -98,7 +121,7 @@ def test_read_only_approval_never_truncates(tree) -> None:
     assert target.read_text() == "outside notes"
 
 
-def test_injected_descriptor_keeps_close_on_exec_as_asked(tree) -> None:
+def test_injected_descriptor_keeps_close_on_exec_as_asked(tree: Tree) -> None:
     path = str(tree.outside / "notes.txt")
     body = f"""
     import fcntl
@@ -114,7 +137,7 @@ def test_injected_descriptor_keeps_close_on_exec_as_asked(tree) -> None:
     assert out.results == {"a": True, "b": False, "same": True}, out.stderr
 
 
-def test_remembered_answers_and_repeated_refusals_ask_once(tree) -> None:
+def test_remembered_answers_and_repeated_refusals_ask_once(tree: Tree) -> None:
     path = str(tree.outside / "notes.txt")
     other = tree.outside / "other.txt"
     other.write_text("o")
@@ -125,12 +148,15 @@ def test_remembered_answers_and_repeated_refusals_ask_once(tree) -> None:
         attempt(f'no{{i}}', lambda: read({str(other)!r}))
     """
     out = run_supervised(profile(tree), body, tree.env, answers=answers)
-    assert out.results == {**{f"yes{i}": 13 for i in range(3)}, **{f"no{i}": "EPERM" for i in range(3)}}
+    assert out.results == {
+        **{f"yes{i}": 13 for i in range(3)},
+        **{f"no{i}": "EPERM" for i in range(3)},
+    }
     assert [q.path for q in answers.asked] == [path, str(other)]
     assert len(out.decisions("remembered")) == 4
 
 
-def test_questions_are_rate_limited(tree) -> None:
+def test_questions_are_rate_limited(tree: Tree) -> None:
     for index in range(20):
         (tree.outside / f"f{index}").write_text("x")
     answers = always(False)
@@ -144,17 +170,21 @@ def test_questions_are_rate_limited(tree) -> None:
     assert len(out.decisions("rate_limited")) == 15
 
 
-def test_without_an_answer_source_outside_is_eperm(tree) -> None:
-    out = run_supervised(profile(tree), f"attempt('read', lambda: read({str(tree.outside / 'notes.txt')!r}))", tree.env)
+def test_without_an_answer_source_outside_is_eperm(tree: Tree) -> None:
+    out = run_supervised(
+        profile(tree),
+        f"attempt('read', lambda: read({str(tree.outside / 'notes.txt')!r}))",
+        tree.env,
+    )
     assert out.results == {"read": "EPERM"}
     assert out.decisions("no_answers")
 
 
-def test_relative_paths_and_directory_descriptors(tree) -> None:
+def test_relative_paths_and_directory_descriptors(tree: Tree) -> None:
     (tree.outside / "sub").mkdir()
     (tree.outside / "sub" / "deep.txt").write_text("deep")
     answers = always(True)
-    body = f"""
+    body = """
     attempt('relative', lambda: read('notes.txt'))
     d = os.open('sub', os.O_RDONLY | os.O_DIRECTORY)
     attempt('dirfd', lambda: os.read(os.open('deep.txt', os.O_RDONLY, dir_fd=d), 10).decode())
@@ -162,11 +192,15 @@ def test_relative_paths_and_directory_descriptors(tree) -> None:
     out = run_supervised(profile(tree), body, tree.env, answers=answers, cwd=tree.outside)
     assert out.results == {"relative": "outside notes", "dirfd": "deep"}, out.stderr
     asked = [q.path for q in answers.asked]
-    assert asked == [str(tree.outside / "notes.txt"), str(tree.outside / "sub"), str(tree.outside / "sub" / "deep.txt")]
+    assert asked == [
+        str(tree.outside / "notes.txt"),
+        str(tree.outside / "sub"),
+        str(tree.outside / "sub" / "deep.txt"),
+    ]
     assert answers.asked[0].requested == "notes.txt"
 
 
-def test_a_path_longer_than_path_max_is_enametoolong(tree) -> None:
+def test_a_path_longer_than_path_max_is_enametoolong(tree: Tree) -> None:
     answers = always(True)
     body = """
     attempt('long', lambda: read('/' + 'a' * 5000))
@@ -177,7 +211,7 @@ def test_a_path_longer_than_path_max_is_enametoolong(tree) -> None:
     assert answers.asked == []
 
 
-def test_devices_fifos_and_procfs_are_never_opened_for_the_agent(tree) -> None:
+def test_devices_fifos_and_procfs_are_never_opened_for_the_agent(tree: Tree) -> None:
     fifo = tree.outside / "fifo"
     os.mkfifo(fifo)
     answers = always(True)
@@ -191,12 +225,12 @@ def test_devices_fifos_and_procfs_are_never_opened_for_the_agent(tree) -> None:
     assert answers.asked == []
 
 
-def test_openat2_and_o_path(tree) -> None:
+def test_openat2_and_o_path(tree: Tree) -> None:
     path = str(tree.outside / "notes.txt")
     answers = always(True)
     body = f"""
     class How(ctypes.Structure):
-        _fields_ = [('flags', ctypes.c_uint64), ('mode', ctypes.c_uint64), ('resolve', ctypes.c_uint64)]
+        _fields_ = [(name, ctypes.c_uint64) for name in ('flags', 'mode', 'resolve')]
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
     def openat2(path, flags, resolve=0):
@@ -212,7 +246,10 @@ def test_openat2_and_o_path(tree) -> None:
     """
     out = run_supervised(profile(tree), body, tree.env, answers=answers)
     assert out.results == {
-        "openat2": "outside", "no_symlinks": "outside", "beneath": "EXDEV", "o_path": "ok",
+        "openat2": "outside",
+        "no_symlinks": "outside",
+        "beneath": "EXDEV",
+        "o_path": "ok",
     }, out.stderr
     # Each yes was for one open; O_PATH (which reads nothing) is never notified.
     assert [q.syscall for q in answers.asked] == ["openat2", "openat2"]

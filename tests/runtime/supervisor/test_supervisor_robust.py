@@ -8,13 +8,13 @@ import signal
 import time
 
 import pytest
-from supervisor_helpers import PYTHON, compile_payload, run_supervised
+from supervisor_helpers import PYTHON, Tree, compile_payload, run_supervised
 
 from nonoc.runtime.supervisor.answers import Answer, CallbackAnswers
 from nonoc.runtime.supervisor.grants import GrantTable
 from nonoc.runtime.supervisor.memo import RateLimit
 from nonoc.runtime.supervisor.notif import Listener
-from nonoc.runtime.supervisor.spawn import spawn
+from nonoc.runtime.supervisor.spawn import SupervisedChild, spawn
 from nonoc.runtime.supervisor.supervisor import Supervisor
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("kernel")]
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("kernel")]
 RACE_SECONDS = 1.5
 
 
-def test_link_swap_race_never_yields_the_denied_file(tree) -> None:
+def test_link_swap_race_never_yields_the_denied_file(tree: Tree) -> None:
     """One thread flips a link (and a path buffer) between an approved file and a denied one;
     another opens it as fast as it can. Every question is answered yes: the only thing between
     the agent and the key is the supervisor's own walk and its never-grantable check."""
@@ -33,8 +33,8 @@ def test_link_swap_race_never_yields_the_denied_file(tree) -> None:
     (tree.outside / "via").symlink_to(tree.work)
     body = f"""
     import threading, time
-    flip = {str(tree.work / 'flip')!r}
-    reached = {str(tree.outside / 'via' / 'flip')!r}
+    flip = {str(tree.work / "flip")!r}
+    reached = {str(tree.outside / "via" / "flip")!r}
     tmp = flip + '.tmp'
     good, bad = {str(ok)!r}, {str(tree.secret)!r}
     stop = time.monotonic() + {RACE_SECONDS}
@@ -63,7 +63,8 @@ def test_link_swap_race_never_yields_the_denied_file(tree) -> None:
     rounds = 0
     while time.monotonic() < stop:
         rounds += 1
-        for opener in (lambda: os.open(reached, os.O_RDONLY), lambda: libc.open(buffer, os.O_RDONLY)):
+        openers = (lambda: os.open(reached, os.O_RDONLY), lambda: libc.open(buffer, os.O_RDONLY))
+        for opener in openers:
             try:
                 fd = opener()
                 if fd < 0:
@@ -80,7 +81,11 @@ def test_link_swap_race_never_yields_the_denied_file(tree) -> None:
     """
     answers = CallbackAnswers(lambda q: Answer(True, remember=True))
     out = run_supervised(
-        compile_payload(f'allow "{tree.work}"'), body, tree.env, answers=answers, timeout=60,
+        compile_payload(f'allow "{tree.work}"'),
+        body,
+        tree.env,
+        answers=answers,
+        timeout=60,
         supervisor_options={"rate": RateLimit(burst=10**6, per_second=10**6)},
     )
     seen = out.results["seen"]
@@ -110,19 +115,35 @@ while True:
 """
 
 
+def _listener(child: SupervisedChild) -> int:
+    assert child.listener is not None
+    return child.listener
+
+
 def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def test_children_killed_at_random_points_leave_the_supervisor_whole(tree) -> None:
+def test_children_killed_at_random_points_leave_the_supervisor_whole(tree: Tree) -> None:
     payload = compile_payload(f'allow "{tree.work}"', sockets=True)
     grants = GrantTable.from_payload(payload, environ=tree.env)
     randomness = random.Random(1234)
     before = _open_fds()
-    slow = CallbackAnswers(lambda q: (time.sleep(randomness.random() * 0.02), True)[1])
+
+    def slow_yes(question: object) -> bool:
+        time.sleep(randomness.random() * 0.02)
+        return True
+
+    slow = CallbackAnswers(slow_yes)
     for _ in range(25):
-        child = spawn(payload, [PYTHON, "-I", "-S", "-c", WORKLOAD, str(tree.outside), str(tree.work)], environ=tree.env)
-        supervisor = Supervisor(child.listener, grants, answers=slow, rate=RateLimit(burst=10**6, per_second=10**6))
+        child = spawn(
+            payload,
+            [PYTHON, "-I", "-S", "-c", WORKLOAD, str(tree.outside), str(tree.work)],
+            environ=tree.env,
+        )
+        supervisor = Supervisor(
+            _listener(child), grants, answers=slow, rate=RateLimit(burst=10**6, per_second=10**6)
+        )
         supervisor.start()
         time.sleep(randomness.random() * 0.15)
         os.kill(child.pid, signal.SIGKILL)
@@ -134,10 +155,14 @@ def test_children_killed_at_random_points_leave_the_supervisor_whole(tree) -> No
     assert _open_fds() <= before + 2
 
 
-def test_stale_notification_ids_are_refused_by_the_kernel(tree) -> None:
+def test_stale_notification_ids_are_refused_by_the_kernel(tree: Tree) -> None:
     payload = compile_payload(f'allow "{tree.work}"')
-    child = spawn(payload, [PYTHON, "-I", "-S", "-c", f"open({str(tree.outside / 'notes.txt')!r})"], environ=tree.env)
-    listener = Listener(child.listener)
+    child = spawn(
+        payload,
+        [PYTHON, "-I", "-S", "-c", f"open({str(tree.outside / 'notes.txt')!r})"],
+        environ=tree.env,
+    )
+    listener = Listener(_listener(child))
     try:
         first = None
         while first is None:
@@ -161,9 +186,13 @@ def test_stale_notification_ids_are_refused_by_the_kernel(tree) -> None:
         listener.close()
 
 
-def test_a_child_killed_while_its_question_waits(tree) -> None:
+def test_a_child_killed_while_its_question_waits(tree: Tree) -> None:
     payload = compile_payload(f'allow "{tree.work}"')
-    child = spawn(payload, [PYTHON, "-I", "-S", "-c", f"open({str(tree.outside / 'notes.txt')!r})"], environ=tree.env)
+    child = spawn(
+        payload,
+        [PYTHON, "-I", "-S", "-c", f"open({str(tree.outside / 'notes.txt')!r})"],
+        environ=tree.env,
+    )
     asked = []
 
     def answer(question: object) -> bool:
@@ -172,7 +201,11 @@ def test_a_child_killed_while_its_question_waits(tree) -> None:
         time.sleep(0.05)
         return True
 
-    supervisor = Supervisor(child.listener, GrantTable.from_payload(payload, environ=tree.env), answers=CallbackAnswers(answer))
+    supervisor = Supervisor(
+        _listener(child),
+        GrantTable.from_payload(payload, environ=tree.env),
+        answers=CallbackAnswers(answer),
+    )
     supervisor.start()
     os.waitpid(child.pid, 0)
     assert supervisor.wait(5)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import socket
 import threading
-from textwrap import dedent
 from collections.abc import Iterator
 from pathlib import Path
+from textwrap import dedent
 
 import pytest
-from supervisor_helpers import compile_payload, run_supervised
+from supervisor_helpers import Tree, compile_payload, run_supervised
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("kernel")]
 
@@ -40,7 +40,7 @@ class Server:
 
 
 @pytest.fixture
-def servers(tree) -> Iterator[tuple[Path, Path]]:
+def servers(tree: Tree) -> Iterator[tuple[Path, Path]]:
     granted, other = tree.outside / "granted.sock", tree.outside / "docker.sock"
     running = [Server(granted, b"GRANTED"), Server(other, b"ROOT")]
     yield granted, other
@@ -57,16 +57,20 @@ def connect(path):
 """
 
 
-def test_granted_socket_works_and_others_are_refused(tree, servers) -> None:
+def test_granted_socket_works_and_others_are_refused(
+    tree: Tree, servers: tuple[Path, Path]
+) -> None:
     granted, other = servers
     (tree.work / "link.sock").symlink_to(other)
-    payload = compile_payload(f'allow "{tree.work}"\nunix_socket "{granted}"', opens=False, sockets=True)
+    payload = compile_payload(
+        f'allow "{tree.work}"\nunix_socket "{granted}"', opens=False, sockets=True
+    )
     body = CONNECT + dedent(f"""
     attempt('granted', lambda: connect({str(granted)!r}))
     attempt('other', lambda: connect({str(other)!r}))
     attempt('through_link', lambda: connect('link.sock'))
-    attempt('missing', lambda: connect({str(tree.outside / 'none.sock')!r}))
-    attempt('not_a_socket', lambda: connect({str(tree.outside / 'notes.txt')!r}))
+    attempt('missing', lambda: connect({str(tree.outside / "none.sock")!r}))
+    attempt('not_a_socket', lambda: connect({str(tree.outside / "notes.txt")!r}))
     """)
     out = run_supervised(payload, body, tree.env, cwd=tree.work)
     assert out.results == {
@@ -77,19 +81,27 @@ def test_granted_socket_works_and_others_are_refused(tree, servers) -> None:
         "not_a_socket": "ECONNREFUSED",
     }, (out.code, out.stdout, out.stderr)
     assert [e.reason for e in out.decisions() if e.syscall == "connect"] == [
-        "socket_granted", "socket_not_granted", "socket_not_granted", "walk_error", "walk_error",
+        "socket_granted",
+        "socket_not_granted",
+        "socket_not_granted",
+        "walk_error",
+        "walk_error",
     ]
 
 
-def test_without_mediation_the_kernel_lets_it_through(tree, servers) -> None:
+def test_without_mediation_the_kernel_lets_it_through(
+    tree: Tree, servers: tuple[Path, Path]
+) -> None:
     """The control: the same connect succeeds when nothing mediates sockets (Landlock ABI < 9)."""
     _, other = servers
     payload = compile_payload(f'allow "{tree.work}"', opens=False, sockets=False, metadata=False)
-    out = run_supervised(payload, CONNECT + f"attempt('other', lambda: connect({str(other)!r}))", tree.env)
+    out = run_supervised(
+        payload, CONNECT + f"attempt('other', lambda: connect({str(other)!r}))", tree.env
+    )
     assert out.results == {"other": "ROOT"}
 
 
-def test_datagrams_by_path_are_mediated(tree) -> None:
+def test_datagrams_by_path_are_mediated(tree: Tree) -> None:
     granted, other = tree.outside / "granted.dgram", tree.outside / "log.dgram"
     receivers = []
     for path in (granted, other):
@@ -107,7 +119,12 @@ def test_datagrams_by_path_are_mediated(tree) -> None:
     """
     try:
         out = run_supervised(payload, body, tree.env)
-        assert out.results == {"sendto_granted": 3, "sendto_other": "EACCES", "sendmsg_granted": 5, "sendmsg_other": "EACCES"}
+        assert out.results == {
+            "sendto_granted": 3,
+            "sendto_other": "EACCES",
+            "sendmsg_granted": 5,
+            "sendmsg_other": "EACCES",
+        }
         assert receivers[0].recv(16) == b"one" and receivers[0].recv(16) == b"three"
         receivers[1].setblocking(False)
         with pytest.raises(BlockingIOError):
@@ -117,14 +134,15 @@ def test_datagrams_by_path_are_mediated(tree) -> None:
             receiver.close()
 
 
-def test_descriptor_passing_and_plain_traffic_still_work(tree) -> None:
+def test_descriptor_passing_and_plain_traffic_still_work(tree: Tree) -> None:
     payload = compile_payload("", opens=False, sockets=True)
     body = """
     import array
     a, b = socket.socketpair()
     r, w = os.pipe()
     os.write(w, b'through')
-    attempt('sendmsg', lambda: a.sendmsg([b'fd'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [r]))]))
+    rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [r]))]
+    attempt('sendmsg', lambda: a.sendmsg([b'fd'], rights))
     msg, ancillary, _, _ = b.recvmsg(8, socket.CMSG_LEN(4))
     passed = array.array('i', ancillary[0][2])[0]
     results['received'] = os.read(passed, 16).decode()
@@ -134,9 +152,12 @@ def test_descriptor_passing_and_plain_traffic_still_work(tree) -> None:
         class IoVec(ctypes.Structure):
             _fields_ = [('base', ctypes.c_char_p), ('len', ctypes.c_size_t)]
         class MsgHdr(ctypes.Structure):
-            _fields_ = [('name', ctypes.c_void_p), ('namelen', ctypes.c_uint), ('iov', ctypes.POINTER(IoVec)),
-                        ('iovlen', ctypes.c_size_t), ('control', ctypes.c_void_p), ('controllen', ctypes.c_size_t),
-                        ('flags', ctypes.c_int)]
+            _fields_ = [
+                ('name', ctypes.c_void_p), ('namelen', ctypes.c_uint),
+                ('iov', ctypes.POINTER(IoVec)), ('iovlen', ctypes.c_size_t),
+                ('control', ctypes.c_void_p), ('controllen', ctypes.c_size_t),
+                ('flags', ctypes.c_int),
+            ]
         class MMsgHdr(ctypes.Structure):
             _fields_ = [('hdr', MsgHdr), ('len', ctypes.c_uint)]
         vectors = [IoVec(b'first', 5), IoVec(b'second!', 7)]
@@ -149,18 +170,27 @@ def test_descriptor_passing_and_plain_traffic_still_work(tree) -> None:
     attempt('sendmmsg', mmsg)
     """
     out = run_supervised(payload, body, tree.env)
-    assert out.results == {"sendmsg": 2, "received": "through", "sendmmsg": [2, 5, 7, "first", "second!"]}, out.stderr
+    assert out.results == {
+        "sendmsg": 2,
+        "received": "through",
+        "sendmmsg": [2, 5, 7, "first", "second!"],
+    }, out.stderr
 
 
-def test_tcp_connects_keep_the_sandbox_port_rules(tree) -> None:
-    """The supervisor connects inet sockets from threads carrying the sandbox's Landlock TCP rules."""
+def test_tcp_connects_keep_the_sandbox_port_rules(tree: Tree) -> None:
+    """The supervisor connects inet sockets from threads carrying the sandbox's TCP rules."""
     from nonoc.launch import landlock
 
     if landlock.abi_version() < 4:
         pytest.skip("Landlock TCP rules need ABI 4")
-    allowed, refused = socket.create_server(("127.0.0.1", 0)), socket.create_server(("127.0.0.1", 0))
+    allowed, refused = (
+        socket.create_server(("127.0.0.1", 0)),
+        socket.create_server(("127.0.0.1", 0)),
+    )
     try:
-        payload = compile_payload(f"network proxy\nport connect {allowed.getsockname()[1]}", opens=False, sockets=True)
+        payload = compile_payload(
+            f"network proxy\nport connect {allowed.getsockname()[1]}", opens=False, sockets=True
+        )
         body = f"""
         def tcp(port):
             s = socket.create_connection(('127.0.0.1', port), timeout=5)
@@ -176,7 +206,7 @@ def test_tcp_connects_keep_the_sandbox_port_rules(tree) -> None:
         refused.close()
 
 
-def test_abstract_names_follow_the_scope(tree) -> None:
+def test_abstract_names_follow_the_scope(tree: Tree) -> None:
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(b"\0nono-supervisor-test")
     server.listen(1)
@@ -190,7 +220,9 @@ def test_abstract_names_follow_the_scope(tree) -> None:
         scoped = run_supervised(compile_payload("", opens=False, sockets=True), body, tree.env)
         assert scoped.results == {"abstract": "EACCES"}
         assert scoped.decisions("abstract_scoped")
-        open_scope = run_supervised(compile_payload("scope abstract_unix off", opens=False, sockets=True), body, tree.env)
+        open_scope = run_supervised(
+            compile_payload("scope abstract_unix off", opens=False, sockets=True), body, tree.env
+        )
         assert open_scope.results == {"abstract": "ok"}
     finally:
         server.close()

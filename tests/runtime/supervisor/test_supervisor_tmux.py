@@ -9,9 +9,12 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from supervisor_helpers import Tree
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("kernel")]
 
@@ -22,13 +25,14 @@ SCRIPT = textwrap.dedent(
     """
     import json, sys
     sys.path[:0] = [{here!r}, {repo!r}]
-    from supervisor_helpers import compile_payload, environment, run_supervised
+    from supervisor_helpers import Tree, compile_payload, environment, run_supervised
     from nonoc.runtime.supervisor.prompt import TerminalPrompter
     from pathlib import Path
     work, target, home, result = sys.argv[1:5]
     payload = compile_payload(f'allow "{{work}}"')
     body = f"attempt('read', lambda: read({{target!r}}))"
-    out = run_supervised(payload, body, environment(Path(home)), answers=TerminalPrompter(timeout={timeout}))
+    prompter = TerminalPrompter(timeout={timeout})
+    out = run_supervised(payload, body, environment(Path(home)), answers=prompter)
     Path(result).write_text(json.dumps(out.results))
     """
 )
@@ -39,7 +43,7 @@ def _tmux(server: str, *args: str) -> str:
     return done.stdout
 
 
-def _wait_for(predicate, seconds: float) -> bool:
+def _wait_for(predicate: Callable[[], bool], seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if predicate():
@@ -48,7 +52,9 @@ def _wait_for(predicate, seconds: float) -> bool:
     return False
 
 
-def prompt_session(tree, keys: list[str], timeout: float = 20.0) -> tuple[dict, str]:
+def prompt_session(
+    tree: Tree, keys: list[str], timeout: float = 20.0
+) -> tuple[dict[str, Any], str]:
     """Start the supervised read in a tmux pane, type ``keys`` once the question shows."""
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed (apt-get install tmux)")
@@ -58,10 +64,23 @@ def prompt_session(tree, keys: list[str], timeout: float = 20.0) -> tuple[dict, 
     result = tree.root / "result.json"
     target = tree.outside / "notes.txt"
     command = " ".join(
-        [sys.executable, str(script), str(tree.work), str(target), str(tree.home), str(result), "; sleep 30"]
+        [
+            sys.executable,
+            str(script),
+            str(tree.work),
+            str(target),
+            str(tree.home),
+            str(result),
+            "; sleep 30",
+        ]
     )
     env = {k: v for k, v in os.environ.items() if k != "TMUX"}
-    subprocess.run(["tmux", "-L", server, "new-session", "-d", "-x", "160", "-y", "40", command], env=env, check=True, timeout=10)
+    subprocess.run(
+        ["tmux", "-L", server, "new-session", "-d", "-x", "160", "-y", "40", command],
+        env=env,
+        check=True,
+        timeout=10,
+    )
     try:
         shown = _wait_for(lambda: "allow? [y/N]" in _tmux(server, "capture-pane", "-p"), 30)
         pane = _tmux(server, "capture-pane", "-p")
@@ -75,20 +94,20 @@ def prompt_session(tree, keys: list[str], timeout: float = 20.0) -> tuple[dict, 
         _tmux(server, "kill-server")
 
 
-def test_typed_yes_lets_the_agent_read(tree) -> None:
+def test_typed_yes_lets_the_agent_read(tree: Tree) -> None:
     results, pane = prompt_session(tree, ["y", "Enter"])
     assert results == {"read": "outside notes"}
     assert f"wants to read {tree.outside / 'notes.txt'}" in pane
     assert "nono: allowed" in pane
 
 
-def test_typed_no_is_eperm(tree) -> None:
+def test_typed_no_is_eperm(tree: Tree) -> None:
     results, pane = prompt_session(tree, ["n", "Enter"])
     assert results == {"read": "EPERM"}
     assert "nono: refused" in pane
 
 
-def test_silence_past_the_timeout_is_no(tree) -> None:
+def test_silence_past_the_timeout_is_no(tree: Tree) -> None:
     results, pane = prompt_session(tree, [], timeout=1.0)
     assert results == {"read": "EPERM"}
     assert "no answer; refused" in pane

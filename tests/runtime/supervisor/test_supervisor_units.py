@@ -8,6 +8,7 @@ import mmap
 import os
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,6 +37,12 @@ from nonoc.runtime.supervisor.syscalls import FS_IOC_FSSETXATTR, FS_IOC_SETFLAGS
 from nonoc.runtime.supervisor.verdict import Event
 
 
+def _nr(table: tables.SyscallTable, name: str) -> int:
+    call = table.lookup(name)
+    assert call is not None, name
+    return call.nr
+
+
 def question(path: str, *access: str) -> Question:
     return Question(1, "agent", "openat", path, path, frozenset(access))
 
@@ -45,14 +52,19 @@ def question(path: str, *access: str) -> Question:
 
 def test_answers_file_first_match_wins_and_no_match_is_no() -> None:
     answers = FileAnswers.parse(
-        "# comment\n\nallow read /data/**\ndeny any /data/secret/*\nallow write /tmp/out/*.txt  # trailing\n"
+        "# comment\n\nallow read /data/**\ndeny any /data/secret/*\n"
+        "allow write /tmp/out/*.txt  # trailing\n"
     )
     assert answers.ask(question("/data/a/b.csv", "read")).allow
     assert answers.ask(question("/data/secret/x", "read")).allow  # the earlier allow read matched
     assert not answers.ask(question("/data/secret/x", "write")).allow
     assert answers.ask(question("/tmp/out/r.txt", "write")).allow
-    assert not answers.ask(question("/tmp/out/sub/r.txt", "write")).allow  # * stays in one directory
-    assert not answers.ask(question("/tmp/out/r.txt", "read", "write")).allow  # read is not allowed there
+    assert not answers.ask(
+        question("/tmp/out/sub/r.txt", "write")
+    ).allow  # * stays in one directory
+    assert not answers.ask(
+        question("/tmp/out/r.txt", "read", "write")
+    ).allow  # read is not allowed there
     assert not answers.ask(question("/etc/passwd", "read")).allow
 
 
@@ -82,7 +94,9 @@ def test_answers_file_load_reports_a_missing_file(tmp_path: Path) -> None:
 
 def test_glob_pattern() -> None:
     assert glob_pattern("/a/**").match("/a/b/c")
-    assert glob_pattern("/a/?.txt").match("/a/b.txt") and not glob_pattern("/a/?.txt").match("/a/bc.txt")
+    assert glob_pattern("/a/?.txt").match("/a/b.txt") and not glob_pattern("/a/?.txt").match(
+        "/a/bc.txt"
+    )
     assert not glob_pattern("/a/*").match("/a/b/c")
     assert glob_pattern("/a+b/(c)").match("/a+b/(c)")
 
@@ -96,7 +110,9 @@ def test_typed_replies() -> None:
 
 
 def test_question_text_names_path_access_and_requested_spelling() -> None:
-    asked = Question(42, "node", "openat", "/srv/real.txt", "link.txt", frozenset({"read", "write"}))
+    asked = Question(
+        42, "node", "openat", "/srv/real.txt", "link.txt", frozenset({"read", "write"})
+    )
     text = question_text(asked, 30)
     assert "node (pid 42) wants to read and write /srv/real.txt" in text
     assert "(it asked for link.txt)" in text and "[y/N]" in text and "30s" in text
@@ -161,7 +177,10 @@ def test_notify_rules_per_family() -> None:
     sendto = next(r for r in sockets if r.names == ("sendto",))
     assert (sendto.conditions[0].index, sendto.conditions[0].op.value) == (4, "ne")
     metadata = notify_rules(Mediation(metadata=True), arch)
-    assert {c.value for r in metadata if r.names == ("ioctl",) for c in r.conditions} >= {FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR}
+    assert {c.value for r in metadata if r.names == ("ioctl",) for c in r.conditions} >= {
+        FS_IOC_SETFLAGS,
+        FS_IOC_FSSETXATTR,
+    }
     assert notify_rules(Mediation(), arch) == ()
     # aarch64 has no open(2), chmod(2)…: the rules name only calls that exist there.
     names = {r.names[0] for r in notify_rules(Mediation(True, True, True), "aarch64")}
@@ -189,38 +208,60 @@ def test_statements_compile_to_the_same_filter_decisions() -> None:
     base = load_policy_text('profile p "p" { }', "p.nono", "linux", profile="p")
     from nonoc.resolve import resolve
 
-    by_text = resolve("p.nono", "linux", profile="p", text='profile p "p" { }',
-                      flags=[("--supervised", notify_statements(mediation, arch))]).policy
+    by_text = resolve(
+        "p.nono",
+        "linux",
+        profile="p",
+        text='profile p "p" { }',
+        flags=[("--supervised", notify_statements(mediation, arch))],
+    ).policy
     by_ir = with_notify_rules(base, mediation, arch)
     host = HostFacts(target="linux", arch=arch)
-    programs = [bpf.decode(__import__("base64").b64decode(seccomp.lower(p, host)[0]["program"])) for p in (by_text, by_ir)]
+    programs = [
+        bpf.decode(__import__("base64").b64decode(seccomp.lower(p, host)[0]["program"]))
+        for p in (by_text, by_ir)
+    ]
     table = tables.load(arch)
     audit = notif.AUDIT_ARCH[arch]
     probes = [
-        ("openat", (0, 0, os.O_RDONLY, 0, 0, 0)), ("openat", (0, 0, os.O_PATH, 0, 0, 0)),
-        ("sendto", (0, 0, 0, 0, 0, 0)), ("sendto", (0, 0, 0, 0, 0x1000, 16)), ("connect", (0,) * 6),
-        ("ioctl", (0, FS_IOC_SETFLAGS, 0, 0, 0, 0)), ("ioctl", (0, 0x5401, 0, 0, 0, 0)), ("fchmodat", (0,) * 6),
+        ("openat", (0, 0, os.O_RDONLY, 0, 0, 0)),
+        ("openat", (0, 0, os.O_PATH, 0, 0, 0)),
+        ("sendto", (0, 0, 0, 0, 0, 0)),
+        ("sendto", (0, 0, 0, 0, 0x1000, 16)),
+        ("connect", (0,) * 6),
+        ("ioctl", (0, FS_IOC_SETFLAGS, 0, 0, 0, 0)),
+        ("ioctl", (0, 0x5401, 0, 0, 0, 0)),
+        ("fchmodat", (0,) * 6),
         ("getpid", (0,) * 6),
     ]
     for name, args in probes:
-        data = interp.SeccompData(table.lookup(name).nr, audit, args)
+        data = interp.SeccompData(_nr(table, name), audit, args)
         answers = {interp.run(program, data).ret for program in programs}
         assert len(answers) == 1, (name, args, answers)
-    notify = lambda name, args: interp.run(programs[1], interp.SeccompData(table.lookup(name).nr, audit, args)).ret  # noqa: E731
+
+    def notify(name: str, args: tuple[int, ...]) -> int:
+        return interp.run(programs[1], interp.SeccompData(_nr(table, name), audit, args)).ret
+
     assert notify("openat", (0, 0, 0, 0, 0, 0)) == bpf.RET_USER_NOTIF
     assert notify("openat", (0, 0, os.O_PATH, 0, 0, 0)) != bpf.RET_USER_NOTIF
     assert notify("sendto", (0,) * 6) != bpf.RET_USER_NOTIF
 
 
 def test_a_policy_deny_beats_notify() -> None:
-    policy = load_policy_text('profile p "p" { syscall openat deny }', "p.nono", "linux", profile="p")
+    policy = load_policy_text(
+        'profile p "p" { syscall openat deny }', "p.nono", "linux", profile="p"
+    )
     from nonoc.backends import seccomp
     from nonoc.backends.host import HostFacts
 
     arch = native_arch()
     supervised = with_notify_rules(policy, Mediation(opens=True), arch)
-    program = bpf.decode(__import__("base64").b64decode(seccomp.lower(supervised, HostFacts("linux", arch))[0]["program"]))
-    data = interp.SeccompData(tables.load(arch).lookup("openat").nr, notif.AUDIT_ARCH[arch], (0,) * 6)
+    program = bpf.decode(
+        __import__("base64").b64decode(
+            seccomp.lower(supervised, HostFacts("linux", arch))[0]["program"]
+        )
+    )
+    data = interp.SeccompData(_nr(tables.load(arch), "openat"), notif.AUDIT_ARCH[arch], (0,) * 6)
     assert interp.run(program, data).ret & bpf.RET_ACTION_FULL == bpf.RET_ERRNO
 
 
@@ -276,7 +317,12 @@ def resolve(root: Path, path: str, **options: object) -> walk.Resolved:
 
 
 def test_walk_follows_links_itself(layout: Path) -> None:
-    for path, expected in [("abs", "a/b/f"), ("rel/f", "a/b/f"), ("a/./b/../b/f", "a/b/f"), (f"{layout}/rel", "a/b")]:
+    for path, expected in [
+        ("abs", "a/b/f"),
+        ("rel/f", "a/b/f"),
+        ("a/./b/../b/f", "a/b/f"),
+        (f"{layout}/rel", "a/b"),
+    ]:
         found = resolve(layout, path)
         try:
             assert found.path == str(layout / expected), path
@@ -298,7 +344,9 @@ def test_walk_follows_links_itself(layout: Path) -> None:
         ("", {}, errno.ENOENT),
     ],
 )
-def test_walk_errors_are_the_kernels(layout: Path, path: str, options: dict, code: int) -> None:
+def test_walk_errors_are_the_kernels(
+    layout: Path, path: str, options: dict[str, Any], code: int
+) -> None:
     with pytest.raises(OSError) as caught:
         resolve(layout, path, **options).close()
     assert caught.value.errno == code
@@ -338,14 +386,22 @@ def test_reopen_gets_the_inode_not_the_path(layout: Path) -> None:
 
 
 def test_grant_table_unions_rights_on_the_way_up() -> None:
-    table = GrantTable(denies=frozenset({"/home/u/.ssh"}), sockets=frozenset({"/run/x.sock", "/run/dir"}))
+    table = GrantTable(
+        denies=frozenset({"/home/u/.ssh"}), sockets=frozenset({"/run/x.sock", "/run/dir"})
+    )
     table.add_tree("/home/u", ["READ_FILE", "READ_DIR"])
     table.add_tree("/home/u/work", ["WRITE_FILE"])
     table.add_file("/etc/hosts", ["READ_FILE"])
     assert table.rights_at("/home/u/work/x") == {"READ_FILE", "READ_DIR", "WRITE_FILE"}
-    assert table.allows("/home/u/a", ["READ_FILE"]) and not table.allows("/home/u/a", ["WRITE_FILE"])
-    assert table.allows("/etc/hosts", ["READ_FILE"]) and not table.allows("/etc/passwd", ["READ_FILE"])
-    assert table.allows("/anything", ["EXECUTE"])  # a right the ruleset does not handle is not restricted
+    assert table.allows("/home/u/a", ["READ_FILE"]) and not table.allows(
+        "/home/u/a", ["WRITE_FILE"]
+    )
+    assert table.allows("/etc/hosts", ["READ_FILE"]) and not table.allows(
+        "/etc/passwd", ["READ_FILE"]
+    )
+    assert table.allows(
+        "/anything", ["EXECUTE"]
+    )  # a right the ruleset does not handle is not restricted
     assert table.never_grantable("/home/u/.ssh/id") == "/home/u/.ssh"
     assert table.never_grantable("/home/u/.sshx") is None
     assert table.writable("/home/u/work/y") and not table.writable("/home/u/y")
@@ -359,7 +415,9 @@ def test_grant_table_from_a_payload(tmp_path: Path) -> None:
     root = tmp_path.resolve()
     (root / "home").mkdir()
     (root / "work").mkdir()
-    payload = compile_payload(f'allow "{root / "work"}"\nunix_socket "$HOME/agent.sock"', opens=False)
+    payload = compile_payload(
+        f'allow "{root / "work"}"\nunix_socket "$HOME/agent.sock"', opens=False
+    )
     env = environment(root / "home")
     table = GrantTable.from_payload(payload, environ=env)
     assert table.writable(str(root / "work" / "f"))
@@ -398,7 +456,9 @@ def test_read_path_stops_at_unmapped_memory_and_path_max() -> None:
     with pytest.raises(OSError) as caught:
         memory.read_path(os.getpid(), ctypes.addressof(empty))
     assert caught.value.errno == errno.ENOENT
-    assert struct.unpack("=I", memory.read_exact(os.getpid(), ctypes.addressof(ctypes.c_uint32(7)), 4)) == (7,)
+    assert struct.unpack(
+        "=I", memory.read_exact(os.getpid(), ctypes.addressof(ctypes.c_uint32(7)), 4)
+    ) == (7,)
 
 
 # ---------------------------------------------------------------- audit
@@ -418,7 +478,9 @@ def test_audit_recorder_counts_continues_and_records_the_rest(tmp_path: Path) ->
     records = AuditTrail(tmp_path).read_session(session.id)
     decisions = [r for _, r in records if r and r["kind"] == "supervisor_decision"]
     assert [(r["decision"], r["reason"]) for r in decisions] == [
-        ("deny", "never_grantable"), ("allow", "socket_granted"), ("continue", "granted"),
+        ("deny", "never_grantable"),
+        ("allow", "socket_granted"),
+        ("continue", "granted"),
     ]
     assert decisions[0]["errno"] == "EPERM" and decisions[0]["path"] == "/home/u/.ssh/id"
     assert decisions[2]["count"] == 2 and decisions[2]["by_syscall"] == {"openat": 2}
