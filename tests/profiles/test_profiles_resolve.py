@@ -7,10 +7,11 @@ grants of its own, what none may grant, and how a user overrides a built-in prof
 from __future__ import annotations
 
 import functools
+import shutil
 from pathlib import Path
 
 import pytest
-from profile_helpers import AGENT_PROFILES, PROFILES, REPO, REQUIRED_DENIES
+from profile_helpers import AGENT_PROFILES, PROFILES, REPO, REQUIRED_DENIES, private_root
 
 from nonoc import ir
 from nonoc.errors import NonoError
@@ -312,3 +313,27 @@ def test_a_grant_of_home_keeps_every_deny(private_home: Path) -> None:
     p = policy("wide")
     assert access_of(p, "$HOME") == {ir.Access.READ, ir.Access.WRITE}
     assert {normalize(c) for c in REQUIRED_DENIES} <= {d.path for d in p.denies}
+
+
+# --------------------------------------------------------------------------- lint
+
+
+def test_shipped_files_pass_nonoc_check_strict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`nonoc check --strict` finds nothing in profiles/ and stdlib/ (host paths aside)."""
+    from nonoc.cli.nonoc import main
+
+    # The check judges denies against grants on this host: the home must lie outside the
+    # trees every profile grants (/tmp), and the working directory must not contain it.
+    root = private_root("check")
+    try:
+        monkeypatch.setenv("HOME", str(root / "home"))
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "home" / ".config"))
+        monkeypatch.setenv("XDG_CACHE_HOME", str(root / "home" / ".cache"))
+        monkeypatch.chdir(tmp_path)
+        shipped = [str(REPO / "profiles"), str(REPO / "stdlib")]
+        code = main(["check", "--strict", "--disable", "missing-path", *shipped])
+        assert code == 0, capsys.readouterr().out
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
