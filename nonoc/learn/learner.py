@@ -57,7 +57,9 @@ class Lesson:
     left_out: list[LeftOut]
     failed: list[tuple[str, str, str]]  # (mode, template, errno)
     missing: int
-    too_broad: list[str]
+    too_broad: list[tuple[str, str]]  # (mode, template)
+    #: Names of the command that the base would refuse to start (``command allow`` them).
+    command_allow: list[str]
     processes: int
     accesses: int
     exit_status: int | None
@@ -65,7 +67,7 @@ class Lesson:
     @property
     def empty(self) -> bool:
         """Whether nothing needs adding to the base."""
-        return not (self.groups or self.rules or self.network.unix_sockets)
+        return not (self.groups or self.rules or self.network.unix_sockets or self.command_allow)
 
 
 def host_values(cwd: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -92,11 +94,7 @@ def items_of(trace: Trace) -> list[Item]:
 
 
 def credential_suffixes(coverage: Coverage) -> list[tuple[tuple[str, ...], str]]:
-    """The denies written under ``$HOME`` as component suffixes (``(".ssh",)``), with their source.
-
-    A path such as ``/root/.ssh/id_rsa`` is not under *this* ``$HOME`` when learning runs with
-    another one, yet it is the same kind of secret: it is left out as well.
-    """
+    """The denies written under ``$HOME`` as component suffixes (``(".ssh",)``), with their source."""
     suffixes: dict[tuple[str, ...], str] = {}
     for rule in coverage.denies:
         if rule.template.startswith("$HOME/"):
@@ -105,15 +103,58 @@ def credential_suffixes(coverage: Coverage) -> list[tuple[tuple[str, ...], str]]
     return sorted(suffixes.items())
 
 
-def lookalike(path: str, suffixes: list[tuple[tuple[str, ...], str]]) -> str | None:
-    """The source of a ``$HOME`` deny whose components appear in ``path`` (another home's secret)."""
+def other_homes() -> set[tuple[str, ...]]:
+    """The home directories of this host's accounts (and ``/root``), as components."""
+    import pwd
+
+    homes = {"/root"}
+    try:
+        homes.update(entry.pw_dir for entry in pwd.getpwall())
+    except OSError:
+        pass
+    return {tuple(p for p in home.split("/") if p) for home in homes if home and home != "/"}
+
+
+def lookalike(
+    path: str, suffixes: list[tuple[tuple[str, ...], str]], homes: set[tuple[str, ...]]
+) -> str | None:
+    """The source of a ``$HOME`` deny that ``path`` falls under in *another* account's home.
+
+    ``/root/.ssh/id_rsa`` is not under this ``$HOME`` when learning runs with another one,
+    yet it is the same kind of secret: it is left out as well.
+    """
     parts = tuple(p for p in path.split("/") if p)
-    for suffix, source in suffixes:
-        width = len(suffix)
-        for start in range(len(parts) - width + 1):
-            if parts[start : start + width] == suffix:
-                return f"{source}, as {'/'.join(suffix)} under another home"
+    for home in homes:
+        if parts[: len(home)] != home:
+            continue
+        below = parts[len(home) :]
+        for suffix, source in suffixes:
+            if below[: len(suffix)] == suffix:
+                return f"{source}, as ~/{'/'.join(suffix)} of {'/' + '/'.join(home)}"
     return None
+
+
+def command_allowances(command: Sequence[str], policy: ir.Policy) -> list[str]:
+    """The names of ``command`` that ``policy`` (or nono's built-in list) would refuse to start.
+
+    ``nono run`` compares the name typed and the name of the file it resolves to.
+    """
+    import shutil
+
+    if not command:
+        return []
+    names = {os.path.basename(command[0])}
+    resolved = shutil.which(command[0])
+    if resolved:
+        names.add(os.path.basename(os.path.realpath(resolved)))
+    blocked = set(policy.blocked_commands)
+    try:
+        from nonoc.runtime.flags import BLOCKED_COMMANDS
+
+        blocked.update(BLOCKED_COMMANDS)
+    except ImportError:  # an installation without the runtime: the profile's list only
+        pass
+    return sorted(n for n in names if n in blocked and n not in policy.allowed_commands)
 
 
 def _template(path: str, roots: list[Root]) -> str:
@@ -166,9 +207,10 @@ def learn(
     left: dict[tuple[str, str], set[Mode]] = {}
     remaining: list[Item] = []
     lookalikes = credential_suffixes(base_coverage)
+    homes = other_homes()
     for item in items:
         deny = base_coverage.denying(item.path)
-        source = deny.source if deny is not None else lookalike(item.path, lookalikes)
+        source = deny.source if deny is not None else lookalike(item.path, lookalikes, homes)
         if source is not None:
             left.setdefault((_template(item.path, roots), source), set()).add(item.mode)
         elif base_coverage.granting(item.path, item.mode) is None:
@@ -195,7 +237,7 @@ def learn(
             remaining = still
 
     rules, broad = fold(remaining, roots)
-    too_broad = sorted({_template(item.path, roots) for item in broad})
+    too_broad = sorted({(item.mode, _template(item.path, roots)) for item in broad})
     failed: dict[tuple[str, str, str], None] = {}
     missing = 0
     for access in trace.accesses:
@@ -220,6 +262,7 @@ def learn(
         failed=sorted(failed),
         missing=missing,
         too_broad=too_broad,
+        command_allow=command_allowances(command, reference),
         processes=len(trace.pids),
         accesses=len(items),
         exit_status=trace.exit_status,

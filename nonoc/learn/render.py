@@ -59,6 +59,8 @@ def statements(lesson: Lesson, *, network: bool = True) -> list[str]:
             lines.append(f"{key} {literal}")
     for socket in lesson.network.unix_sockets:
         lines.append(f"unix_socket {quote(socket)}")
+    if lesson.command_allow:
+        lines.append("command allow " + ", ".join(quote(n) for n in lesson.command_allow))
     if network:
         if lesson.network.comments:
             lines.append("")
@@ -106,8 +108,10 @@ def exclusions(lesson: Lesson) -> list[str]:
             lines.append(f"  ... and {len(lesson.left_out) - _LIMIT} more")
     if lesson.too_broad:
         lines.append("")
-        lines.append("Not granted (listing these directories would need their whole tree):")
-        lines.extend(f"  {template}" for template in lesson.too_broad[:_LIMIT])
+        lines.append("Not granted (a grant of these directories would cover their whole tree):")
+        for mode, template in lesson.too_broad[:_LIMIT]:
+            why = "listing it" if mode == "read" else "creating or removing entries in it"
+            lines.append(f"  {mode} {template} ({why})")
     return lines
 
 

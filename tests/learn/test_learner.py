@@ -78,6 +78,30 @@ def test_credentials_are_left_out_and_said_so() -> None:
     assert ".ssh" not in "\n".join(statements_of(learned.text))
 
 
+def test_secrets_in_another_account_s_home_are_left_out_too() -> None:
+    run = trace_of(
+        access("/root/.ssh/id_ed25519", "read"),
+        access("/root/.aws/config", "read"),
+        access(f"{CWD}/.env", "read"),  # a project's file of that name is the project's
+        access("/srv/other/.ssh/x", "read"),  # not a home: an ordinary directory
+    )
+    learned = profile_from_trace(run, ["tool"], cwd=CWD, base="default")
+    described = [entry.describe() for entry in learned.lesson.left_out]
+    assert len(described) == 2
+    assert described[0].startswith("read /root/.aws/config: denied by group deny_credentials")
+    assert described[0].endswith(", as ~/.aws of /root")
+    assert described[1].startswith("read /root/.ssh/id_ed25519: denied by group deny_credentials")
+    assert statements_of(learned.text) == ['read "/srv/other/.ssh"', "network block"]
+
+
+def test_a_command_the_base_blocks_is_allowed_by_name() -> None:
+    run = trace_of(access(f"{CWD}/build", "write", directory=True))
+    learned = profile_from_trace(run, ["rm", "-r", "build/x"], cwd=CWD, base="default")
+    assert learned.lesson.command_allow == ["rm"]
+    assert 'command allow "rm"' in statements_of(learned.text)
+    assert "rm" in resolve("<learned>", "linux", text=learned.text).policy.allowed_commands
+
+
 def test_what_the_base_grants_is_dropped_and_the_rest_folded() -> None:
     learned = profile_from_trace(PYTHON_RUN, ["python3", "job.py"], cwd=CWD, base="default")
     assert learned.text.count("profile learned-python3 extends default") == 1
