@@ -57,7 +57,7 @@ class Lesson:
     left_out: list[LeftOut]
     failed: list[tuple[str, str, str]]  # (mode, template, errno)
     missing: int
-    too_broad: list[tuple[str, str]]  # (mode, template)
+    too_broad: list[tuple[Mode, str]]  # (mode, template)
     #: Names of the command that the base would refuse to start (``command allow`` them).
     command_allow: list[str]
     processes: int

@@ -7,7 +7,7 @@ import pytest
 from nonoc import ir
 from nonoc.compile import compile_profile
 from nonoc.learn import Learned, profile_from_trace
-from nonoc.learn.events import Endpoint, FileAccess, Trace
+from nonoc.learn.events import Endpoint, FileAccess, Mode, Trace
 from nonoc.learn.learner import learn
 from nonoc.learn.network import lesson
 from nonoc.learn.policies import builtin_profiles, choose_base
@@ -150,9 +150,9 @@ def test_choose_base_prefers_coverage_then_tightness() -> None:
     from nonoc.learn.learner import host_values
 
     values = host_values(CWD)
-    items = [(f"{CWD}/a.txt", "write")]
+    items: list[tuple[str, Mode]] = [(f"{CWD}/a.txt", "write")]
     assert choose_base(items, [], values) is None
-    choice = choose_base(items, ["default", "python-dev"], values)  # type: ignore[arg-type]
+    choice = choose_base(items, ["default", "python-dev"], values)
     assert choice is not None and choice.name == "python-dev"  # it writes $CWD; default does not
     assert choice.covered == 1 and choice.total == 1
 
