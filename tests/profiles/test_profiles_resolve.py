@@ -337,3 +337,17 @@ def test_shipped_files_pass_nonoc_check_strict(
         assert code == 0, capsys.readouterr().out
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_override_example_of_the_docs_resolves(private_home: Path) -> None:
+    """docs/profiles.md's user profile, copied from the page, resolves as the page says."""
+    text = (REPO / "docs" / "profiles.md").read_text(encoding="utf-8")
+    start = text.index("# ~/.config/nono/profiles/my-claude.nono")
+    example = text[start : text.index("\n}\n", start) + 3]
+    user_profile(private_home, "my-claude", example)
+    p = policy("my-claude")
+    assert p.network.mode is ir.NetworkMode.PROXY
+    assert "api.anthropic.com" in {h.pattern for h in p.network.proxy_hosts}
+    assert access_of(p, "$HOME/notes") == {ir.Access.READ}
+    assert "rm" not in p.blocked_commands
+    assert "python_runtime" in groups_in(p)
