@@ -10,8 +10,9 @@ errno-saving flag, and the C ``long``/``int`` scalar types.
 Every argument is passed as a C ``long`` (integers) or a pointer (``bytes``, ``None`` for
 NULL), which is how the kernel's system-call convention and glibc's variadic ``syscall``
 and ``prctl`` read them. A structure the kernel only reads is passed as the ``bytes`` of its
-fields in native byte order (see ``nonoc.launch.landlock``); nothing here hands the kernel
-memory to write into. Standard library only.
+fields in native byte order (see ``nonoc.launch.landlock``), and memory a structure points
+to is a ``Pinned`` copy (``struct sock_fprog``'s program, say); nothing here hands the
+kernel memory to write into. Standard library only.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ class _Long(_ctypes._SimpleCData):  # type: ignore[type-arg]
 
 class _Int(_ctypes._SimpleCData):  # type: ignore[type-arg]
     _type_ = "i"
+
+
+class _Char(_ctypes._SimpleCData):  # type: ignore[type-arg]
+    _type_ = "c"
 
 
 class _LongFunction(_ctypes.CFuncPtr):
@@ -86,7 +91,7 @@ def syscall(number: int, *args: int | bytes | None) -> int:
     return _check(int(_function("syscall", _LongFunction)(_Long(number), *_convert(args))))
 
 
-def prctl(option: int, *args: int) -> int:
+def prctl(option: int, *args: int | bytes | None) -> int:
     """``prctl(option, *args)`` (unused trailing arguments as 0); ``OSError`` on failure."""
     padded = (*args, 0, 0, 0, 0)[:4]
     return _check(int(_function("prctl", _IntFunction)(_Long(option), *_convert(padded))))
@@ -100,3 +105,29 @@ def u64(value: int) -> bytes:
 def s32(value: int) -> bytes:
     """A signed 32-bit structure field in native byte order."""
     return value.to_bytes(4, sys.byteorder, signed=True)
+
+
+def u16(value: int) -> bytes:
+    """An unsigned 16-bit structure field in native byte order."""
+    return value.to_bytes(2, sys.byteorder)
+
+
+#: Size of a C pointer (and of ``long``) on this machine.
+POINTER_SIZE = 8 if sys.maxsize > 2**32 else 4
+
+
+class Pinned:
+    """A private copy of some bytes at a fixed address, for a structure that points to them.
+
+    Keep the object alive until the kernel has read the memory (it copies it in the call).
+    """
+
+    __slots__ = ("_buffer", "address")
+
+    def __init__(self, data: bytes) -> None:
+        self._buffer = (_Char * len(data)).from_buffer_copy(data)
+        self.address: int = _ctypes.addressof(self._buffer)
+
+    def pointer(self) -> bytes:
+        """The address as a pointer-sized structure field in native byte order."""
+        return self.address.to_bytes(POINTER_SIZE, sys.byteorder)
