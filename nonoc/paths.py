@@ -31,6 +31,8 @@ VARIABLES: tuple[str, ...] = (
     "XDG_RUNTIME_DIR",
 )
 
+_WILDCARDS = ("*", "?", "[")
+
 _VAR_PATTERN = r"^\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
 _var: re.Pattern[str] | None = None
 
@@ -107,6 +109,14 @@ def normalize(raw: str, *, relative_base: str = "$CWD") -> str:
             raise TemplateError("'..' is not allowed in a policy path", text.find(".."))
         if "$" in part:
             raise TemplateError("a variable may only start a path", text.find("$", 1))
+        wildcard = next((c for c in _WILDCARDS if c in part), None)
+        if wildcard is not None:
+            # Landlock would take the character literally and Seatbelt as a pattern: the
+            # same policy would mean two things, and a deny could silently miss on Linux.
+            raise TemplateError(
+                f"wildcards are not part of the language ('{wildcard}'): name a file or a directory tree",
+                text.find(wildcard),
+            )
         parts.append(part)
     body = "/".join(parts)
     if head:

@@ -8,8 +8,7 @@ directly in them and listing them fails. That is a change of behaviour worth see
 before launch. When the two paths start from different variables (``/home`` and
 ``$HOME/.ssh``) only the host can tell: this rule expands both on *this* host.
 
-Also on Linux: a wildcard in a deny is a literal character to Landlock (Seatbelt reads it
-as a pattern), and ``protect metadata`` has no Landlock right behind it (chmod, utimes and
+Also on Linux: ``protect metadata`` has no Landlock right behind it (chmod, utimes and
 xattr calls are not mediated): only ``nono run``'s supervisor enforces it, so a bundle run
 by ``nono exec`` alone does not.
 """
@@ -23,9 +22,6 @@ from nonoc import ir, paths
 from nonoc.lint.findings import Finding, finding, via
 from nonoc.lint.subject import Subject
 
-_WILDCARDS = ("*", "?", "[")
-
-
 def check(subject: Subject, checked: frozenset[str]) -> Iterator[Finding]:
     """Findings for the Linux target; Seatbelt enforces denies inside grants natively."""
     if subject.target != "linux":
@@ -38,17 +34,6 @@ def check(subject: Subject, checked: frozenset[str]) -> Iterator[Finding]:
     ] = {}
     by_grant: dict[tuple[object, ...], tuple[ir.PathGrant, list[ir.PathDeny]]] = {}
     for deny in policy.denies:
-        if any(char in deny.path for char in _WILDCARDS):
-            yield finding(
-                "unenforceable-deny",
-                f"deny of {deny.path} holds a wildcard, which Landlock takes literally: "
-                "on Linux it denies only a file of exactly that name",
-                subject.span(deny.provenance, deny.path),
-                notes=(
-                    "list the paths to deny, or keep the pattern for macOS in an `on macos` block",
-                ),
-                target="linux",
-            )
         if policy.deny_strategy is ir.DenyStrategy.REFUSE:
             continue  # the Landlock backend refuses these with an error already
         for grant, accesses in trees:
