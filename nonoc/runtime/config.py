@@ -377,11 +377,12 @@ def load_settings(*, warn: Callable[[str], None] | None = None) -> Settings:
 
 
 def _read_memo() -> dict[str, Any] | None:
-    import json
+    # The launcher's JSON reader: ``json`` imports ``re``, milliseconds on every run.
+    from nonoc.launch.jsondata import loads
 
     try:
         with open(_memo_path(), "rb") as handle:
-            memo = json.loads(handle.read())
+            memo = loads(handle.read())
     except (OSError, ValueError):
         return None
     if not isinstance(memo, dict) or memo.get("version") != _MEMO_VERSION:

@@ -59,7 +59,9 @@ def test_a_recorded_compile_is_found_again(profile: Path) -> None:
     request = remember(profile)
     hit = memo.lookup(request, "default")
     assert hit is not None and hit.profile == "p"
-    entry = json.loads(Path(memo.memo_dir(), f"{request}.json").read_text())
+    assert "provenance" not in hit.view and "linux" in hit.view
+    assert "linux" in hit.provenance()  # decoded from the remembered bundle on demand
+    entry = read_entry(request)
     # Every file the compile read is re-checked: the profile, its import, the stdlib file.
     names = {os.path.basename(path) for path in entry["files"]}
     assert {"p.nono", "extra.nono", "system.nono"} <= names
@@ -102,19 +104,33 @@ def test_another_signing_key_is_a_miss(profile: Path, home: Path) -> None:
     assert memo.lookup(request, "default") is None
 
 
+def read_entry(request: str) -> dict[str, object]:
+    """The JSON body of a memo entry (after its tag line)."""
+    data = Path(memo.memo_dir(), f"{request}.memo").read_bytes()
+    return dict(json.loads(data.partition(b"\n")[2]))
+
+
 def test_tampering_is_a_miss(profile: Path) -> None:
     request = remember(profile)
-    base = Path(memo.memo_dir(), request)
-    entry = json.loads(base.with_suffix(".json").read_text())
-    # A changed entry (say, dropping a file from the re-check list) fails its MAC.
+    path = Path(memo.memo_dir(), f"{request}.memo")
+    tag, _, body = path.read_bytes().partition(b"\n")
+    # A changed entry (say, dropping a file from the re-check list, or widening the view's
+    # rules) fails its MAC.
+    entry = json.loads(body)
     entry["files"] = {}
-    base.with_suffix(".json").write_text(json.dumps(entry))
+    path.write_bytes(tag + b"\n" + json.dumps(entry, sort_keys=True, separators=(",", ":")).encode())
     assert memo.lookup(request, "default") is None
-    # Changed bundle bytes fail the digest.
+    # A planted entry under another request name fails too: the tag binds the request.
     request = remember(profile)
-    bundle = base.with_suffix(".bundle")
-    bundle.write_bytes(bundle.read_bytes().replace(b"payload", b"payloaD", 1))
-    assert memo.lookup(request, "default") is None
+    other = Path(memo.memo_dir(), "0" * 64 + ".memo")
+    other.write_bytes(path.read_bytes())
+    assert memo.lookup("0" * 64, "default") is None
+    # Changed bundle bytes cannot lend a false provenance: the digest is checked.
+    hit = memo.lookup(request, "default")
+    assert hit is not None
+    bundle = Path(hit.bundle_path)
+    bundle.write_bytes(bundle.read_bytes() + b" ")
+    assert hit.provenance() == {}
 
 
 def test_code_stamp_changes_with_the_compilers_files(tmp_path: Path) -> None:

@@ -90,10 +90,16 @@ def as_json(
             "verdict": command_verdict(argv, resolved, launch),
         },
         "kernel": _kernel_json(payload, environ),
-        "provenance": payload.get("provenance", {}).get("linux", {}),
+        "provenance": _provenance(payload),
         "warnings": list(prepared.warnings),
     }
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def _provenance(payload: Mapping[str, Any]) -> dict[str, Any]:
+    from nonoc.launch.apply import linux_provenance
+
+    return dict(linux_provenance(payload).items())
 
 
 def _launch(payload: Mapping[str, Any]) -> Mapping[str, Any]:

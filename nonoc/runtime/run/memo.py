@@ -55,12 +55,37 @@ _DATA_FOLDERS = ("grammar", "backends", "stdlib", "profiles")
 
 
 class Remembered:
-    """A memo hit: the bundle bytes, the profile's name, the warnings its compile printed."""
+    """A memo hit: the launcher's view of the payload, and what to say about the bundle.
 
-    __slots__ = ("data", "profile", "warnings")
+    ``view`` is the payload less its provenance (three quarters of its bytes, needed only to
+    explain a refusal or print the plan); ``provenance()`` decodes it from the bundle file.
+    """
 
-    def __init__(self, data: bytes, profile: str, warnings: tuple[str, ...]) -> None:
-        self.data, self.profile, self.warnings = data, profile, warnings
+    __slots__ = ("bundle_path", "digest", "profile", "view", "warnings")
+
+    def __init__(
+        self,
+        view: dict[str, Any],
+        digest: str,
+        bundle_path: str,
+        profile: str,
+        warnings: tuple[str, ...],
+    ) -> None:
+        self.view, self.digest, self.bundle_path = view, digest, bundle_path
+        self.profile, self.warnings = profile, warnings
+
+    def provenance(self) -> dict[str, Any]:
+        """The bundle's provenance, read from the remembered bundle (checked against its digest)."""
+        from nonoc.launch.verify import parse_envelope, parse_payload
+
+        with open(self.bundle_path, "rb") as handle:
+            data = handle.read()
+        if digest(data) != self.digest:
+            return {}  # changed under us: say less rather than something untrue
+        recorded = parse_payload(self.bundle_path, parse_envelope(self.bundle_path, data)[0]).get(
+            "provenance"
+        )
+        return recorded if isinstance(recorded, dict) else {}
 
 
 def memo_dir() -> str:
@@ -153,7 +178,11 @@ def stamps(key: str) -> dict[str, str | None]:
 
 
 def lookup(request: str, key: str) -> Remembered | None:
-    """The remembered bundle for ``request``, if nothing it depends on changed; else None."""
+    """The remembered bundle for ``request``, if nothing it depends on changed; else None.
+
+    An entry is its tag, a newline, then its JSON body: the tag covers the body's exact
+    bytes, so checking it needs no serialiser (``json`` imports ``re``: milliseconds a run).
+    """
     from nonoc.launch.jsondata import loads
 
     secret = local_secret(create=False)
@@ -161,23 +190,25 @@ def lookup(request: str, key: str) -> Remembered | None:
         return None
     base = os.path.join(memo_dir(), request)
     try:
-        with open(base + ".json", "rb") as handle:
-            entry = loads(handle.read())
-        if not isinstance(entry, dict):
+        with open(base + ".memo", "rb") as handle:
+            tag, _, body = handle.read().partition(b"\n")
+        if not compare_digest(tag, _mac(secret, request, body).encode()):
             return None
-        tag = str(entry.pop("mac"))
-        if not compare_digest(tag.encode(), _mac(secret, request, entry).encode()):
+        entry = loads(body)
+        if not isinstance(entry, dict):
             return None
         if entry["stamps"] != stamps(key) or entry["stamps"]["key"] is None:
             return None
         for path, expected in entry["files"].items():
             if file_digest(path) != expected:
                 return None
-        with open(base + ".bundle", "rb") as handle:
-            data = handle.read()
-        if digest(data) != entry["bundle"]:
+        view = entry["view"]
+        if not isinstance(view, dict):
             return None
-        return Remembered(data, str(entry["profile"]), tuple(str(w) for w in entry["warnings"]))
+        warnings = tuple(str(w) for w in entry["warnings"])
+        return Remembered(
+            view, str(entry["bundle"]), base + ".bundle", str(entry["profile"]), warnings
+        )
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
 
@@ -191,8 +222,10 @@ def remember(
 ) -> bool:
     """Record a compile's bundle under ``request``; ``before`` are the stamps taken before it.
 
-    Best effort: False (nothing recorded) when a source cannot be located unambiguously,
-    changed since the compile read it, or the memo cannot be written.
+    ``payload`` is the bundle's decoded payload; all of it but its provenance is kept in the
+    entry, so that a hit decodes nothing else. Best effort: False (nothing recorded) when a
+    source cannot be located unambiguously, changed since the compile read it, or the memo
+    cannot be written.
     """
     import hashlib
     import json
@@ -223,25 +256,21 @@ def remember(
         "files": dict(sorted(files.items())),
         "profile": payload.get("manifest", {}).get("profile", "?"),
         "stamps": dict(before),
+        "view": {k: v for k, v in payload.items() if k != "provenance"},
         "warnings": list(warnings),
     }
-    entry["mac"] = _mac(secret, request, entry)
+    body = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
     from nonoc.runtime.config import atomic_write
 
     base = os.path.join(memo_dir(), request)
     try:
         atomic_write(base + ".bundle", data)
-        atomic_write(base + ".json", json.dumps(entry, sort_keys=True).encode())
+        atomic_write(base + ".memo", _mac(secret, request, body).encode() + b"\n" + body)
     except OSError:
         return False
     return True
 
 
-def _mac(secret: bytes, request: str, entry: Mapping[str, Any]) -> str:
-    """The entry's tag; the body is the entry's canonical text without the tag."""
-    import json
-
-    body = json.dumps(
-        {k: v for k, v in entry.items() if k != "mac"}, sort_keys=True, separators=(",", ":")
-    )
-    return mac(secret, _DOMAIN + request.encode() + b"\0" + body.encode("utf-8"))
+def _mac(secret: bytes, request: str, body: bytes) -> str:
+    """The tag of an entry's body, bound to the request it answers."""
+    return mac(secret, _DOMAIN + request.encode() + b"\0" + body)

@@ -63,7 +63,7 @@ class Prepared:
     __slots__ = (
         "cached",
         "choice",
-        "data",
+        "digest",
         "flags",
         "notes",
         "payload",
@@ -77,7 +77,7 @@ class Prepared:
         request: RunRequest,
         choice: ProfileChoice,
         flags: list[tuple[str, str]],
-        data: bytes,
+        digest: str,
         payload: dict[str, Any],
         profile: str,
         cached: bool,
@@ -85,7 +85,8 @@ class Prepared:
         notes: tuple[str, ...],
     ) -> None:
         self.request, self.choice, self.flags = request, choice, flags
-        self.data, self.payload, self.profile = data, payload, profile
+        #: BLAKE2b-256 of the bundle's bytes (what an audit record would name).
+        self.digest, self.payload, self.profile = digest, payload, profile
         self.cached, self.warnings, self.notes = cached, warnings, notes
 
 
@@ -160,10 +161,13 @@ def prepare(request: RunRequest, settings: Settings) -> Prepared:
     name = memo.request_key(choice.source, pairs, key, target, arch)
     hit = memo.lookup(name, key)
     if hit is not None:
-        shown = f"<{hit.profile} for nono run>"
-        payload = check_payload(shown, parse_envelope(shown, hit.data)[0])
+        from nonoc.launch.verify import Deferred, check_document
+
+        payload = check_document(f"<{hit.profile} for nono run>", hit.view)
+        # Provenance is decoded only if a message or the account needs it, as nono exec does.
+        payload["provenance"] = Deferred(hit.provenance)
         return Prepared(
-            request, choice, pairs, hit.data, payload, hit.profile, True, hit.warnings, ()
+            request, choice, pairs, hit.digest, payload, hit.profile, True, hit.warnings, ()
         )
 
     from nonoc.compile import compile_profile
@@ -181,7 +185,7 @@ def prepare(request: RunRequest, settings: Settings) -> Prepared:
         request,
         choice,
         pairs,
-        compilation.data,
+        memo.digest(compilation.data),
         payload,
         compilation.profile,
         compilation.cached,

@@ -93,16 +93,26 @@ class Launch:
         """Allow TCP connect to ``port`` (e.g. the proxy's); returns the rule id it gets."""
         table = self.payload["linux"]["landlock"]
         rule_id = f"run-{label}-{port}"
-        table.setdefault("net", []).append(
-            {"id": rule_id, "port": int(port), "access": ["CONNECT_TCP"]}
-        )
-        provenance = self.payload.setdefault("provenance", {}).setdefault("linux", {})
-        provenance[rule_id] = {
+        table["net"] = [
+            *table.get("net", ()),
+            {"id": rule_id, "port": int(port), "access": ["CONNECT_TCP"]},
+        ]
+        entry = {
             "file": "<nono run>",
             "line": 0,
             "column": 0,
             "chain": [{"kind": "builtin", "name": label, "file": "<nono run>", "line": 0}],
         }
+        recorded = self.payload.get("provenance")
+
+        def merged() -> dict[str, Any]:
+            base = dict(recorded.items()) if recorded is not None else {}
+            base["linux"] = {**dict(base.get("linux") or {}), rule_id: entry}
+            return base
+
+        from nonoc.launch.verify import Deferred
+
+        self.payload["provenance"] = Deferred(merged)
         return rule_id
 
 

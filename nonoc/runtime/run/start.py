@@ -98,7 +98,11 @@ def port_warnings(request: RunRequest, payload: Mapping[str, Any]) -> list[str]:
 
 
 def private_payload(payload: Mapping[str, Any], keep: Sequence[str]) -> dict[str, Any]:
-    """A copy of ``payload`` this run may change: hygiene in ``linux.launch``, own net list."""
+    """A copy of ``payload`` this run may change: hygiene in ``linux.launch``, own net list.
+
+    Provenance is shared, not copied: it may still be undecoded (``Deferred``), and hooks
+    that add rules add their provenance through ``Launch.add_connect_port``.
+    """
     from nonoc.runtime.envhygiene import with_hygiene
 
     copy = dict(payload)
@@ -110,9 +114,6 @@ def private_payload(payload: Mapping[str, Any], keep: Sequence[str]) -> dict[str
     landlock["net"] = list(landlock.get("net") or ())
     linux["landlock"] = landlock
     copy["linux"] = linux
-    provenance = dict(copy.get("provenance") or {})
-    provenance["linux"] = dict(provenance.get("linux") or {})
-    copy["provenance"] = provenance
     return copy
 
 
