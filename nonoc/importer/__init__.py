@@ -146,6 +146,11 @@ def _policy_file(
     groups: dict[str, Any] = raw_groups if isinstance(raw_groups, dict) else {}
     profiles: dict[str, Any] = raw_profiles if isinstance(raw_profiles, dict) else {}
     chosen = _chosen_profiles(ctx, profiles, only) if only is not None else list(profiles)
+    ctx.groups = {as_name(name) for name in groups}
+    if kind == "network":
+        ctx.groups |= {as_name(f"network_{name}") for name in profiles}
+    else:
+        ctx.profiles = {as_name(name) for name in chosen}
     denies = required_denies(ctx, groups) if kind == "policy" else {"linux": {}, "macos": {}}
     for key, value, where in items(ctx, data, ()):
         if key == "meta":

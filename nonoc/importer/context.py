@@ -41,6 +41,9 @@ class Context:
 
     source: str
     warnings: list[Diagnostic] = field(default_factory=list)
+    #: Groups and profiles the document defines itself (names as imported).
+    groups: set[str] = field(default_factory=set)
+    profiles: set[str] = field(default_factory=set)
 
     def warn(self, path: JsonPath, message: str, block: Block | None = None) -> None:
         """Report ``message`` about the value at ``path``; note it in ``block`` too."""

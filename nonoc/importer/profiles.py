@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from nonoc.importer import names
 from nonoc.importer.context import Context, JsonPath, items
 from nonoc.importer.grants import VERBS, emit_denies, emit_grants
 from nonoc.importer.groups import group_name
@@ -45,7 +46,11 @@ def profile_block(ctx: Context, name: str, data: Any, path: JsonPath, parent: Bl
         if key == "meta":
             description = _meta(ctx, value, where, block)
         elif key == "extends":
-            parents = [group_name(ctx, p, where) for p in ctx.strings(value, where, block)]
+            listed = ctx.strings(value, where, block)
+            spots = [where if isinstance(value, str) else (*where, i) for i in range(len(listed))]
+            parents, extra = names.parents(ctx, list(zip(listed, spots, strict=True)), ctx.profiles)
+            if extra:
+                block.names("use", extra)
         elif key == "groups":
             _groups(ctx, value, where, block)
         elif key == "filesystem":
@@ -92,18 +97,13 @@ def _meta(ctx: Context, value: Any, path: JsonPath, block: Block) -> str:
 
 
 def _groups(ctx: Context, value: Any, path: JsonPath, block: Block) -> None:
+    listed: list[tuple[str, JsonPath]] = []
     if isinstance(value, list):
-        names = [
-            group_name(ctx, g, (*path, i)) for i, g in enumerate(ctx.strings(value, path, block))
-        ]
+        listed = [(g, (*path, i)) for i, g in enumerate(ctx.strings(value, path, block))]
     else:
-        names = []
         for key, inner, where in items(ctx, value, path, block):
             if key == "include":
-                names += [
-                    group_name(ctx, g, (*where, i))
-                    for i, g in enumerate(ctx.strings(inner, where, block))
-                ]
+                listed += [(g, (*where, i)) for i, g in enumerate(ctx.strings(inner, where, block))]
             elif key == "exclude":
                 excluded = ctx.strings(inner, where, block)
                 if excluded:
@@ -115,8 +115,10 @@ def _groups(ctx: Context, value: Any, path: JsonPath, block: Block) -> None:
                     )
             else:
                 ctx.unknown(where, block)
-    if names:
-        block.names("use", names)
+    named = [(group_name(ctx, g, where), where) for g, where in listed]
+    used = names.groups(ctx, named, ctx.groups)
+    if used:
+        block.names("use", used)
 
 
 def _filesystem(ctx: Context, value: Any, path: JsonPath, block: Block) -> None:

@@ -327,3 +327,37 @@ def test_cli_refuses_a_result_that_does_not_resolve(
     assert not out.exists()
     assert main(["import", str(source), "-o", str(out), "--no-check"]) == 0
     assert out.exists()
+
+
+def test_nono_group_and_profile_names_map_to_the_stdlib(tmp_path: Path) -> None:
+    """A lone profile that names nono's own groups and profiles still resolves."""
+    document = {
+        "extends": ["java-dev", "no-such-profile"],
+        "groups": {
+            "include": ["node_runtime", "system_read_linux_core", "vscode_linux", "made_up"]
+        },
+        "filesystem": {"read": ["/opt/tools"]},
+    }
+    imported = import_document(document, "mine.json")
+    found = messages(imported)
+    assert any(
+        m.startswith("$.extends[0]: profile java-dev is imported as `extends default`")
+        for m in found
+    )
+    assert any(m.startswith("$.extends[1]: unknown profile no-such-profile") for m in found)
+    assert any(
+        m.startswith(
+            "$.groups.include[1]: group system_read_linux_core is imported as the standard library's system"
+        )
+        for m in found
+    )
+    assert any(m.startswith("$.groups.include[3]: unknown group made_up") for m in found)
+    assert not any("node_runtime" in m for m in found)
+    policy = resolve(str(written(tmp_path, imported.text)), "linux").policy
+    used = {link.name for g in policy.grants for link in g.provenance.chain}
+    assert {"default", "java_runtime", "java_caches", "node_runtime", "system", "editors"} <= used
+
+
+def test_policy_file_names_stay_its_own(policy_import: object) -> None:
+    """Inside a policy file, `use` names the file's own groups: nothing is mapped."""
+    assert not any("is imported as the standard library" in m for m in messages(policy_import))
