@@ -118,7 +118,9 @@ def test_tampering_is_a_miss(profile: Path) -> None:
     # rules) fails its MAC.
     entry = json.loads(body)
     entry["files"] = {}
-    path.write_bytes(tag + b"\n" + json.dumps(entry, sort_keys=True, separators=(",", ":")).encode())
+    path.write_bytes(
+        tag + b"\n" + json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    )
     assert memo.lookup(request, "default") is None
     # A planted entry under another request name fails too: the tag binds the request.
     request = remember(profile)

@@ -51,7 +51,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs a cached run milliseconds (docs/performance.md)
     from collections.abc import Sequence
-    from typing import Any
+    from typing import Any, TextIO
 
 #: Signals the parent forwards to the child when a process sends them to the parent.
 FORWARDED: tuple[int, ...] = (
@@ -147,6 +147,7 @@ def run_child(launch: Launch, hooks: Sequence[Hook] = ()) -> int:
         for hook in hooks:
             hook.before_spawn(launch)
             started.append(hook)
+        preload(launch.payload)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -189,46 +190,76 @@ def _drain() -> None:
         signal.sigtimedwait(_WAITED, 0)
 
 
+def preload(payload: dict[str, Any]) -> None:
+    """Import, before the fork, what the child will need to apply ``payload``.
+
+    A forked child of a process with threads (a hook's proxy) must not wait on a lock
+    another thread held at the fork; importing is one such wait, and doing it once in
+    the parent also spares each child the work.
+    """
+    if sys.platform == "darwin":
+        from nonoc.launch import macos  # noqa: F401
+
+        return
+    from nonoc.launch import apply, compat, plan  # noqa: F401
+
+    linux = payload.get("linux")
+    if isinstance(linux, dict) and linux.get("seccomp"):
+        from nonoc.launch import seccomp  # noqa: F401
+
+
 def _child(launch: Launch, mask: Any) -> None:
     """In the forked child: sandbox this process and exec the command; never returns."""
     code = 1
+    # A stream of its own on descriptor 2: sys.stderr's lock may be held by a thread that
+    # did not survive the fork.
+    err = open(2, "w", closefd=False, buffering=1)  # noqa: SIM115 - lives until exec or _exit
     try:
         for signum in FORWARDED:
             signal.signal(signum, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        code = exec_payload(launch.payload, launch.argv, launch.environ)
+        code = exec_payload(launch.payload, launch.argv, launch.environ, err=err)
     except BaseException as exc:  # noqa: BLE001 - the child reports and exits, whatever it was
-        code = report_failure(exc)
+        code = report_failure(exc, err)
     finally:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            err.flush()
         finally:
             os._exit(code)
 
 
-def exec_payload(payload: dict[str, Any], argv: Sequence[str], environ: dict[str, str]) -> int:
+def exec_payload(
+    payload: dict[str, Any],
+    argv: Sequence[str],
+    environ: dict[str, str],
+    *,
+    err: TextIO | None = None,
+) -> int:
     """Apply ``payload`` to this process and exec ``argv`` (returns only on failure)."""
     if sys.platform == "darwin":
         from nonoc.launch import macos
+        from nonoc.launch.apply import child_environment
 
-        return macos.exec_command(payload["macos"]["seatbelt"], list(argv))
+        launch = payload.get("macos", {}).get("launch") or {}
+        env = child_environment(launch, environ)
+        return macos.exec_command(payload["macos"]["seatbelt"], list(argv), environ=env)
     from nonoc.launch.apply import apply_payload
 
-    return apply_payload(payload, argv, environ=environ, bundle_name="nono run")
+    return apply_payload(payload, argv, environ=environ, bundle_name="nono run", err=err)
 
 
-def report_failure(exc: BaseException) -> int:
+def report_failure(exc: BaseException, err: TextIO | None = None) -> int:
     """Print a launch failure as ``nono exec`` does; return its exit code."""
+    out = sys.stderr if err is None else err
     errors = sys.modules.get("nonoc.errors")  # a NonoError exists only if its module was loaded
     if errors is not None and isinstance(exc, errors.NonoError):
-        sys.stderr.write(f"nono: {exc.render()}\n")
+        out.write(f"nono: {exc.render()}\n")
         return int(exc.exit_code)
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
-        sys.stderr.write(f"nono: error: cannot apply the sandbox{where}: {exc.strerror or exc}\n")
+        out.write(f"nono: error: cannot apply the sandbox{where}: {exc.strerror or exc}\n")
         return 126
     if isinstance(exc, KeyboardInterrupt):
         return 130
-    sys.stderr.write(f"nono: error: {type(exc).__name__}: {exc}\n")
+    out.write(f"nono: error: {type(exc).__name__}: {exc}\n")
     return 1

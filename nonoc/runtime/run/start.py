@@ -98,7 +98,7 @@ def port_warnings(request: RunRequest, payload: Mapping[str, Any]) -> list[str]:
 
 
 def private_payload(payload: Mapping[str, Any], keep: Sequence[str]) -> dict[str, Any]:
-    """A copy of ``payload`` this run may change: hygiene in ``linux.launch``, own net list.
+    """A copy of ``payload`` this run may change: hygiene in each target's ``launch``, own net list.
 
     Provenance is shared, not copied: it may still be undecoded (``Deferred``), and hooks
     that add rules add their provenance through ``Launch.add_connect_port``.
@@ -106,14 +106,16 @@ def private_payload(payload: Mapping[str, Any], keep: Sequence[str]) -> dict[str
     from nonoc.runtime.envhygiene import with_hygiene
 
     copy = dict(payload)
-    if not isinstance(copy.get("linux"), dict):
-        return copy  # another target's bundle (macOS): nothing here to adjust
-    linux = dict(copy["linux"])
-    linux["launch"] = with_hygiene(linux.get("launch") or {}, keep)
-    landlock = dict(linux["landlock"])
-    landlock["net"] = list(landlock.get("net") or ())
-    linux["landlock"] = landlock
-    copy["linux"] = linux
+    for target in ("linux", "macos"):
+        if isinstance(copy.get(target), dict):
+            section = dict(copy[target])
+            section["launch"] = with_hygiene(section.get("launch") or {}, keep)
+            copy[target] = section
+    linux = copy.get("linux")
+    if isinstance(linux, dict) and isinstance(linux.get("landlock"), dict):
+        landlock = dict(linux["landlock"])
+        landlock["net"] = list(landlock.get("net") or ())
+        linux["landlock"] = landlock
     return copy
 
 
