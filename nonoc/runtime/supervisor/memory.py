@@ -14,10 +14,12 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import threading
 
 #: The kernel's limit on a path argument, terminating NUL included (``getname``).
 PATH_MAX = 4096
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+FIRST_READ = 256
 
 
 class _IoVec(ctypes.Structure):
@@ -27,15 +29,10 @@ class _IoVec(ctypes.Structure):
 _libc = ctypes.CDLL(None, use_errno=True)
 _readv = getattr(_libc, "process_vm_readv", None)
 if _readv is not None:
+    # No argtypes: their checks triple the cost of a call made on every notification. Every
+    # argument is passed as a ctypes object or a C int, so nothing is left to guess.
     _readv.restype = ctypes.c_ssize_t
-    _readv.argtypes = [
-        ctypes.c_int,
-        ctypes.POINTER(_IoVec),
-        ctypes.c_ulong,
-        ctypes.POINTER(_IoVec),
-        ctypes.c_ulong,
-        ctypes.c_ulong,
-    ]
+_ONE, _NO_FLAGS = ctypes.c_ulong(1), ctypes.c_ulong(0)
 
 
 def read(pid: int, address: int, size: int) -> bytes:
@@ -48,19 +45,46 @@ def read(pid: int, address: int, size: int) -> bytes:
         return b""
     if address == 0:
         raise OSError(errno.EFAULT, "null pointer")
-    buffer = ctypes.create_string_buffer(size)
     if _readv is not None:
-        local = _IoVec(ctypes.cast(buffer, ctypes.c_void_p), size)
-        remote = _IoVec(address, size)
-        got = _readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+        scratch = _scratch(size)
+        local, remote = scratch.local, scratch.remote
+        local.len = remote.len = size
+        remote.base = address
+        got = _readv(
+            ctypes.c_int(pid), scratch.local_ref, _ONE, scratch.remote_ref, _ONE, _NO_FLAGS
+        )
         if got > 0:
-            return buffer.raw[:got]
+            return ctypes.string_at(scratch.buffer, got)
         err = ctypes.get_errno()
         if got == 0 or err == errno.EFAULT:
             raise OSError(errno.EFAULT, "unreadable address")
         if err != errno.ENOSYS:
             raise OSError(err, os.strerror(err))
     return _read_proc_mem(pid, address, size)
+
+
+class _Scratch(threading.local):
+    """A reusable read buffer and iovecs per thread (a read is on every notification's path)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.buffer = ctypes.create_string_buffer(0)
+        self.local = _IoVec(None, 0)
+        self.remote = _IoVec(None, 0)
+        self.local_ref = ctypes.byref(self.local)
+        self.remote_ref = ctypes.byref(self.remote)
+
+
+_scratches = _Scratch()
+
+
+def _scratch(size: int) -> _Scratch:
+    scratch = _scratches
+    if scratch.size < size:
+        scratch.size = max(size, _PAGE)
+        scratch.buffer = ctypes.create_string_buffer(scratch.size)
+        scratch.local.base = ctypes.cast(scratch.buffer, ctypes.c_void_p)
+    return scratch
 
 
 def _read_proc_mem(pid: int, address: int, size: int) -> bytes:
@@ -98,9 +122,13 @@ def read_path(pid: int, address: int, limit: int = PATH_MAX) -> str:
     """
     taken = bytearray()
     cursor = address
+    first = True
     while len(taken) < limit:
-        # Never ask across a page boundary in one go: the next page may be unmapped.
+        # Never ask across a page boundary in one go: the next page may be unmapped. Most
+        # paths are short: the first read takes at most FIRST_READ bytes.
         span = min(_PAGE - (cursor % _PAGE), limit - len(taken))
+        if first:
+            span, first = min(span, FIRST_READ), False
         try:
             chunk = read(pid, cursor, span)
         except OSError as exc:

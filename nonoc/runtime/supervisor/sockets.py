@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import stat
 import struct
@@ -39,6 +40,7 @@ SOL_SOCKET, SO_TYPE, SO_DOMAIN = 1, 3, 39
 SCM_RIGHTS, SCM_CREDENTIALS = 1, 2
 SOCK_STREAM = 1
 MSG_NOSIGNAL = 0x4000
+MSG_DONTWAIT = 0x40
 SOCKADDR_MAX = 128  # sizeof(struct sockaddr_storage): the kernel refuses longer addresses
 MAX_PAYLOAD = 8 << 20  # what the supervisor copies per call; a longer stream send is partial
 UIO_MAXIOV = 1024
@@ -186,6 +188,19 @@ class SocketMediator:
         first = messages[0] if messages else Outgoing()
         event = Event(name, pid, "allow", first.reason, first.path)
         flags = n.arg32(2 if name == "sendmsg" else 3)
+        if domain == AF_UNIX and name in ("sendto", "sendmsg"):
+            # Most unix sends complete at once: try without blocking here, and only hand what
+            # would block to the pool (a thread hop costs as much as the rest of the call).
+            done = _send_now(sock, first, flags, pid)
+            if isinstance(done, Verdict):
+                _close(sock, messages, mem_fd)
+                return done, event
+            sent = done
+
+            def rest() -> tuple[Verdict, Event]:
+                return _send_rest(sock, first, flags, sent, pid), event
+
+            return Job(rest, cleanup=lambda: _close(sock, messages, mem_fd))
 
         def run() -> tuple[Verdict, Event]:
             return _perform(name, sock, messages, flags, mem_fd, args[1], pid), event
@@ -374,6 +389,47 @@ def _perform(
         else:
             return returns(result)
     return returns(sent)
+
+
+def _send_now(sock: int, message: Outgoing, flags: int, pid: int) -> Verdict | int:
+    """Send without blocking: the verdict when that settles the call, else the bytes sent so far.
+
+    A call the process made non-blocking (``MSG_DONTWAIT``, ``O_NONBLOCK``) is settled here
+    whatever happens; a blocking one that could not send everything continues in the pool.
+    """
+    nonblocking = bool(flags & MSG_DONTWAIT) or bool(
+        fcntl.fcntl(sock, fcntl.F_GETFL) & os.O_NONBLOCK
+    )
+    result = _send(sock, message, flags | MSG_DONTWAIT)
+    if result < 0:
+        err = ctypes.get_errno()
+        if nonblocking or err not in (errno.EAGAIN, errno.EWOULDBLOCK):
+            return _failed(err, flags, pid)
+        return 0
+    if nonblocking or result >= len(message.data):
+        return returns(result)
+    return result
+
+
+def _send_rest(sock: int, message: Outgoing, flags: int, sent: int, pid: int) -> Verdict:
+    """Finish a blocking send (from ``sent`` bytes on) as the process's blocking call would."""
+    while True:
+        rest = message if sent == 0 else Outgoing(message.data[sent:], message.address)
+        result = _send(sock, rest, flags)
+        if result < 0:
+            err = ctypes.get_errno()
+            if sent:
+                return returns(sent)  # what was sent stays sent: report it, as the kernel does
+            return _failed(err, flags, pid)
+        sent += result
+        if sent >= len(message.data):
+            return returns(sent)
+
+
+def _failed(err: int, flags: int, pid: int) -> Verdict:
+    if err == errno.EPIPE and not flags & MSG_NOSIGNAL:
+        os.kill(pid, 13)  # SIGPIPE, which the kernel would have sent the agent
+    return fail(err)
 
 
 def _send(sock: int, message: Outgoing, flags: int) -> int:

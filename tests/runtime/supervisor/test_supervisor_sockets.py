@@ -226,3 +226,25 @@ def test_abstract_names_follow_the_scope(tree: Tree) -> None:
         assert open_scope.results == {"abstract": "ok"}
     finally:
         server.close()
+
+
+def test_a_blocking_send_larger_than_the_buffer_is_sent_whole(tree: Tree) -> None:
+    payload = compile_payload("", opens=False, sockets=True)
+    body = """
+    import threading
+    a, b = socket.socketpair()
+    data = bytes(range(256)) * (3 << 12)  # 3 MiB: far more than a socket buffer holds
+    got = bytearray()
+    def drain():
+        while len(got) < len(data):
+            got.extend(b.recv(1 << 16))
+    reader = threading.Thread(target=drain)
+    reader.start()
+    attempt('sendmsg', lambda: a.sendmsg([data]))
+    reader.join()
+    results['intact'] = bytes(got) == data
+    b.close()
+    attempt('closed_peer', lambda: a.sendmsg([b'x']))
+    """
+    out = run_supervised(payload, body, tree.env)
+    assert out.results == {"sendmsg": 3 << 20, "intact": True, "closed_peer": "EPIPE"}, out.stderr

@@ -82,12 +82,12 @@ def prompt_session(
         timeout=10,
     )
     try:
-        shown = _wait_for(lambda: "allow? [y/N]" in _tmux(server, "capture-pane", "-p"), 30)
+        shown = _wait_for(lambda: "allow? [y/N]" in _tmux(server, "capture-pane", "-p"), 60)
         pane = _tmux(server, "capture-pane", "-p")
         assert shown, pane
         for key in keys:
             _tmux(server, "send-keys", key)
-        assert _wait_for(result.exists, timeout + 10), _tmux(server, "capture-pane", "-p")
+        assert _wait_for(result.exists, timeout + 30), _tmux(server, "capture-pane", "-p")
         time.sleep(0.1)
         return json.loads(result.read_text()), _tmux(server, "capture-pane", "-p", "-J")
     finally:
@@ -96,18 +96,18 @@ def prompt_session(
 
 def test_typed_yes_lets_the_agent_read(tree: Tree) -> None:
     results, pane = prompt_session(tree, ["y", "Enter"])
-    assert results == {"read": "outside notes"}
+    assert results == {"read": "outside notes"}, pane
     assert f"wants to read {tree.outside / 'notes.txt'}" in pane
     assert "nono: allowed" in pane
 
 
 def test_typed_no_is_eperm(tree: Tree) -> None:
     results, pane = prompt_session(tree, ["n", "Enter"])
-    assert results == {"read": "EPERM"}
+    assert results == {"read": "EPERM"}, pane
     assert "nono: refused" in pane
 
 
 def test_silence_past_the_timeout_is_no(tree: Tree) -> None:
     results, pane = prompt_session(tree, [], timeout=1.0)
-    assert results == {"read": "EPERM"}
+    assert results == {"read": "EPERM"}, pane
     assert "no answer; refused" in pane
