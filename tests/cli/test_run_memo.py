@@ -145,3 +145,30 @@ def test_code_stamp_changes_with_the_compilers_files(tmp_path: Path) -> None:
     assert memo.tree_stamp([str(root)]) == first  # caches are not code
     (root / "pkg" / "a.py").write_text("x = 22\n")
     assert memo.tree_stamp([str(root)]) != first
+
+
+def test_cache_size_removes_the_oldest_bundles_first(home: Path) -> None:
+    import hashlib
+
+    from nonoc.bundle.cache import bundles_dir
+    from nonoc.runtime.run.cachelimit import prune
+
+    objects = Path(bundles_dir(), "objects")
+    index = Path(bundles_dir(), "index")
+    objects.mkdir(parents=True)
+    index.mkdir(parents=True)
+    bundles = []
+    for age in range(4):
+        data = bytes([age]) * 1000
+        name = hashlib.sha256(data).hexdigest()
+        path = objects / f"{name}.bundle"
+        path.write_bytes(data)
+        os.utime(path, ns=(age * 10**9, age * 10**9))  # 0 is the oldest
+        (index / f"request{age}.json").write_text(json.dumps({"bundle": name}))
+        bundles.append((name, data))
+    newest_kept = bundles[0][1]  # the oldest file, but the one just compiled: never removed
+    freed = prune(2500, keep=newest_kept)
+    left = sorted(p.stem for p in objects.iterdir())
+    assert left == sorted([bundles[0][0], bundles[3][0]])
+    assert sorted(p.name for p in index.iterdir()) == ["request0.json", "request3.json"]
+    assert freed > 0
