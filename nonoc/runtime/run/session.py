@@ -29,13 +29,18 @@ Hook points (``Hook``; none is installed yet, each is the place for later work):
   (``launch.payload["linux"]["landlock"]["rules"]`` with write rights) when the payload's
   ``launch.rollback`` asks; ``after_exit`` takes the "after" snapshot.
 - audit (``nonoc.runtime.audit``): ``before_spawn`` opens an ``AuditSession`` with
-  ``launch.session_id`` and the bundle's digest; ``after_exit`` closes it with the code.
+  ``launch.session_id`` and ``launch.bundle_digest``; ``after_exit`` closes it with the code.
 - instruction-file trust (``nonoc.runtime.trust``): ``before_spawn`` calls
   ``enforce(cwd, load_policy(cwd))``; raising ``NonoError`` there stops the run before the
   fork.
-- seccomp user-notification supervisor: ``before_spawn`` prepares it; the child would hand
-  the listener descriptor over (a later change to the child side), ``after_spawn`` starts
-  serving it.
+- seccomp user-notification supervisor (``nonoc.runtime.supervisor.hook.SupervisorHook``):
+  ``before_spawn`` builds a notify-only filter and a channel; the forked child installs it
+  after the bundle's own filter and hands the listener over before ``execve``
+  (``nonoc.runtime.supervisor.handoff``); ``after_spawn`` takes it and serves;
+  ``after_exit`` stops serving.
+
+Hooks are chosen in ``start.parent_hooks``. The launcher modules the child needs are
+imported before the fork (``preload``): after it, the child only applies and execs.
 
 A hook that raises in ``before_spawn`` stops the run (hooks that already ran get
 ``after_exit`` with exit code 1); ``after_exit`` errors are reported and do not change the
@@ -76,7 +81,7 @@ class Launch:
     set) is applied; ``pid`` is the child's, once it exists.
     """
 
-    __slots__ = ("argv", "environ", "payload", "pid", "session_id")
+    __slots__ = ("argv", "bundle_digest", "environ", "payload", "pid", "session_id")
 
     def __init__(
         self,
@@ -84,9 +89,12 @@ class Launch:
         argv: list[str],
         environ: dict[str, str],
         session_id: str | None = None,
+        bundle_digest: str | None = None,
     ) -> None:
         self.payload, self.argv, self.environ = payload, argv, environ
         self.session_id = session_id
+        #: BLAKE2b-256 (hex) of the bundle's bytes, for the audit trail.
+        self.bundle_digest = bundle_digest
         self.pid: int | None = None
 
     def add_connect_port(self, port: int, label: str) -> str:

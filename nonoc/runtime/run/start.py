@@ -28,8 +28,11 @@ if TYPE_CHECKING:  # typing costs a cached run milliseconds (docs/performance.md
 EXIT_NOT_FOUND = 127
 
 
-def start(request: RunRequest, *, wrap: bool = False, hooks: Sequence[Any] = ()) -> int:
-    """Run ``request``; return the exit code (``nono wrap`` returns only on failure)."""
+def start(request: RunRequest, *, wrap: bool = False, hooks: Sequence[Any] | None = None) -> int:
+    """Run ``request``; return the exit code (``nono wrap`` returns only on failure).
+
+    ``hooks`` replaces ``parent_hooks``' choice (tests, embedding).
+    """
     from nonoc.runtime.config import load_settings
     from nonoc.runtime.run.prepare import flag_path_warnings, prepare, say
 
@@ -76,7 +79,20 @@ def start(request: RunRequest, *, wrap: bool = False, hooks: Sequence[Any] = ())
 
     if wrap:
         return session.exec_payload(payload, argv, environ)
-    return session.run_child(session.Launch(payload, argv, environ), hooks)
+    chosen = parent_hooks(request, payload) if hooks is None else list(hooks)
+    launch = session.Launch(payload, argv, environ, bundle_digest=prepared.digest)
+    return session.run_child(launch, chosen)
+
+
+def parent_hooks(request: RunRequest, payload: Mapping[str, Any]) -> list[Any]:
+    """The hooks ``nono run``'s parent runs around the child, chosen from the flags and payload.
+
+    The one place where later work is switched on (``session`` describes each hook point):
+    the proxy when ``payload["linux"]["launch"]["network"] == "proxy"``; the supervisor
+    (``nonoc.runtime.supervisor.hook.SupervisorHook``) when mediation is asked for; rollback
+    when ``launch["rollback"]``; audit; instruction-file trust. None is wired yet.
+    """
+    return []
 
 
 def port_warnings(request: RunRequest, payload: Mapping[str, Any]) -> list[str]:
