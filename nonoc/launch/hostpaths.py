@@ -120,13 +120,46 @@ class RealPaths:
     resolved directory is remembered, so each path costs the ``lstat`` of its last
     component; a symlink is handed to ``os.path.realpath`` itself. As with
     ``realpath(strict=False)``, what does not exist is kept as written.
+
+    ``survey`` goes further for a directory holding many of the paths: one listing of it
+    (bounded, see ``_SURVEY_FACTOR``) answers for all of them, where most would otherwise
+    be an ``lstat`` failing with ENOENT (a denied ``~/.aws`` is usually absent).
     """
+
+    #: A directory is listed once it holds at least this many of the paths asked about...
+    _SURVEY_MIN = 8
+    #: ...and the listing is abandoned (each path then gets its ``lstat``) after this many
+    #: entries per path asked about, plus ``_SURVEY_SLACK``: an entry costs about a quarter
+    #: of a failing ``lstat`` here, so a huge directory costs at most what it saves.
+    _SURVEY_FACTOR = 4
+    _SURVEY_SLACK = 32
 
     def __init__(self) -> None:
         self._known: dict[str, str] = {"/": "/"}
         #: Resolved places whose ``lstat`` failed: what lies beneath them fails the same way
         #: (ENOENT, ENOTDIR, EACCES…), so it is kept as written without asking the kernel.
         self._failed: set[str] = set()
+        #: Real directory -> {entry name: whether it is a symlink}, from ``survey``.
+        self._listed: dict[str, dict[str, bool]] = {}
+
+    def survey(self, paths: Iterable[str]) -> None:
+        """List, once each, the directories that hold many of the absolute ``paths``
+        (normalised: as ``os.path.normpath`` gives them)."""
+        wanted: dict[str, int] = {}
+        for path in paths:
+            cut = path.rfind("/")
+            if cut >= 0 and cut < len(path) - 1:
+                parent = path[:cut] or "/"
+                wanted[parent] = wanted.get(parent, 0) + 1
+        for parent, count in wanted.items():
+            if count < self._SURVEY_MIN:
+                continue
+            base = self._resolve(parent)
+            if base in self._failed or base in self._listed:
+                continue
+            listing = _listing(base, count * self._SURVEY_FACTOR + self._SURVEY_SLACK)
+            if listing is not None:
+                self._listed[base] = listing
 
     def __call__(self, path: str) -> str:
         """The real path of ``path`` (relative paths are left to ``os.path.realpath``)."""
@@ -135,9 +168,8 @@ class RealPaths:
         return self._resolve(os.path.normpath(path))
 
     def placed(self, path: str) -> tuple[str, ...]:
-        """The real path of absolute ``path``, then, if different, the place of its last
-        component in its real parent directory (where a symlink named ``path`` lives)."""
-        path = os.path.normpath(path)
+        """The real path of absolute, normalised ``path``, then, if different, the place of
+        its last component in its real parent directory (where a symlink ``path`` lives)."""
         real = self._resolve(path)
         cut = path.rfind("/")
         if cut < 0 or cut == len(path) - 1:
@@ -157,15 +189,36 @@ class RealPaths:
             real = candidate
             self._failed.add(candidate)
         else:
-            try:
-                is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
-            except OSError:
-                # Missing (or unreadable): kept as written, like realpath(strict=False).
-                self._failed.add(candidate)
-                is_link = False
+            listing = self._listed.get(base)
+            if listing is not None:
+                link = listing.get(path[cut + 1 :])
+                if link is None:
+                    self._failed.add(candidate)  # not in its directory: missing
+                is_link = bool(link)
+            else:
+                try:
+                    is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+                except OSError:
+                    # Missing (or unreadable): kept as written, like realpath(strict=False).
+                    self._failed.add(candidate)
+                    is_link = False
             real = os.path.realpath(candidate) if is_link else candidate
         self._known[path] = real
         return real
+
+
+def _listing(directory: str, bound: int) -> dict[str, bool] | None:
+    """``directory``'s entries (name -> is a symlink), or None if unreadable or > ``bound``."""
+    found: dict[str, bool] = {}
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if len(found) >= bound:
+                    return None
+                found[entry.name] = entry.is_symlink()
+    except OSError:
+        return None
+    return found
 
 
 def expand(template: str, values: Mapping[str, str]) -> str:
@@ -237,18 +290,21 @@ def resolve_denies(
     A denied path need not exist: its place is still protected (nothing may be created
     there). An unset variable is an error: a deny that cannot be placed cannot be kept.
     """
-    denies = []
-    realpath = RealPaths()
+    expanded: list[tuple[str, str, str]] = []
     for row in rows:
         rule_id, template = str(row["id"]), str(row["path"])
         try:
-            expanded = expand(template, values)
+            path = os.path.normpath(expand(template, values))
         except paths.UnsetVariable as exc:
             raise sandbox_error(
                 f"{describe(rule_id)}: ${exc.name} is not set; cannot place deny {template}"
-            )
-        denies.append(Deny(rule_id, template, realpath.placed(expanded)))
-    return denies
+            ) from None
+        if not path.startswith("/"):
+            raise sandbox_error(f"{describe(rule_id)}: deny {template} is not an absolute path")
+        expanded.append((rule_id, template, path))
+    realpath = RealPaths()
+    realpath.survey(path for _, _, path in expanded)
+    return [Deny(rule_id, template, realpath.placed(path)) for rule_id, template, path in expanded]
 
 
 def close_all(grants: Iterable[Grant]) -> None:

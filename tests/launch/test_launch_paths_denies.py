@@ -202,3 +202,43 @@ def test_real_paths_agree_with_os_realpath(tmp_path: Path) -> None:
         path = f"{root}/{relative}" if relative else str(root)
         assert real(path) == os.path.realpath(path), relative
     assert real("/") == "/"
+
+
+def _linked_tree(root: Path) -> list[str]:
+    """A directory of many entries (files, dirs, symlinks in and out, dangling) and paths."""
+    (root / "home" / "dir").mkdir(parents=True)
+    (root / "outside").mkdir()
+    (root / "home" / "file").write_text("f")
+    (root / "home" / "in").symlink_to("dir")
+    (root / "home" / "out").symlink_to(root / "outside")
+    (root / "home" / "dangling").symlink_to("nowhere")
+    names = ["dir", "file", "in", "out", "dangling", "absent1", "absent2", "absent3"]
+    return [str(root / "home" / name) for name in names] + [
+        str(root / "home" / "in" / "x"),
+        str(root / "home" / "out" / "y"),
+        str(root / "home" / "absent1" / "deeper"),
+        str(root / "home" / "file" / "under-a-file"),
+    ]
+
+
+def test_survey_gives_what_realpath_gives(tmp_path: Path) -> None:
+    paths = _linked_tree(tmp_path.resolve())
+    surveyed = hostpaths.RealPaths()
+    surveyed.survey(paths)
+    assert surveyed._listed  # the directory of eight asked-about entries was listed
+    plain = hostpaths.RealPaths()
+    for path in paths:
+        assert surveyed(path) == plain(path) == os.path.realpath(path), path
+        assert surveyed.placed(path) == plain.placed(path), path
+    assert surveyed.placed(paths[3]) == (str(tmp_path.resolve() / "outside"), paths[3])
+
+
+def test_survey_gives_up_on_a_large_directory(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    paths = _linked_tree(root)
+    for index in range(200):
+        (root / "home" / f"other{index}").write_text("")
+    surveyed = hostpaths.RealPaths()
+    surveyed.survey(paths)
+    assert not surveyed._listed  # more entries than the bound: each path gets its lstat
+    assert [surveyed(p) for p in paths] == [os.path.realpath(p) for p in paths]
