@@ -90,6 +90,19 @@ class GrantTable:
         wanted = frozenset(needed) & self.handled
         return wanted <= self.rights_at(path) if wanted else True
 
+    def classify(self, path: str, needed: frozenset[str]) -> str | None:
+        """``never_grantable``, ``granted`` (Landlock allows ``needed``), or ``None``: one pass."""
+        denies, trees = self.denies, self.trees
+        found = self.files.get(path, frozenset())
+        for place in _ancestors(path):
+            if place in denies:
+                return "never_grantable"
+            rights = trees.get(place)
+            if rights is not None:
+                found = found | rights
+        wanted = needed & self.handled
+        return "granted" if wanted <= found else None
+
     def never_grantable(self, path: str) -> str | None:
         """The denied path that covers ``path``, or ``None``."""
         denies = self.denies

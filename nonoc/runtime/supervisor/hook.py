@@ -3,7 +3,8 @@
 Plugged into ``nonoc.runtime.run.session.run_child`` as a ``Hook``::
 
     from nonoc.runtime.supervisor.hook import SupervisorHook
-    hooks.append(SupervisorHook(supervised=request.supervised, answers_file=request.answers))
+    hooks.append(SupervisorHook(supervised=request.supervised, answers_file=request.answers,
+                                audit=audit_session))   # an AuditSession, when auditing
 
 * ``before_spawn``: decides what to mediate (opens if supervised; unix sockets on kernels
   whose Landlock lacks the unix-socket right, ABI < 9; metadata when the bundle's launch
@@ -43,6 +44,7 @@ from nonoc.runtime.supervisor.answers import AnswerSource, FileAnswers
 from nonoc.runtime.supervisor.grants import GrantTable
 from nonoc.runtime.supervisor.lowering import Mediation, notify_filter, socket_mediation_needed
 from nonoc.runtime.supervisor.prompt import SandboxFreezer, TerminalPrompter
+from nonoc.runtime.supervisor.record import AuditRecorder, AuditSink
 from nonoc.runtime.supervisor.supervisor import Supervisor
 from nonoc.runtime.supervisor.verdict import Event
 
@@ -57,6 +59,7 @@ class SupervisorHook(Hook):
         answers: AnswerSource | None = None,
         answers_file: str | Path | None = None,
         on_event: Callable[[Event], None] | None = None,
+        audit: AuditSink | None = None,
         prompt_timeout: float = 30.0,
         landlock_abi: int | None = None,
     ) -> None:
@@ -66,6 +69,7 @@ class SupervisorHook(Hook):
             if answers is not None
             else (FileAnswers.load(answers_file) if answers_file else None)
         )
+        self.recorder = AuditRecorder(audit) if audit is not None else None
         self.on_event = on_event
         self.prompt_timeout = prompt_timeout
         self.landlock_abi = landlock_abi
@@ -141,8 +145,14 @@ class SupervisorHook(Hook):
             answers = TerminalPrompter(
                 timeout=self.prompt_timeout, freeze=SandboxFreezer(launch.pid).frozen
             )
-        self.supervisor = Supervisor(listener, grants, answers=answers, on_event=self.on_event)
+        self.supervisor = Supervisor(listener, grants, answers=answers, on_event=self._report)
         self.supervisor.start()
+
+    def _report(self, event: Event) -> None:
+        if self.recorder is not None:
+            self.recorder(event)
+        if self.on_event is not None:
+            self.on_event(event)
 
     def after_exit(self, launch: Launch, exit_code: int) -> None:
         """Stop the supervisor (the sandbox is gone) and release what is left."""
@@ -153,3 +163,5 @@ class SupervisorHook(Hook):
         if self.supervisor is not None:
             self.supervisor.wait(2.0)
             self.supervisor.stop()
+            if self.recorder is not None:
+                self.recorder.close(self.supervisor.granted)

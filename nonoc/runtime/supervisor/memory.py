@@ -46,15 +46,17 @@ def read(pid: int, address: int, size: int) -> bytes:
     if address == 0:
         raise OSError(errno.EFAULT, "null pointer")
     if _readv is not None:
-        scratch = _scratch(size)
-        local, remote = scratch.local, scratch.remote
+        if size <= _PAGE:
+            buffer, local, remote, local_ref, remote_ref = _scratch.parts
+        else:
+            buffer = ctypes.create_string_buffer(size)
+            local, remote = _IoVec(ctypes.addressof(buffer), size), _IoVec(None, 0)
+            local_ref, remote_ref = ctypes.byref(local), ctypes.byref(remote)
         local.len = remote.len = size
         remote.base = address
-        got = _readv(
-            ctypes.c_int(pid), scratch.local_ref, _ONE, scratch.remote_ref, _ONE, _NO_FLAGS
-        )
+        got = _readv(pid, local_ref, _ONE, remote_ref, _ONE, _NO_FLAGS)
         if got > 0:
-            return ctypes.string_at(scratch.buffer, got)
+            return ctypes.string_at(buffer, got)
         err = ctypes.get_errno()
         if got == 0 or err == errno.EFAULT:
             raise OSError(errno.EFAULT, "unreadable address")
@@ -64,27 +66,15 @@ def read(pid: int, address: int, size: int) -> bytes:
 
 
 class _Scratch(threading.local):
-    """A reusable read buffer and iovecs per thread (a read is on every notification's path)."""
+    """A page-sized read buffer and its iovecs, per thread: every notification reads."""
 
     def __init__(self) -> None:
-        self.size = 0
-        self.buffer = ctypes.create_string_buffer(0)
-        self.local = _IoVec(None, 0)
-        self.remote = _IoVec(None, 0)
-        self.local_ref = ctypes.byref(self.local)
-        self.remote_ref = ctypes.byref(self.remote)
+        buffer = ctypes.create_string_buffer(_PAGE)
+        local, remote = _IoVec(ctypes.addressof(buffer), _PAGE), _IoVec(None, 0)
+        self.parts = (buffer, local, remote, ctypes.byref(local), ctypes.byref(remote))
 
 
-_scratches = _Scratch()
-
-
-def _scratch(size: int) -> _Scratch:
-    scratch = _scratches
-    if scratch.size < size:
-        scratch.size = max(size, _PAGE)
-        scratch.buffer = ctypes.create_string_buffer(scratch.size)
-        scratch.local.base = ctypes.cast(scratch.buffer, ctypes.c_void_p)
-    return scratch
+_scratch = _Scratch()
 
 
 def _read_proc_mem(pid: int, address: int, size: int) -> bytes:

@@ -25,6 +25,7 @@ import os
 import stat
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 from nonoc.runtime.supervisor import memory, walk
 from nonoc.runtime.supervisor.grants import (
@@ -59,6 +60,41 @@ _OPEN_HOW = struct.Struct("=QQQ")
 
 
 @dataclass(frozen=True)
+class Needs:
+    """What an open with given flags asks for: access words and the Landlock rights per case."""
+
+    access: frozenset[str]
+    text: str
+    file: frozenset[str]
+    directory: frozenset[str]
+    create: frozenset[str]
+
+
+@lru_cache(maxsize=256)
+def needs(flags: int) -> Needs:
+    """The access and rights an open with ``flags`` needs (cached: programs reuse few flags)."""
+    mode = flags & O_ACCMODE
+    access = set()
+    if mode in (os.O_RDONLY, O_ACCMODE, os.O_RDWR):
+        access.add("read")
+    if mode in (os.O_WRONLY, os.O_RDWR, O_ACCMODE) or flags & (os.O_TRUNC | os.O_CREAT):
+        access.add("write")
+    if (flags & O_TMPFILE) == O_TMPFILE:
+        access.add("write")
+    file, directory = set(), set()
+    if "read" in access:
+        file.add(READ_FILE)
+        directory.add(READ_DIR)
+    if "write" in access:
+        file.add(WRITE_FILE)
+    create = {*file, MAKE_REG}
+    if flags & os.O_TRUNC:
+        file.add(TRUNCATE)
+    text = "+".join(sorted(access)) or "path"
+    return Needs(frozenset(access), text, frozenset(file), frozenset(directory), frozenset(create))
+
+
+@dataclass(slots=True)
 class OpenCall:
     """A decoded open: directory descriptor, path as written, flags, creation mode."""
 
@@ -72,29 +108,14 @@ class OpenCall:
     @property
     def access(self) -> frozenset[str]:
         """``read`` and/or ``write``, as the kernel checks them for these flags."""
-        mode = self.flags & O_ACCMODE
-        found = set()
-        if mode in (os.O_RDONLY, O_ACCMODE, os.O_RDWR):
-            found.add("read")
-        if mode in (os.O_WRONLY, os.O_RDWR, O_ACCMODE) or self.flags & (os.O_TRUNC | os.O_CREAT):
-            found.add("write")
-        if (self.flags & O_TMPFILE) == O_TMPFILE:
-            found.add("write")
-        return frozenset(found)
+        return needs(self.flags).access
 
     def rights(self, *, directory: bool, creating: bool) -> frozenset[str]:
         """The Landlock rights this open needs on an object of that kind."""
-        access = self.access
-        needed = set()
-        if "read" in access:
-            needed.add(READ_DIR if directory else READ_FILE)
-        if "write" in access and not directory:
-            needed.add(WRITE_FILE)
-        if self.flags & os.O_TRUNC and not creating:
-            needed.add(TRUNCATE)
+        found = needs(self.flags)
         if creating:
-            needed.add(MAKE_REG)
-        return frozenset(needed)
+            return found.create
+        return found.directory if directory else found.file
 
 
 def decode(notification: Notification, syscall: str) -> OpenCall:
@@ -181,14 +202,12 @@ class OpenMediator:
             return "granted"  # O_PATH opens read nothing; Landlock lets them through too
         if absolute is None or call.resolve:
             return None
-        if self.grants.never_grantable(absolute):
-            return "never_grantable"
-        directory = bool(call.flags & os.O_DIRECTORY)
-        if self.grants.allows(
-            absolute, call.rights(directory=directory, creating=bool(call.flags & os.O_CREAT))
-        ):
-            return "granted"
-        return None
+        found = needs(call.flags)
+        if call.flags & os.O_CREAT:
+            wanted = found.create
+        else:
+            wanted = found.directory if call.flags & os.O_DIRECTORY else found.file
+        return self.grants.classify(absolute, wanted)
 
     def resolve(self, notification: Notification, call: OpenCall) -> walk.Resolved:
         """Resolve the call's path from the process's own directories (see :mod:`walk`)."""

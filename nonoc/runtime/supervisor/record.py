@@ -1,16 +1,17 @@
 """Supervisor decisions into the audit trail (``supervisor_decision`` records).
 
-Every decision reaches the ``on_event`` callback. Most are ``continue``/``granted``: an open
-the initial grants already cover, which Landlock decides; a Python start-up makes
-hundreds. Recording each would make the trail mostly noise and cost every open a hashed,
-written record, so by default they are counted and written once, as one record with a
-``count``, when the recorder is closed; every other decision (a refusal, an approval,
-a socket or metadata call) is one record. ``record_granted=True`` records each one too.
+Most decisions are ``continue``/``granted``: an open the initial grants already cover,
+which Landlock decides; a Python start-up makes hundreds. The supervisor counts those
+instead of reporting each (``Supervisor.granted``, unless ``report_granted``), and the
+recorder writes the count once, as one record, when it is closed; every other decision (a
+refusal, an approval, a socket or metadata call) is one record. With ``report_granted``
+the recorder counts the events it gets the same way, so the trail reads alike.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from nonoc.runtime.supervisor.verdict import Event
@@ -29,6 +30,7 @@ class AuditRecorder:
 
     def __init__(self, session: AuditSink, *, record_granted: bool = False) -> None:
         self.session = session
+        #: Write every granted continue that arrives as an event (else count them).
         self.record_granted = record_granted
         self.granted: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -41,10 +43,17 @@ class AuditRecorder:
             return
         self.session.record("supervisor_decision", **event.fields())
 
-    def close(self) -> None:
-        """Write the count of calls continued inside the grants, by system call."""
+    def close(self, granted: Mapping[str, int] | None = None) -> None:
+        """Write the count of calls continued inside the grants, by system call.
+
+        ``granted`` adds the supervisor's own counts (``Supervisor.granted``).
+        """
         with self._lock:
-            counts, self.granted = dict(sorted(self.granted.items())), {}
+            merged = dict(self.granted)
+            self.granted = {}
+        for name, count in (granted or {}).items():
+            merged[name] = merged.get(name, 0) + count
+        counts = dict(sorted(merged.items()))
         if counts:
             self.session.record(
                 "supervisor_decision",

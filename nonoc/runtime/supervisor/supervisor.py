@@ -49,11 +49,17 @@ class Supervisor:
         rate: RateLimit | None = None,
         memory: DecisionMemory | None = None,
         workers: int = 8,
+        report_granted: bool = False,
     ) -> None:
         self.listener = listener if isinstance(listener, Listener) else Listener(listener)
         self.grants = grants
         self.answers = answers
         self.on_event = on_event
+        #: Report each continue inside the grants as an event (else only counted, in
+        #: ``granted``: there are hundreds a second, and Landlock took those decisions).
+        self.report_granted = report_granted
+        #: Continues inside the grants, by system call.
+        self.granted: dict[str, int] = {}
         self.rate = rate or RateLimit()
         self.memory = memory or DecisionMemory()
         self.names = syscall_names()
@@ -209,16 +215,12 @@ class Supervisor:
                 Event(name, pid, "deny", "bad_arguments", error=exc.errno),
             )
             return
-        access = "+".join(sorted(call.access)) or "path"
+        access = opens.needs(call.flags).text
         # No ID_VALID check yet: a quick answer has no side effect, and SEND itself refuses
         # a notification that went stale (so nothing read from a recycled pid is acted on).
         quick = self.opens.fast(call, absolute)
         if quick == "granted":
-            self._answer(
-                notification,
-                CONTINUE,
-                Event(name, pid, "continue", "granted", absolute or call.path, access),
-            )
+            self._continue_granted(notification, name, absolute or call.path, access)
             return
         if quick == "never_grantable":
             self._answer(
@@ -392,6 +394,18 @@ class Supervisor:
         )
 
     # ----------------------------------------------------------------- answering
+
+    def _continue_granted(
+        self, notification: Notification, name: str, path: str, access: str
+    ) -> None:
+        """The commonest answer, kept cheap: continue, count, and report only if asked to."""
+        delivered = self.listener.allow_continue(notification.id)
+        key = "granted" if delivered else "dropped"
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if delivered:
+            self.granted[name] = self.granted.get(name, 0) + 1
+            if self.report_granted:
+                self._emit(Event(name, notification.pid, "continue", "granted", path, access))
 
     def _answer(self, notification: Notification, verdict: Verdict, event: Event) -> None:
         """Send ``verdict``; report ``event`` (as dropped when the thread had already left)."""

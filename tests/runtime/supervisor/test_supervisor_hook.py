@@ -53,18 +53,30 @@ def run(
 def test_supervised_run_asks_and_the_agent_reads(
     tree: Tree, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from nonoc.runtime.audit import AuditSession, AuditTrail
+
     payload = plain_payload(f'allow "{tree.work}"')
     assert not payload["linux"]["seccomp"]["needs_listener"]
     answers = CallbackAnswers(lambda q: True)
     events: list[Event] = []
-    hook = SupervisorHook(supervised=True, answers=answers, on_event=events.append)
+    audit = AuditSession.open(command=["python3"], root=tree.root / "audit")
+    hook = SupervisorHook(supervised=True, answers=answers, on_event=events.append, audit=audit)
     status, output = run(
         payload, f"print(open({str(tree.outside / 'notes.txt')!r}).read())", tree.env, hook, capsys
     )
+    audit.close(status)
     assert (status, output) == (0, "outside notes\n")
     assert [q.path for q in answers.asked] == [str(tree.outside / "notes.txt")]
     assert filters.install.__module__ == "nonoc.launch.seccomp"  # the parent's install is back
     assert hook.supervisor is not None and not hook.supervisor._threads[0].is_alive()
+    records = [r for _, r in AuditTrail(tree.root / "audit").read_session(audit.id) if r]
+    decisions = [r for r in records if r["kind"] == "supervisor_decision"]
+    assert [(r["decision"], r["reason"]) for r in decisions] == [
+        ("allow", "approved"),
+        ("continue", "granted"),
+    ]
+    assert decisions[0]["path"] == str(tree.outside / "notes.txt")
+    assert decisions[1]["count"] == sum(decisions[1]["by_syscall"].values()) > 10
 
 
 def test_unsupervised_run_still_mediates_unix_sockets(
