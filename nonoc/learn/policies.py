@@ -25,6 +25,8 @@ from nonoc.resources import data_dir
 
 #: Groups a learned profile may ``use``, in the order they are considered: the system a
 #: process runs on first, then the user's tools, then language runtimes and their caches.
+#: ``user_caches`` (all of ``$XDG_CACHE_HOME``) is left out: folding names the one cache
+#: directory a command used.
 CANDIDATE_GROUPS: tuple[str, ...] = (
     "system",
     "system_write",
@@ -44,7 +46,6 @@ CANDIDATE_GROUPS: tuple[str, ...] = (
     "rust_caches",
     "go_caches",
     "java_caches",
-    "user_caches",
 )
 
 #: The file name probes are resolved under (shown in provenance, never written).

@@ -204,3 +204,45 @@ def test_names_and_literals() -> None:
     assert profile_name(["/usr/local/bin/my tool!"]) == "learned-my-tool"
     assert profile_name(["./x.sh"]) == "learned-x.sh"
     assert quote('a"b\\c\nd') == '"a\\"b\\\\c\\nd"'
+
+
+CANNED_LOG = f"""\
+300 execve("/usr/bin/python3", ["python3", "job.py"], 0x7ffd /* 30 vars */) = 0
+300 openat(AT_FDCWD<{CWD}>, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3</etc/ld.so.cache>
+300 openat(AT_FDCWD<{CWD}>, "/usr/lib/python3.11/os.py", O_RDONLY|O_CLOEXEC) = 3</usr/lib/python3.11/os.py>
+300 openat(AT_FDCWD<{CWD}>, "job.py", O_RDONLY|O_CLOEXEC) = 3<{CWD}/job.py>
+300 openat(AT_FDCWD<{CWD}>, "data/2024/jan.csv", O_RDONLY|O_CLOEXEC) = 3<{CWD}/data/2024/jan.csv>
+300 openat(AT_FDCWD<{CWD}>, "data/2023/dec.csv", O_RDONLY|O_CLOEXEC) = 3<{CWD}/data/2023/dec.csv>
+300 mkdir("reports", 0777) = 0
+300 openat(AT_FDCWD<{CWD}>, "reports/jan.txt", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) = 3<{CWD}/reports/jan.txt>
+300 openat(AT_FDCWD<{CWD}>, "{HOME}/.config/report/settings.toml", O_RDONLY) = 3<{HOME}/.config/report/settings.toml>
+300 openat(AT_FDCWD<{CWD}>, "{HOME}/.cache/report/index", O_RDWR|O_CREAT, 0600) = 4<{HOME}/.cache/report/index>
+300 openat(AT_FDCWD<{CWD}>, "{HOME}/.aws/credentials", O_RDONLY) = 5<{HOME}/.aws/credentials>
+300 openat(AT_FDCWD<{CWD}>, "/etc/ssl/private/key.pem", O_RDONLY) = -1 EACCES (Permission denied)
+300 openat(AT_FDCWD<{CWD}>, "{CWD}/plugins", O_RDONLY|O_DIRECTORY) = -1 ENOENT (No such file or directory)
+300 vfork( <unfinished ...>
+301 execve("/usr/bin/gzip", ["gzip", "reports/jan.txt"], 0x7ffd /* 30 vars */ <unfinished ...>
+300 <... vfork resumed>) = 301
+301 <... execve resumed>) = 0
+301 openat(AT_FDCWD<{CWD}>, "reports/jan.txt.gz", O_WRONLY|O_CREAT|O_EXCL, 0600) = 3<{CWD}/reports/jan.txt.gz>
+301 unlink("reports/jan.txt") = 0
+"""
+
+
+def test_a_canned_strace_log_folds_into_a_profile() -> None:
+    from nonoc.learn.strace_log import read_log
+
+    trace = read_log(CANNED_LOG.splitlines(), CWD, realpath=lambda p: p, is_dir=lambda p: False)
+    learned = profile_from_trace(trace, ["python3", "job.py"], cwd=CWD, base="default")
+    assert statements_of(learned.text) == [
+        'read "$XDG_CONFIG_HOME/report"',
+        'write "$CWD"',
+        'allow "$XDG_CACHE_HOME/report"',
+        "network block",
+    ]  # $CWD is read by default already; reports/ folds into the write of $CWD (mkdir)
+    assert [e.describe() for e in learned.lesson.left_out][0].startswith(
+        "read $HOME/.aws/credentials: denied by group deny_credentials"
+    )
+    assert learned.lesson.failed == [("read", "/etc/ssl/private/key.pem", "EACCES")]
+    assert learned.lesson.missing == 1
+    assert learned.lesson.processes == 2
