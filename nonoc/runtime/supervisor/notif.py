@@ -140,6 +140,7 @@ class Listener:
     def __init__(self, fd: int) -> None:
         check_sizes()
         self.fd = fd
+        self._addfd_send = True
         self._poll = select.poll()
         self._poll.register(fd, select.POLLIN)
 
@@ -233,14 +234,23 @@ class Listener:
     def inject(self, notification_id: int, fd: int, *, cloexec: bool) -> int | None:
         """Install ``fd`` in the caller's process and return its number there as the call's result.
 
-        ``ADDFD`` with ``SEND`` does both atomically. Returns the new descriptor number, or
-        ``None`` when the thread is gone (the descriptor was then not installed).
+        ``ADDFD`` with ``SEND`` (Linux 5.14) does both atomically; on an older kernel the
+        descriptor is added, then the number sent (a thread killed in between leaves the
+        number unused in a dying process). Returns the new descriptor number, or ``None``
+        when the thread is gone (the descriptor was then not installed, or not used).
         """
         flags = os.O_CLOEXEC if cloexec else 0
-        request = bytearray(_ADDFD.pack(notification_id, SECCOMP_ADDFD_FLAG_SEND, fd, 0, flags))
+        send = SECCOMP_ADDFD_FLAG_SEND if self._addfd_send else 0
+        request = bytearray(_ADDFD.pack(notification_id, send, fd, 0, flags))
         try:
-            return int(fcntl.ioctl(self.fd, IOCTL_ADDFD, request))
+            number = int(fcntl.ioctl(self.fd, IOCTL_ADDFD, request))
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.EINPROGRESS):
                 return None
+            if exc.errno == errno.EINVAL and send:
+                self._addfd_send = False  # a kernel before 5.14: no SEND flag
+                return self.inject(notification_id, fd, cloexec=cloexec)
             raise
+        if not send and not self.succeed(notification_id, number):
+            return None
+        return number

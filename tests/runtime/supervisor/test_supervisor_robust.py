@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 
 import pytest
 from supervisor_helpers import PYTHON, Tree, compile_payload, run_supervised
@@ -212,3 +215,51 @@ def test_a_child_killed_while_its_question_waits(tree: Tree) -> None:
     supervisor.stop()
     assert len(asked) == 1
     assert supervisor.counts.get("dropped", 0) >= 1 and "approved" not in supervisor.counts
+
+
+def test_injection_without_addfd_send_as_on_kernels_before_5_14(tree: Tree) -> None:
+    payload = compile_payload(f'allow "{tree.work}"')
+    path = str(tree.outside / "notes.txt")
+    child = spawn(
+        payload, [PYTHON, "-I", "-S", "-c", f"print(open({path!r}).read())"], environ=tree.env
+    )
+    listener = Listener(_listener(child))
+    listener._addfd_send = False  # add the descriptor, then send its number: two steps
+    grants = GrantTable.from_payload(payload, environ=tree.env)
+    supervisor = Supervisor(listener, grants, answers=CallbackAnswers(lambda q: True))
+    supervisor.start()
+    assert os.waitstatus_to_exitcode(os.waitpid(child.pid, 0)[1]) == 0
+    assert supervisor.wait(5)
+    supervisor.stop()
+    assert supervisor.counts.get("approved") == 1
+
+
+def test_the_freezer_stops_and_resumes_the_whole_tree() -> None:
+    from nonoc.runtime.supervisor.prompt import SandboxFreezer
+
+    script = "import os, time\nif os.fork() == 0:\n    time.sleep(30)\ntime.sleep(30)\n"
+    root = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        freezer = SandboxFreezer(root.pid)
+        assert _wait(lambda: len(freezer.members()) == 2)
+        with freezer.frozen():
+            assert {_state(pid) for pid in freezer.members()} == {"T"}
+        assert "T" not in {_state(pid) for pid in freezer.members()}
+    finally:
+        for pid in SandboxFreezer(root.pid).members():
+            os.kill(pid, signal.SIGKILL)
+        root.wait()
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
+def _wait(predicate: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
