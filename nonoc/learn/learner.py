@@ -51,6 +51,8 @@ class Lesson:
     command: list[str]
     base: str | None
     base_note: str
+    #: The file to import for ``base`` (when ``--profile`` named a file), else None.
+    base_import: str | None
     groups: list[str]
     rules: list[Rule]
     network: NetworkLesson
@@ -180,6 +182,7 @@ def learn(
     """
     values = host_values(cwd, environ)
     roots = roots_for(values)
+    base_import: str | None = None
     items = items_of(trace)
     base_note = ""
     if base_policy is not None:
@@ -187,7 +190,11 @@ def learn(
         base = None
     elif base is not None:
         policy = policies.resolve_linux(base)
-        base_note = f"extends {base}: chosen with --profile"
+        base_note = f"extends {policy.name}: chosen with --profile"
+        if policies.looks_like_path(base):
+            # A profile in a file is reached by importing the file, then named in `extends`.
+            base_import = os.path.abspath(base)
+            base = policy.name
     else:
         names = policies.builtin_profiles() if candidates is None else list(candidates)
         choice = policies.choose_base([(i.path, i.mode) for i in items], names, values)
@@ -255,6 +262,7 @@ def learn(
         command=list(command),
         base=base,
         base_note=base_note,
+        base_import=base_import,
         groups=groups,
         rules=rules,
         network=lesson(trace.endpoints),

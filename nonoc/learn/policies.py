@@ -12,6 +12,7 @@ paths.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -79,6 +80,11 @@ def stdlib_groups() -> frozenset[str]:
     for file in folder.glob("*.nono") if folder.is_dir() else ():
         names.update(_GROUP_LINE.findall(file.read_text(encoding="utf-8")))
     return frozenset(names)
+
+
+def looks_like_path(source: str) -> bool:
+    """Whether ``source`` names a policy file rather than a profile (as the front end decides)."""
+    return "/" in source or os.sep in source or source.endswith(".nono")
 
 
 def resolve_linux(

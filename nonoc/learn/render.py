@@ -121,6 +121,9 @@ def render_profile(lesson: Lesson, name: str | None = None) -> str:
     program = lesson.command[0].rsplit("/", 1)[-1] if lesson.command else "a command"
     out = [f"# {line}".rstrip() for line in header(lesson)]
     out.append("")
+    if lesson.base_import:
+        out.append(f"import {quote(lesson.base_import)}")
+        out.append("")
     extends = f" extends {lesson.base}" if lesson.base else ""
     out.append(f"profile {name}{extends} {quote('Learned from ' + program)} {{")
     body = statements(lesson)

@@ -245,3 +245,13 @@ def test_a_canned_strace_log_folds_into_a_profile() -> None:
     assert learned.lesson.failed == [("read", "/etc/ssl/private/key.pem", "EACCES")]
     assert learned.lesson.missing == 1
     assert learned.lesson.processes == 2
+
+
+def test_a_base_given_as_a_file_is_imported(tmp_path: object) -> None:
+    base = f"{tmp_path}/team.nono"
+    with open(base, "w", encoding="utf-8") as handle:
+        handle.write('profile team extends default {\n  read "/srv/shared"\n}\n')
+    run = trace_of(access("/srv/shared/a", "read"), access(f"{CWD}/out", "write", directory=True))
+    learned = profile_from_trace(run, ["tool"], cwd=CWD, base=base)
+    assert f'import "{base}"\n\nprofile learned-tool extends team ' in learned.text
+    assert statements_of(learned.text) == ['write "$CWD/out"', "network block"]
