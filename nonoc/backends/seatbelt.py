@@ -53,8 +53,6 @@ METADATA_OPERATIONS = (
 )
 #: Prefix under which APFS exposes the data volume; a deny also covers that spelling.
 DATA_VOLUME = "/System/Volumes/Data"
-_GLOB_CHARS = frozenset("*?")
-_ERE_SPECIAL = frozenset(".[]()*+?{}|^$\\")
 
 
 class Sbpl(str):
@@ -106,13 +104,8 @@ def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, Any], list[Diagnos
         state.parameters["DENY_ANCESTORS"] = {
             "name": "DENY_ANCESTORS",
             "kind": "ancestors_regex",
-            "paths": sorted({_guarded(deny.path) for deny in policy.denies}),
+            "paths": sorted({deny.path for deny in policy.denies}),
         }
-    unlink_patterns = [
-        f
-        for i, deny in enumerate(policy.denies)
-        for f in _pattern_directories(f"d{i}", deny.path, _span(deny.provenance), state)
-    ]
     network = _network(policy, state)
     if policy.network.mode is NetworkMode.PROXY:
         state.parameters["PROXY_PORT"] = {"name": "PROXY_PORT", "kind": "proxy_port"}
@@ -130,7 +123,6 @@ def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, Any], list[Diagnos
             network=network,
             denies=denies,
             has_denies=bool(policy.denies),
-            unlink_patterns=unlink_patterns,
             protect_metadata=policy.protect_metadata,
             metadata_operations=Sbpl(" ".join(METADATA_OPERATIONS)),
         )
@@ -171,11 +163,6 @@ def comment(text: str) -> Sbpl:
     return Sbpl("".join("?" if unicodedata.category(c) == "Cc" else c for c in text))
 
 
-def ere_quote(text: str) -> str:
-    """Quote ``text`` for a POSIX extended regular expression (the dialect Seatbelt compiles)."""
-    return "".join("\\" + c if c in _ERE_SPECIAL else c for c in text)
-
-
 # ---------------------------------------------------------------------------- paths
 
 
@@ -193,75 +180,6 @@ def _value(template: str, span: Span, state: _Lowering) -> Sbpl:
     if not rest:
         return param
     return Sbpl(f"(string-append {param} {string_literal('/' + rest, span, what='path')})")
-
-
-def _glob_split(template: str, span: Span) -> tuple[str, str] | None:
-    """Split at the first component holding ``*`` or ``?``: (plain prefix, rest), or None."""
-    parts = template.split("/")
-    for index, part in enumerate(parts):
-        if _GLOB_CHARS & set(part):
-            prefix = "/".join(parts[:index])
-            if not prefix:
-                raise NonoError(
-                    f"path pattern {template!r} starts at '/'; name a directory before the pattern",
-                    span,
-                )
-            return prefix, "/".join(parts[index:])
-    return None
-
-
-def _guarded(template: str) -> str:
-    """The path whose ancestors unlink protection covers: a pattern is cut after its first
-    wildcard component, so the directories above the pattern are the ones protected."""
-    parts = template.split("/")
-    for index, part in enumerate(parts):
-        if _GLOB_CHARS & set(part):
-            return "/".join(parts[: index + 1])
-    return template
-
-
-def _pattern_filters(
-    real: str, prefix: str, pattern: str, span: Span, state: _Lowering, *, deny: bool
-) -> list[Sbpl]:
-    """``regex`` filters for ``prefix`` + ``pattern``: the prefix as written (``/private``
-    too), and resolved at launch through the ``real`` parameter (quoted by SBPL)."""
-    tail = string_literal(pattern, span, what="path pattern")
-    filters: list[Sbpl] = []
-    if prefix.startswith("$"):
-        quoted = f"(regex-quote {_value(prefix, span, state)})"
-        filters.append(Sbpl(f'(regex (string-append "^" {quoted} {tail}))'))
-    else:
-        for static in (prefix, private_alias(prefix)):
-            if static:
-                regex = string_literal("^" + ere_quote(static) + pattern, span, what="pattern")
-                filters.append(Sbpl(f"(regex {regex})"))
-    quoted_real = f"(regex-quote (param {string_literal(real)}))"
-    filters.append(Sbpl(f'(regex (string-append "^" {quoted_real} {tail}))'))
-    if deny:
-        data = string_literal("^" + ere_quote(DATA_VOLUME))
-        filters.append(Sbpl(f"(regex (string-append {data} {quoted_real} {tail}))"))
-    return filters
-
-
-def _pattern_directories(rule_id: str, template: str, span: Span, state: _Lowering) -> list[Sbpl]:
-    """For a denied pattern, the directories its wildcards match on the way down
-    (``conf/*`` of ``conf/*/secret``): renaming one would move what the deny names."""
-    glob = _glob_split(template, span)
-    if glob is None:
-        return []
-    prefix, rest = glob
-    pieces = rest.split("/")
-    filters: list[Sbpl] = []
-    for depth in range(1, len(pieces)):
-        pattern = _glob_regex("/".join(pieces[:depth]), PathKind.FILE)
-        filters += _pattern_filters(f"{rule_id}.real", prefix, pattern, span, state, deny=False)
-    return filters
-
-
-def _glob_regex(rest: str, kind: PathKind) -> str:
-    """The ERE for the glob part: ``*`` any run within one component, ``?`` one character."""
-    body = "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else ere_quote(c) for c in rest)
-    return "/" + body + ("(/.*)?$" if kind is PathKind.TREE else "$")
 
 
 @cache
@@ -292,38 +210,20 @@ def _path_filters(
 ) -> tuple[Sbpl, ...]:
     """Filters for ``template``: as written, via ``/private`` when static, resolved at launch."""
     real = f"{rule_id}.real"
-    glob = _glob_split(template, span)
     head = "subpath" if kind is PathKind.TREE else "literal"
-    written: list[Sbpl] = []
-    if glob is None:
-        written.append(Sbpl(f"({head} {_value(template, span, state)})"))
-        alias = None if template.startswith("$") else private_alias(template)
-        if alias:
-            written.append(Sbpl(f"({head} {string_literal(alias, span, what='path')})"))
-        resolved = Sbpl(f"(param {string_literal(real)})")
-        written.append(Sbpl(f"({head} {resolved})"))
-        if deny:
-            data = Sbpl(f"(string-append {string_literal(DATA_VOLUME)} {resolved})")
-            written.append(Sbpl(f"({head} {data})"))
-        resolve_path = template
-    else:
-        state.diagnostics.append(
-            Diagnostic(
-                "warning",
-                f"{rule_id}: {template!r} holds a wildcard: Seatbelt matches it as a pattern "
-                "('*' any run of characters within one component, '?' one character)",
-                span,
-                notes=("the language does not define wildcards: Landlock takes the path literally",),
-                code="seatbelt-wildcard",
-            )
-        )
-        prefix, rest = glob
-        written += _pattern_filters(real, prefix, _glob_regex(rest, kind), span, state, deny=deny)
-        resolve_path = prefix
+    written = [Sbpl(f"({head} {_value(template, span, state)})")]
+    alias = None if template.startswith("$") else private_alias(template)
+    if alias:
+        written.append(Sbpl(f"({head} {string_literal(alias, span, what='path')})"))
+    resolved = Sbpl(f"(param {string_literal(real)})")
+    written.append(Sbpl(f"({head} {resolved})"))
+    if deny:
+        data = Sbpl(f"(string-append {string_literal(DATA_VOLUME)} {resolved})")
+        written.append(Sbpl(f"({head} {data})"))
     state.parameters[real] = {
         "name": real,
         "kind": "realpath",
-        "path": resolve_path,
+        "path": template,
         "optional": optional,
     }
     return tuple(written)

@@ -22,6 +22,7 @@ from nonoc import ir, paths
 from nonoc.lint.findings import Finding, finding, via
 from nonoc.lint.subject import Subject
 
+
 def check(subject: Subject, checked: frozenset[str]) -> Iterator[Finding]:
     """Findings for the Linux target; Seatbelt enforces denies inside grants natively."""
     if subject.target != "linux":

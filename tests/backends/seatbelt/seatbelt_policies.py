@@ -161,15 +161,6 @@ HAND_POLICIES: dict[str, Policy] = {
         protect_metadata=True,
         scopes=Scopes(signal=False, abstract_unix_socket=False),
     ),
-    "patterns": policy(
-        "patterns",
-        grants=(
-            grant("$HOME/.config/*.json", R, kind=PathKind.FILE, line=40),
-            grant("/opt/tool-?/bin", R, X, line=41),
-        ),
-        denies=(deny("$CWD/secrets.*", 42), deny("$HOME/.config/*/token", 43, PathKind.FILE)),
-        network=Network(mode=NetworkMode.BLOCKED),
-    ),
     "odd_names": policy(
         'odd "names"',
         grants=(

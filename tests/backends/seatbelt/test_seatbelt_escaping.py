@@ -98,10 +98,3 @@ def test_templates_may_print_only_escaped_fragments() -> None:
     assert (
         env.from_string("{{ value }}").render(value=seatbelt.string_literal('/a"b')) == '"/a\\"b"'
     )
-
-
-def test_ere_quote() -> None:
-    assert (
-        seatbelt.ere_quote("/a.b(c)[d]*+?{1}|^$\\")
-        == "/a\\.b\\(c\\)\\[d\\]\\*\\+\\?\\{1\\}\\|\\^\\$\\\\"
-    )

@@ -207,12 +207,6 @@ def test_a_linux_policy_is_refused() -> None:
         seatbelt.lower(linux, HostFacts.for_target("macos"))
 
 
-def test_a_pattern_at_the_root_is_refused_with_its_line() -> None:
-    with pytest.raises(NonoError) as caught:
-        compile_policy(policy(grants=(grant("/*", R, line=9),)))
-    assert caught.value.diagnostic.span.line == 9  # type: ignore[union-attr]
-
-
 def test_private_alias() -> None:
     assert seatbelt.private_alias("/tmp") == "/private/tmp"
     assert seatbelt.private_alias("/etc/ssl/cert.pem") == "/private/etc/ssl/cert.pem"
@@ -244,8 +238,19 @@ def test_ports_outside_proxy_mode_are_warned_with_their_line() -> None:
     assert "*:22" not in artifact["sbpl"]
 
 
-def test_wildcards_are_warned_with_their_line() -> None:
-    _, diagnostics = compile_policy(HAND_POLICIES["patterns"])
-    lines = sorted(d.span.line for d in diagnostics if d.code == "seatbelt-wildcard")  # type: ignore[union-attr]
-    assert lines == [40, 41, 42, 43]
-    assert all("takes the path literally" in d.notes[0] for d in diagnostics)
+@pytest.mark.parametrize(
+    ("path", "column"),
+    [("~/.config/*.json", 19), ("/opt/tool-?/bin", 19), ("$CWD/secrets.[ab]", 22)],
+)
+def test_wildcards_never_reach_the_backend(path: str, column: int) -> None:
+    # Landlock would take '*' literally and Seatbelt as a pattern, so the front end refuses
+    # wildcards: the backend has no pattern lowering at all.
+    from nonoc.resolve import load_policy_text
+
+    text = f'profile p {{\n  read "/usr"\n  deny "{path}"\n}}\n'
+    with pytest.raises(NonoError) as caught:
+        load_policy_text(text, "wild.nono", "macos")
+    diagnostic = caught.value.diagnostic
+    assert "wildcards are not part of the language" in diagnostic.message
+    assert diagnostic.span is not None
+    assert (diagnostic.span.line, diagnostic.span.column) == (3, column)
