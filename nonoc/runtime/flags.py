@@ -147,6 +147,26 @@ FLAGS: tuple[Flag, ...] = (
         "print the policy, its provenance and the kernel rules; run nothing",
     ),
     Flag("--json", "json", None, "with --dry-run: print the account as JSON"),
+    # The parent's session (nonoc.runtime.run.options): not policy, kept in ``session``.
+    Flag("--rollback", "session", None, "snapshot the writable trees before and after (undo)"),
+    Flag("--no-rollback", "session", None, "no snapshots, even if the profile says rollback on"),
+    Flag(
+        "--rollback-include",
+        "session",
+        "DIR",
+        "record DIR (or a .gitignore-style pattern) that snapshots leave out by default",
+        path=True,
+    ),
+    Flag("--rollback-exclude", "session", "PATTERN", "leave PATTERN out of snapshots"),
+    Flag("--no-audit", "session", None, "write no audit trail for this run"),
+    Flag("--audit-sign", "session", None, "sign the audit session's final hash (bundle key)"),
+    Flag(
+        "--trust-policy",
+        "session",
+        "FILE",
+        "check instruction files against this trust policy (instead of the user's)",
+        path=True,
+    ),
     Flag("-v", "verbose", None, "print the account on stderr, then run (also --verbose)"),
 )
 BY_OPTION: dict[str, Flag] = {flag.option: flag for flag in FLAGS} | {"--verbose": FLAGS[-1]}
@@ -156,10 +176,11 @@ class RunRequest:
     """A parsed ``nono run``/``nono wrap`` command line.
 
     ``policy`` holds the policy flags in the order given, as ``(option, value)`` pairs
-    (value "" for a switch); the other fields are the launcher's own options.
+    (value "" for a switch); ``session`` holds the parent's options (rollback, audit,
+    trust) the same way; the other fields are the launcher's own options.
     """
 
-    __slots__ = ("command", "dry_run", "json", "policy", "profile", "verbose")
+    __slots__ = ("command", "dry_run", "json", "policy", "profile", "session", "verbose")
 
     def __init__(
         self,
@@ -175,6 +196,7 @@ class RunRequest:
         self.policy: list[tuple[str, str]] = [] if policy is None else policy
         self.dry_run, self.json, self.verbose = dry_run, json, verbose
         self.command: list[str] = [] if command is None else command
+        self.session: list[tuple[str, str]] = []
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RunRequest):
@@ -230,6 +252,8 @@ def record(request: RunRequest, flag: Flag, value: str) -> None:
         request.profile = value
     elif flag.dest in ("dry_run", "json", "verbose"):
         setattr(request, flag.dest, True)
+    elif flag.dest == "session":
+        request.session.append((flag.option, value))
     else:
         request.policy.append((flag.option, value))
 
