@@ -31,6 +31,7 @@ Installer = Callable[..., "int | None"]
 _NUMBER = struct.Struct("=i")
 _PIDFD_GETFD = 438  # the generic syscall table: same number on x86_64 and aarch64
 _READY = b"\x01"
+PIDFD_THREAD = os.O_EXCL  # linux/pidfd.h: a pidfd for one thread (6.9)
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
@@ -101,12 +102,36 @@ def pidfd_getfd(pidfd: int, number: int) -> int:
 
 
 def take_fd(pid: int, number: int) -> int:
-    """A copy of descriptor ``number`` of process ``pid``; ``OSError(EBADF)`` if it has none."""
+    """A copy of descriptor ``number`` of task ``pid``; ``OSError(EBADF)`` if it has none.
+
+    ``pid`` is what a notification names: the *thread*. ``pidfd_open`` takes only a
+    process's leader before Linux 6.9 (``PIDFD_THREAD``), so a thread other than the leader
+    is named through its thread group, whose descriptor table threads share.
+    """
     try:
         pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
         raise OSError(errno.ESRCH, "no such process") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOENT):  # what kernels say for a non-leader
+            raise
+        try:
+            pidfd = os.pidfd_open(pid, PIDFD_THREAD)
+        except OSError:
+            pidfd = os.pidfd_open(thread_group(pid))
     try:
         return pidfd_getfd(pidfd, number)
     finally:
         os.close(pidfd)
+
+
+def thread_group(tid: int) -> int:
+    """The thread group (process) id of thread ``tid``, from ``/proc/TID/status``."""
+    try:
+        with open(f"/proc/{tid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Tgid:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    raise OSError(errno.ESRCH, "no such thread")

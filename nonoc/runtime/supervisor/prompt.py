@@ -88,12 +88,26 @@ class SandboxFreezer:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGSTOP)
                 stopped.append(pid)
+        # A signal is delivered when its target next runs: wait (briefly) until it has.
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline and not all(_stopped(pid) for pid in stopped):
+            time.sleep(0.002)
         try:
             yield
         finally:
             for pid in stopped:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGCONT)
+
+
+def _stopped(pid: int) -> bool:
+    """Whether ``pid`` is stopped (or gone, or a zombie: nothing left to stop)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in (b"T", b"t", b"Z", b"X")
 
 
 class TerminalPrompter:

@@ -91,6 +91,7 @@ class Supervisor:
         self._served = False
         #: Counters by outcome, for the benchmark and ``nono run -v``.
         self.counts: dict[str, int] = {}
+        self._counts_lock = threading.Lock()
         self.listener.sync_wake_up()
 
     # ----------------------------------------------------------------- running
@@ -400,10 +401,10 @@ class Supervisor:
     ) -> None:
         """The commonest answer, kept cheap: continue, count, and report only if asked to."""
         delivered = self.listener.allow_continue(notification.id)
-        key = "granted" if delivered else "dropped"
-        self.counts[key] = self.counts.get(key, 0) + 1
+        self._count("granted" if delivered else "dropped")
         if delivered:
-            self.granted[name] = self.granted.get(name, 0) + 1
+            with self._counts_lock:
+                self.granted[name] = self.granted.get(name, 0) + 1
             if self.report_granted:
                 self._emit(Event(name, notification.pid, "continue", "granted", path, access))
 
@@ -442,7 +443,8 @@ class Supervisor:
                 sys.stderr.write(f"nono: supervisor: cannot record a decision: {exc}\n")
 
     def _count(self, key: str) -> None:
-        self.counts[key] = self.counts.get(key, 0) + 1
+        with self._counts_lock:  # the loop, the asking thread and the pool all count
+            self.counts[key] = self.counts.get(key, 0) + 1
 
 
 def _plain(path: str) -> bool:

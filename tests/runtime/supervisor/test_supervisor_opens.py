@@ -253,3 +253,19 @@ def test_openat2_and_o_path(tree: Tree) -> None:
     }, out.stderr
     # Each yes was for one open; O_PATH (which reads nothing) is never notified.
     assert [q.syscall for q in answers.asked] == ["openat2", "openat2"]
+
+
+def test_opens_from_a_thread_other_than_the_leader(tree: Tree) -> None:
+    (tree.outside / "sub").mkdir()
+    (tree.outside / "sub" / "deep.txt").write_text("deep")
+    body = """
+    import threading
+    def worker():
+        os.chdir('sub')  # the process's directory: the supervisor reads it from the thread
+        attempt('relative', lambda: read('deep.txt'))
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    """
+    out = run_supervised(profile(tree), body, tree.env, answers=always(True), cwd=tree.outside)
+    assert out.results == {"relative": "deep"}, out.stderr

@@ -248,3 +248,22 @@ def test_a_blocking_send_larger_than_the_buffer_is_sent_whole(tree: Tree) -> Non
     """
     out = run_supervised(payload, body, tree.env)
     assert out.results == {"sendmsg": 3 << 20, "intact": True, "closed_peer": "EPIPE"}, out.stderr
+
+
+def test_calls_from_a_thread_other_than_the_leader(tree: Tree, servers: tuple[Path, Path]) -> None:
+    granted, other = servers
+    payload = compile_payload(
+        f'unix_socket "{granted}"\nprotect metadata\nallow "{tree.work}"', opens=False, sockets=True
+    )
+    body = CONNECT + dedent(f"""
+    import threading
+    def worker():
+        attempt('granted', lambda: connect({str(granted)!r}))
+        attempt('other', lambda: connect({str(other)!r}))
+        attempt('fchmod', lambda: os.fchmod(os.open({str(tree.work / "inside.txt")!r}, 0), 0o600))
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    """)
+    out = run_supervised(payload, body, tree.env)
+    assert out.results == {"granted": "GRANTED", "other": "EACCES", "fchmod": "ok"}, out.stderr
