@@ -24,6 +24,21 @@ import re
 from collections.abc import Callable, Iterable
 
 from nonoc.learn.events import Endpoint, FileAccess, Mode, Trace
+from nonoc.learn.strace_syntax import (
+    CALL,
+    FAMILIES,
+    LINE,
+    RESULT,
+    RESUMED,
+    SOCKET_INODE,
+    UNFINISHED,
+    clean_annotation,
+    decode_c_string,
+    fd_annotation,
+    quoted,
+    sockaddr,
+    split_call,
+)
 
 #: System calls whose path argument is opened; (index of dirfd or None, index of path).
 _OPENS: dict[str, tuple[int | None, int]] = {
@@ -55,121 +70,6 @@ _EXECS: dict[str, tuple[int | None, int]] = {"execve": (None, 0), "execveat": (0
 _TRUNCATES: dict[str, tuple[int | None, int]] = {"truncate": (None, 0)}
 _CLONES = frozenset({"clone", "clone3", "fork", "vfork"})
 _SENDS = frozenset({"sendto", "sendmsg", "sendmmsg"})
-
-_LINE = re.compile(r"^(?:\[pid\s+)?(?P<pid>\d+)\]?\s+(?P<rest>.*)$")
-_RESUMED = re.compile(r"^<\.\.\. (?P<name>\w+) resumed>(?P<tail>.*)$")
-_UNFINISHED = " <unfinished ...>"
-_CALL = re.compile(r"^(?P<name>\w+)\((?P<rest>.*)$")
-_RESULT = re.compile(
-    r"^\s*=\s*(?P<value>-?\d+|0x[0-9a-fA-F]+|\?)"
-    r"(?:<(?P<annotation>(?:[^>\\]|\\.)*)>)?"
-    r"(?:\s+(?P<errno>E[A-Z0-9]+))?"
-)
-_FD = re.compile(r"^(?P<fd>AT_FDCWD|-?\d+)(?:<(?P<annotation>(?:[^>\\]|\\.)*)>)?$")
-_FAMILY = re.compile(r"sa_family=(?P<family>AF_\w+)")
-_PORT = re.compile(r"sin6?_port=htons\((?P<port>\d+)\)")
-_INET = re.compile(r'sin_addr=inet_addr\("(?P<address>[^"]*)"\)')
-_INET6 = re.compile(r'inet_pton\(AF_INET6, "(?P<address>[^"]*)"')
-_UNIX = re.compile(r'sun_path=(?P<abstract>@?)"(?P<path>(?:[^"\\]|\\.)*)"')
-_SOCKET = re.compile(r"^socket:\[(?P<inode>\d+)\]$")
-_FAMILIES = {"AF_INET": "inet", "AF_INET6": "inet6", "AF_UNIX": "unix", "AF_LOCAL": "unix"}
-_ESCAPES = {"n": 10, "t": 9, "r": 13, "v": 11, "f": 12, "a": 7, "b": 8, "e": 27}
-
-
-def decode_c_string(text: str) -> str:
-    """Undo strace's C-style escaping (``\\"``, ``\\n``, ``\\x41``, ``\\303\\251``) into a str.
-
-    Octal and hex escapes are bytes: they are gathered and decoded as the file system
-    encoding does, so a UTF-8 file name comes back as the name it is.
-    """
-    out = bytearray()
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char != "\\" or i + 1 == len(text):
-            out += char.encode("utf-8", "surrogateescape")
-            i += 1
-            continue
-        nxt = text[i + 1]
-        if nxt == "x":
-            digits = re.match(r"[0-9a-fA-F]{1,2}", text[i + 2 :])
-            if digits:
-                out.append(int(digits.group(), 16))
-                i += 2 + len(digits.group())
-                continue
-        if nxt in "01234567":
-            digits = re.match(r"[0-7]{1,3}", text[i + 1 :])
-            assert digits is not None
-            out.append(int(digits.group(), 8) & 0xFF)
-            i += 1 + len(digits.group())
-            continue
-        if nxt in _ESCAPES:
-            out.append(_ESCAPES[nxt])
-        else:
-            out += nxt.encode("utf-8", "surrogateescape")
-        i += 2
-    return os.fsdecode(bytes(out))
-
-
-def split_call(text: str) -> tuple[list[str], str] | None:
-    """Split ``a, "b,c", {x=1, y=[2]}) = 0`` into its top-level arguments and the result text.
-
-    Quoted strings and ``<...>`` descriptor annotations are opaque; brackets nest. Returns
-    None when the closing parenthesis is missing (a truncated line).
-    """
-    args: list[str] = []
-    depth = 0
-    start = 0
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == '"' or char == "<":
-            closer = '"' if char == '"' else ">"
-            i += 1
-            while i < len(text) and text[i] != closer:
-                i += 2 if text[i] == "\\" else 1
-        elif char in "({[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-        elif char == ")":
-            if depth == 0:
-                last = text[start:i].strip()
-                if last or args:
-                    args.append(last)
-                return args, text[i + 1 :]
-            depth -= 1
-        elif char == "," and depth == 0:
-            args.append(text[start:i].strip())
-            start = i + 1
-        i += 1
-    return None
-
-
-def _quoted(arg: str) -> str | None:
-    """The value of a quoted string argument (``"x"`` or a truncated ``"x"...``), else None."""
-    if not arg.startswith('"'):
-        return None
-    i = 1
-    while i < len(arg) and arg[i] != '"':
-        i += 2 if arg[i] == "\\" else 1
-    return decode_c_string(arg[1:i])
-
-
-def _fd(arg: str) -> tuple[str, str | None] | None:
-    """``AT_FDCWD</x>`` → ("AT_FDCWD", "/x"); ``3</x>`` → ("3", "/x"); None for anything else."""
-    match = _FD.match(arg.strip())
-    if match is None:
-        return None
-    annotation = match.group("annotation")
-    return match.group("fd"), decode_c_string(annotation) if annotation is not None else None
-
-
-def _clean_annotation(path: str | None) -> str | None:
-    """An annotation that names a real path, or None (``pipe:[1]``, a deleted file...)."""
-    if not path or not path.startswith("/") or path.endswith(" (deleted)"):
-        return None
-    return path
 
 
 class StraceReader:
@@ -207,7 +107,7 @@ class StraceReader:
     def feed(self, line: str) -> None:
         """Read one line of strace output."""
         line = line.rstrip("\n")
-        match = _LINE.match(line)
+        match = LINE.match(line)
         if match is None:
             if line.strip():
                 self.trace.unparsed += 1
@@ -215,18 +115,18 @@ class StraceReader:
         pid, rest = int(match.group("pid")), match.group("rest")
         if rest.startswith(("---", "+++")):
             return
-        resumed = _RESUMED.match(rest)
+        resumed = RESUMED.match(rest)
         if resumed is not None:
             head = self.pending.pop(pid, None)
             if head is None:
                 self.trace.unparsed += 1
                 return
             rest = head + resumed.group("tail")
-        elif rest.endswith(_UNFINISHED):
-            self.pending[pid] = rest[: -len(_UNFINISHED)]
+        elif rest.endswith(UNFINISHED):
+            self.pending[pid] = rest[: -len(UNFINISHED)]
             self._first_sight(pid)
             return
-        call = _CALL.match(rest)
+        call = CALL.match(rest)
         if call is None:
             self.trace.unparsed += 1
             return
@@ -235,7 +135,7 @@ class StraceReader:
             self.trace.unparsed += 1
             return
         args, result_text = split
-        result = _RESULT.match(result_text)
+        result = RESULT.match(result_text)
         if result is None:
             self.trace.unparsed += 1
             return
@@ -265,14 +165,14 @@ class StraceReader:
         """The absolute path that argument ``index`` names, relative to ``dirfd`` or the cwd."""
         if index < 0 or index >= len(args):
             return None
-        path = _quoted(args[index])
+        path = quoted(args[index])
         if path is None or path == "":
             return None
         if path.startswith("/"):
             return os.path.normpath(path)
         base: str | None = None
         if dirfd is not None and dirfd < len(args):
-            fd = _fd(args[dirfd])
+            fd = fd_annotation(args[dirfd])
             if fd is not None:
                 base = fd[1] if fd[0] != "AT_FDCWD" else (fd[1] or self.cwd.get(pid))
         if base is None:
@@ -282,7 +182,7 @@ class StraceReader:
     def _note_cwd(self, pid: int, args: list[str]) -> None:
         """Every ``AT_FDCWD</x>`` annotation says where the process stands now."""
         for arg in args[:3]:
-            fd = _fd(arg)
+            fd = fd_annotation(arg)
             if fd is not None and fd[0] == "AT_FDCWD" and fd[1]:
                 self.cwd[pid] = fd[1]
 
@@ -320,8 +220,8 @@ class StraceReader:
             if path is not None:
                 self.cwd[pid] = path
         elif name == "fchdir" and error is None:
-            fd = _fd(args[0]) if args else None
-            if fd is not None and _clean_annotation(fd[1]):
+            fd = fd_annotation(args[0]) if args else None
+            if fd is not None and clean_annotation(fd[1]):
                 self.cwd[pid] = fd[1]  # type: ignore[assignment]
         elif name in _CLONES and error is None and value.isdigit() and int(value) > 0:
             child = int(value)
@@ -355,7 +255,7 @@ class StraceReader:
             modes.add("read")
         if words & {"O_CREAT", "O_TRUNC", "O_APPEND", "O_TMPFILE"}:
             modes.add("write")
-        resolved = _clean_annotation(
+        resolved = clean_annotation(
             result.group("annotation") and decode_c_string(result.group("annotation"))
         )
         path = resolved or requested
@@ -368,10 +268,10 @@ class StraceReader:
 
     def _socket(self, args: list[str], result: re.Match[str]) -> None:
         annotation = result.group("annotation")
-        inode = _SOCKET.match(decode_c_string(annotation)) if annotation else None
+        inode = SOCKET_INODE.match(decode_c_string(annotation)) if annotation else None
         if inode is None or len(args) < 2:
             return
-        family = _FAMILIES.get(args[0].strip(), "other")
+        family = FAMILIES.get(args[0].strip(), "other")
         kind = args[1]
         transport = "tcp" if "SOCK_STREAM" in kind else "udp" if "SOCK_DGRAM" in kind else "other"
         self.sockets[inode.group("inode")] = (family, transport)
@@ -379,39 +279,18 @@ class StraceReader:
     def _endpoint(self, name: str, args: list[str], error: str | None) -> None:
         if not args:
             return
-        text = ", ".join(args[1:])
-        family_match = _FAMILY.search(text)
-        if family_match is None:
-            return  # a connected socket's send: no address in the call
-        family = _FAMILIES.get(family_match.group("family"))
-        if family is None:
-            return
+        address = sockaddr(", ".join(args[1:]))
+        if address is None:
+            return  # a connected socket's send carries no address
+        family, where, port = address
         transport = "unknown"
-        fd = _fd(args[0])
+        fd = fd_annotation(args[0])
         if fd is not None and fd[1]:
-            inode = _SOCKET.match(fd[1])
+            inode = SOCKET_INODE.match(fd[1])
             if inode is not None and inode.group("inode") in self.sockets:
                 transport = self.sockets[inode.group("inode")][1]
         operation = "connect" if name == "connect" else "bind" if name == "bind" else "send"
-        if family == "unix":
-            unix = _UNIX.search(text)
-            if unix is None:
-                return
-            address = ("@" if unix.group("abstract") else "") + decode_c_string(unix.group("path"))
-            endpoint = Endpoint("unix", operation, address, None, transport, error)  # type: ignore[arg-type]
-        else:
-            port = _PORT.search(text)
-            address_match = (_INET if family == "inet" else _INET6).search(text)
-            if port is None or address_match is None:
-                return
-            endpoint = Endpoint(
-                family,  # type: ignore[arg-type]
-                operation,  # type: ignore[arg-type]
-                address_match.group("address"),
-                int(port.group("port")),
-                transport,
-                error,
-            )
+        endpoint = Endpoint(family, operation, where, port, transport, error)  # type: ignore[arg-type]
         if endpoint not in self.trace.endpoints:
             self.trace.endpoints.append(endpoint)
 

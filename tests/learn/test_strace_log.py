@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from nonoc.learn.events import Endpoint, FileAccess, Trace
-from nonoc.learn.strace_log import decode_c_string, read_log, split_call
+from nonoc.learn.strace_log import read_log
+from nonoc.learn.strace_syntax import decode_c_string, split_call
 
 
 def parse(text: str, cwd: str = "/work/p", dirs: frozenset[str] = frozenset()) -> Trace:
