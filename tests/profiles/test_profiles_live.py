@@ -11,6 +11,7 @@ out of that grant.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,7 +106,8 @@ def _live(sandbox: Sandbox) -> Iterator[tuple[Sandbox, dict[str, Path], list[Pat
     sandbox.make_dirs(
         sorted(d for d in dirs if d.startswith(("~", "$")) and not d.endswith((".json", "config")))
     )
-    sandbox.make_files(["~/.claude.json", "~/.gitconfig"])
+    sandbox.make_files(["~/.claude.json"])
+    sandbox.make_files(["~/.gitconfig"], "[init]\n\tdefaultBranch = main\n")
     (sandbox.work / "README").write_text("project\n")
     # One compile through the command line, the rest through the same pipeline in-process.
     bundles = {"default": sandbox.compile("default")}
@@ -189,3 +191,39 @@ def test_nono_keys_stay_out_of_reach(live: tuple[Sandbox, dict[str, Path], list[
     assert keys.is_dir()
     for profile in AGENT_PROFILES:
         assert sandbox.probe(bundles[profile], [("read", keys)]) == {("read", keys): "EACCES"}
+
+
+@pytest.mark.parametrize("profile", ["default", "claude-code", "python-dev"])
+def test_git_works_in_the_project(
+    profile: str, live: tuple[Sandbox, dict[str, Path], list[Path]]
+) -> None:
+    """git stops on a configuration file it may not read: /etc/gitconfig must be readable."""
+    git = shutil.which("git", path="/usr/bin:/bin")
+    if git is None:
+        pytest.skip("no git in /usr/bin or /bin")
+    sandbox, bundles, _ = live
+    repo = sandbox.work / f"repo-{profile}"
+    repo.mkdir(exist_ok=True)
+    env = {
+        "GIT_AUTHOR_NAME": "n",
+        "GIT_AUTHOR_EMAIL": "n@example.invalid",
+        "GIT_COMMITTER_NAME": "n",
+        "GIT_COMMITTER_EMAIL": "n@example.invalid",
+    }
+    setup = subprocess.run(
+        ["sh", "-c", "git init -q . && echo a > a && git add a && git commit -qm first"],
+        cwd=repo, env={**sandbox.env, **env}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert setup.returncode == 0, setup.stderr
+    script = "git log --oneline && git status --short"
+    if profile != "default":  # default reads the project; the others may commit to it
+        script += (
+            " && echo b > b && git add b && git commit -qm second && git log --oneline | wc -l"
+        )
+    done = sandbox.exec(
+        bundles[profile], [git.replace("git", "sh"), "-c", script], cwd=repo, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "first" in done.stdout
+    if profile != "default":
+        assert done.stdout.split()[-1] == "2"
