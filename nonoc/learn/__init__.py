@@ -4,6 +4,7 @@ Pipeline, one module per step::
 
     tracer        run the command under strace (unsandboxed: learning watches, never restricts)
     strace_log    strace's lines -> Trace (FileAccess, Endpoint), working directories followed
+      strace_syntax   lines, arguments, C-escaped strings, descriptor annotations
     learner       Trace -> Lesson: base profile, stdlib groups, left-out denies, failures
       coverage      what a resolved policy grants and denies on this host
       policies      built-in profiles (closest by F1 overlap), candidate stdlib groups
