@@ -62,6 +62,19 @@ def default_root() -> Path:
     return Path(state) / "nono" / "rollback"
 
 
+def nono_dirs() -> tuple[str, ...]:
+    """nono's own state, config and cache directories (``$XDG_*_HOME/nono``)."""
+    home = os.path.expanduser("~")
+    return tuple(
+        os.path.join(os.environ.get(name) or os.path.join(home, *default), "nono")
+        for name, default in (
+            ("XDG_STATE_HOME", (".local", "state")),
+            ("XDG_CONFIG_HOME", (".config",)),
+            ("XDG_CACHE_HOME", (".cache",)),
+        )
+    )
+
+
 def normalize_roots(roots: Sequence[str | os.PathLike[str]]) -> tuple[str, ...]:
     """Absolute, symlink-free roots, without duplicates or roots nested in another."""
     resolved = sorted({os.path.realpath(os.fspath(r)) for r in roots})
@@ -79,9 +92,13 @@ class SnapshotStore:
         self.root = Path(root) if root is not None else default_root()
         self.objects = ObjectStore(self.root / "objects")
         self.durable = durable
-        # The store itself and nono's state directory (audit trail included) are never
-        # part of a snapshot, even when a snapshot root contains them.
-        self.never = frozenset({os.path.realpath(self.root), os.path.realpath(default_root().parent)})
+        # The store itself and nono's own directories (state with the audit trail, config
+        # with the trusted keys and local secret, cache with compiled bundles) are never
+        # part of a snapshot, even when a snapshot root contains them (``--allow ~``), so
+        # restore never rewrites them either.
+        self.never = frozenset(
+            {os.path.realpath(self.root), *(os.path.realpath(p) for p in nono_dirs())}
+        )
 
     # -- taking snapshots -------------------------------------------------------------
 
