@@ -115,6 +115,14 @@ def normalize_proc(path: str, pids: Iterable[int]) -> str:
     return path
 
 
+def expressible(components: tuple[str, ...]) -> tuple[str, ...]:
+    """The leading components a policy path can hold: a variable may only start a path."""
+    for index, part in enumerate(components):
+        if "$" in part:
+            return components[:index]
+    return components
+
+
 def fold(items: Iterable[Item], roots: list[Root]) -> tuple[list[Rule], list[Item]]:
     """Fold ``items`` into rules; also return the directory items too broad to grant.
 
@@ -128,8 +136,16 @@ def fold(items: Iterable[Item], roots: list[Root]) -> tuple[list[Rule], list[Ite
     too_broad: list[Item] = []
     for item in items:
         root, below = place(item.path, roots)
+        writable = expressible(below)
         directory = below if item.directory else below[:-1]
-        if len(directory) < root.floor:
+        if len(writable) < len(below):
+            # The language cannot name this path (a `$` in a component): grant its
+            # deepest expressible directory instead, as a tree.
+            directory = writable
+            if len(directory) < root.floor:
+                too_broad.append(Item(item.path, item.mode, True))
+                continue
+        elif len(directory) < root.floor:
             if item.directory:
                 too_broad.append(item)
                 continue

@@ -122,3 +122,12 @@ def test_proc_of_a_traced_process_is_proc_self() -> None:
 def test_roots_follow_symlinks_and_skip_unset_variables(tmp_path: object) -> None:
     roots = roots_for({"HOME": "/home/u", "CWD": "/"})
     assert [r.template for r in roots] == ["$HOME/.local", "$HOME", ""]
+
+
+def test_names_the_language_cannot_hold_fold_to_their_directory() -> None:
+    assert rules(
+        Item("/home/u/src/app/target/classes/Foo$Bar.class", "read"),
+        Item("/home/u/src/app/target/classes/Foo.class", "read"),
+    ) == [("$CWD/target/classes", False, "read")]
+    assert rules(Item("/home/u/.pay$/x", "read")) == []  # $HOME itself would be too broad
+    assert rules(Item("/etc/a$b", "read")) == []
