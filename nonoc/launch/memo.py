@@ -5,15 +5,16 @@ launcher's whole budget, and decoding a bundle's payload builds thousands of obj
 launcher never reads (the provenance of every rule). So after a full verification the
 launcher writes ``$XDG_CACHE_HOME/nono/verified/<digest of the bundle bytes>``:
 
-* line 1: a MAC (keyed BLAKE2b-256, hex) of a domain string, the bundle's digest, the
-  digest of the trusted key set, the interpreter's cache tag and the view below, keyed by
-  the local secret (``$XDG_CONFIG_HOME/nono/local-secret``, 0600, beside the trusted keys);
-* the rest: the *launcher's view* of the verified payload (the payload without its
-  provenance) in ``marshal`` form, which loads several times faster than the JSON it
-  came from.
+* line 1: a MAC (keyed BLAKE2b-256, hex) of a domain string, the bundle's digest, a
+  context (the caller's: digests of the trusted key set and of the Landlock rights table),
+  the interpreter's cache tag and the view below, keyed by the local secret
+  (``$XDG_CONFIG_HOME/nono/local-secret``, 0600, beside the trusted keys);
+* the rest: the *view*, what the launcher decoded (the payload without its provenance,
+  and the rights facts), in ``marshal`` form, which loads several times faster than the
+  JSON it came from.
 
-A later exec of the same bytes under the same trusted keys checks the tag over the view it
-read, and only then loads it. Whoever could forge a memo could read the local secret,
+A later exec of the same bytes in the same context checks the tag over the view it read,
+and only then loads it. Whoever could forge a memo could read the local secret,
 which sits in the same directory as the trusted keys, where they could as well trust a key
 of their own: the memo gives nobody a power they did not have (``docs/bundles.md``).
 
@@ -40,7 +41,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
     from typing import Any
 
-_DOMAIN = b"nono-verified/2"
+_DOMAIN = b"nono-verified/3"
 _SECRET_NAME = "local-secret"
 _SECRET_BYTES = 32
 _TAG_CHARS = 64
@@ -127,9 +128,9 @@ def _read_secret(path: str) -> bytes | None:
 # --------------------------------------------------------------------------- memo
 
 
-def _tag(secret: bytes, bundle_digest: str, trust_digest: str, view: bytes) -> bytes:
+def _tag(secret: bytes, bundle_digest: str, context: str, view: bytes) -> bytes:
     # The cache tag names the interpreter: marshal's format is only promised within one.
-    head = (_DOMAIN, bundle_digest.encode(), trust_digest.encode(), _cache_tag())
+    head = (_DOMAIN, bundle_digest.encode(), context.encode(), _cache_tag())
     return mac(secret, b"\0".join(head) + b"\0" + view).encode()
 
 
@@ -142,11 +143,11 @@ def memo_path(bundle_digest: str) -> str:
     return os.path.join(cache_dir(), "verified", bundle_digest)
 
 
-def recall(bundle_digest: str, trust_digest: str) -> dict[str, Any] | None:
-    """The launcher's view of a bundle verified before under the same trusted keys, or None.
+def recall(bundle_digest: str, context: str) -> dict[str, Any] | None:
+    """The view remembered for a bundle verified before in the same ``context``, or None.
 
     ``None`` for every kind of miss: no secret, no memo, a tag that does not verify (forged,
-    copied from another bundle, another key set, another interpreter), a view that is not
+    copied from another bundle, another context, another interpreter), a view that is not
     a mapping. Nothing of the memo is decoded before its tag is checked.
     """
     secret = local_secret(create=False)
@@ -162,7 +163,7 @@ def recall(bundle_digest: str, trust_digest: str) -> dict[str, Any] | None:
         stored[_TAG_CHARS : _TAG_CHARS + 1],
         stored[_TAG_CHARS + 1 :],
     )
-    if newline != b"\n" or not compare_digest(tag, _tag(secret, bundle_digest, trust_digest, view)):
+    if newline != b"\n" or not compare_digest(tag, _tag(secret, bundle_digest, context, view)):
         return None
     try:
         document = marshal.loads(view)
@@ -171,8 +172,8 @@ def recall(bundle_digest: str, trust_digest: str) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def remember(bundle_digest: str, trust_digest: str, view: dict[str, Any]) -> None:
-    """Record a full verification and the payload's ``view``; best effort (atomic write).
+def remember(bundle_digest: str, context: str, view: dict[str, Any]) -> None:
+    """Record a full verification in ``context`` and its ``view``; best effort (atomic write).
 
     A read-only or missing cache only costs speed: the next exec verifies in full again.
     """
@@ -186,7 +187,7 @@ def remember(bundle_digest: str, trust_digest: str, view: dict[str, Any]) -> Non
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         with open(fd, "wb") as handle:
-            handle.write(_tag(secret, bundle_digest, trust_digest, blob) + b"\n" + blob)
+            handle.write(_tag(secret, bundle_digest, context, blob) + b"\n" + blob)
         os.replace(temp, path)
     except OSError:
         try:

@@ -49,22 +49,69 @@ def _rights_path() -> str:
     return os.path.join(os.path.dirname(package), "backends", "landlock", "rights.json")
 
 
+_SOURCE: bytes | None = None
 _TABLE: dict[str, Any] | None = None
 _BY_FAMILY: dict[str, dict[str, Right]] = {}
 
 
+def source() -> bytes:
+    """The bytes of ``rights.json`` (read once per process)."""
+    global _SOURCE
+    if _SOURCE is None:
+        with open(_rights_path(), "rb") as handle:
+            _SOURCE = handle.read()
+    return _SOURCE
+
+
 def table() -> dict[str, Any]:
-    """The parsed ``rights.json`` (read once per process)."""
+    """The parsed ``rights.json`` (parsed once per process)."""
     global _TABLE
     if _TABLE is None:
         from nonoc.launch.jsondata import loads
 
-        with open(_rights_path(), "rb") as handle:
-            loaded = loads(handle.read())
+        loaded = loads(source())
         if not isinstance(loaded, dict):
             raise ValueError("rights.json must hold a JSON object")
         _TABLE = loaded
     return _TABLE
+
+
+def facts() -> dict[str, dict[str, list[int]]]:
+    """Every right of every family as ``[bit, abi, file-valid]``: what ``adopt`` takes back.
+
+    This is the part of ``rights.json`` the launcher applies bundles with. A verification
+    memo keeps it (``nonoc.launch.verify``), so that a repeated ``nono exec`` need not parse
+    JSON at all: importing the JSON scanner costs more than the rest of the rule table.
+    """
+    return {
+        family: {
+            name: [int(e["bit"]), int(e["abi"]), int(bool(e.get("file", False)))]
+            for name, e in table()[family].items()
+        }
+        for family in _FAMILIES
+    }
+
+
+def adopt(known: object) -> bool:
+    """Take ``facts()`` decoded earlier from these same ``rights.json`` bytes; False if unusable.
+
+    The caller vouches for the bytes (the memo's tag covers their digest): the result is
+    what parsing the file would give. Families already built are kept as they are.
+    """
+    if not isinstance(known, dict):
+        return False
+    built: dict[str, dict[str, Right]] = {}
+    try:
+        for family in _FAMILIES:
+            built[family] = {
+                str(name): Right(str(name), family, int(bit), int(abi), bool(file))
+                for name, (bit, abi, file) in known[family].items()
+            }
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+    for family, found in built.items():
+        _BY_FAMILY.setdefault(family, found)
+    return True
 
 
 def rights(family: str) -> dict[str, Right]:

@@ -26,6 +26,7 @@ import os
 import sys
 
 from nonoc.launch import memo as memos
+from nonoc.launch import rights
 from nonoc.launch.memo import cache_dir as cache_dir
 from nonoc.launch.memo import config_dir as config_dir
 from nonoc.launch.memo import digest as digest
@@ -341,20 +342,28 @@ def load_verified(
     # Everything below works on these bytes only: what was verified is what is applied.
     bundle_digest = digest(data)
     files, trust_digest = trusted_key_files()
-    view = memos.recall(bundle_digest, trust_digest) if memo else None
-    if view is not None:
-        # The memo's tag covers the bundle's digest, the trusted keys and this view: these
-        # bytes passed a full check before, and the view is their payload less provenance.
+    # The memo also keeps the Landlock right facts, so it must name the rights.json they
+    # came from: a changed file is a miss, like a changed trusted key.
+    context = f"{trust_digest}/{digest(rights.source())}"
+    view = memos.recall(bundle_digest, context) if memo else None
+    if (
+        view is not None
+        and isinstance(view.get("payload"), dict)
+        and rights.adopt(view.get("rights"))
+    ):
+        # The memo's tag covers the bundle's digest, the trusted keys, rights.json and this
+        # view: these bytes passed a full check before, and the view is their payload less
+        # provenance.
+        document: dict[str, Any] = view["payload"]
         provenance = Deferred(lambda: _provenance_of(path, data))
-        view["provenance"] = provenance if defer_provenance else provenance.resolve()
-        return check_document(path, view)
+        document["provenance"] = provenance if defer_provenance else provenance.resolve()
+        return check_document(path, document)
     payload, signatures = parse_envelope(path, data)
     verify_signatures(path, payload, signatures, trusted_keys(files))
     document = parse_payload(path, payload)
     if memo:
-        memos.remember(
-            bundle_digest, trust_digest, {k: v for k, v in document.items() if k != "provenance"}
-        )
+        launcher_view = {k: v for k, v in document.items() if k != "provenance"}
+        memos.remember(bundle_digest, context, {"payload": launcher_view, "rights": rights.facts()})
     return check_document(path, document)
 
 

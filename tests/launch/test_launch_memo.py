@@ -27,7 +27,7 @@ from launch_helpers import (
     where,
 )
 
-from nonoc.launch import memo, verify
+from nonoc.launch import memo, rights, verify
 
 
 @pytest.fixture
@@ -72,7 +72,10 @@ def test_memo_view_holds_no_provenance(tmp_path: Path, config: dict[str, str]) -
     stored = memo_file(bundle).read_bytes()
     tag, view = stored.split(b"\n", 1)
     assert len(tag) == 64 and binascii.unhexlify(tag)
-    assert set(marshal.loads(view)) == {"format", "linux", "manifest"}
+    remembered = marshal.loads(view)
+    assert set(remembered) == {"payload", "rights"}
+    assert set(remembered["payload"]) == {"format", "linux", "manifest"}
+    assert remembered["rights"] == rights.facts()
     assert memo_file(bundle).stat().st_mode & 0o777 == 0o600
 
 
@@ -108,6 +111,34 @@ def test_memo_of_another_interpreter_is_not_used(
     monkeypatch.setattr(memo, "_cache_tag", lambda: b"another-311")
     verify.load_verified(str(bundle))
     assert len(checks) == 2
+
+
+def test_memo_is_void_when_the_rights_table_changes(
+    tmp_path: Path, config: dict[str, str], checks: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = signed_bundle(tmp_path / "app.bundle", document(tmp_path))
+    verify.load_verified(str(bundle))
+    monkeypatch.setattr(rights, "_SOURCE", rights.source() + b"\n")
+    verify.load_verified(str(bundle))
+    assert len(checks) == 2
+
+
+def test_memo_hit_takes_the_rights_facts_from_the_memo(
+    tmp_path: Path, config: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = signed_bundle(tmp_path / "app.bundle", document(tmp_path))
+    verify.load_verified(str(bundle))
+    code = (
+        "import sys; from nonoc.launch import rights, verify; "
+        f"verify.load_verified({str(bundle)!r}, defer_provenance=True); "
+        "print(rights.mask('fs', ['READ_FILE', 'READ_DIR']), rights._TABLE is None, "
+        "'_json' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=config, check=True
+    )
+    expected = rights.rights("fs")["READ_FILE"].mask | rights.rights("fs")["READ_DIR"].mask
+    assert done.stdout.split() == [str(expected), "True", "False"]
 
 
 def test_foreign_arch_is_refused_on_the_memo_path_too(
@@ -192,9 +223,9 @@ def test_exec_imports_only_what_it_needs(
     exec_imports(bundle, config)  # the first exec verifies in full and writes the memo
     imported = exec_imports(bundle, config)
     assert {"nonoc.launch.verify", "nonoc.launch.landlock"} <= imported  # it did parse them
-    # Without a seccomp filter, neither ctypes (_ctypes does the system calls) nor base64
-    # decoding (the memo holds the payload) is needed.
-    unwanted = NOT_IMPORTED | {"ctypes", "binascii"}
+    # Without a seccomp filter, neither ctypes (_ctypes does the system calls) nor base64 or
+    # JSON decoding (the memo holds the payload and the rights facts) is needed.
+    unwanted = NOT_IMPORTED | {"ctypes", "binascii", "_json", "nonoc.launch.jsondata"}
     assert not imported & unwanted, sorted(imported & unwanted)
 
 
