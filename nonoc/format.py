@@ -200,7 +200,7 @@ class _Printer:
         (one per ``allow`` clause of the source, so an author's grouping of hosts stays)."""
         head = f"network {stmt.mode.text}"
         start = _pos(stmt.span)
-        if not stmt.hosts:
+        if not stmt.hosts and not stmt.routes:
             self.emit(indent, head, start)
             return
         close = self.closing_brace(start)
@@ -212,16 +212,29 @@ class _Printer:
             if not clauses or clauses[-1][0] != clause:
                 clauses.append((clause, []))
             clauses[-1][1].append((_quote(host.value), host_pos))
-        if len(clauses) == 1:
+        if len(clauses) == 1 and not stmt.routes:
             one_line = f"{head} {{ allow {', '.join(text for text, _ in clauses[0][1])} }}"
             quiet = not any(start < c < close for c in self.comment_positions)
             if quiet and indent + len(one_line) <= WIDTH:
                 self.emit(indent, one_line, start)
                 return
         self.emit(indent, head + " {", start)
-        for clause, hosts in clauses:
-            self.listing(indent + INDENT, "allow", hosts, clause)
+        entries: list[tuple[Pos, Any]] = [*clauses, *((_pos(r.span), r) for r in stmt.routes)]
+        for position, entry in sorted(entries, key=lambda item: item[0]):
+            if isinstance(entry, ast.CredentialRouteDef):
+                self.credential_route(entry, indent + INDENT)
+            else:
+                self.listing(indent + INDENT, "allow", entry, position)
         self.emit(indent, "}", close)
+
+    def credential_route(self, route: ast.CredentialRouteDef, indent: int) -> None:
+        """``credential "name" {``, one ``field "value"`` per line, ``}``."""
+        start = _pos(route.span)
+        self.emit(indent, f"credential {_quote(route.name.value)} {{", start)
+        for field_ in route.fields:
+            line = f"{field_.key.text} {_quote(field_.value.value)}"
+            self.emit(indent + INDENT, line, _pos(field_.span))
+        self.emit(indent, "}", self.closing_brace(start))
 
     def listing(
         self, indent: int, head: str, items: list[tuple[str, Pos]], start: Pos, tail: str = ""

@@ -182,10 +182,11 @@ def launch_settings(policy: Policy) -> dict[str, Any]:
 
     A backend named ``launch`` may provide this section instead; until then it is built here
     from the IR. ``env_strip`` is empty: stripping secrets from the environment is the
-    launcher's default policy, not something a profile lists today.
+    launcher's default policy, not something a profile lists today. ``credential_routes``
+    appears only when the policy defines some.
     """
     network = policy.network
-    return {
+    settings: dict[str, Any] = {
         "env_strip": [],
         "env_keep": sorted(policy.env.keep),
         "env_set": {name: value for name, value in sorted(policy.env.set)},
@@ -197,3 +198,18 @@ def launch_settings(policy: Policy) -> dict[str, Any]:
         "protect_metadata": policy.protect_metadata,
         "rollback": policy.rollback,
     }
+    if network.credential_routes:
+        # Only when there are some, so bundles without routes keep their shape (and digest).
+        # A route names its secret (``secret_ref``); the secret is read by ``nono run``.
+        settings["credential_routes"] = [
+            {
+                "id": rule_id("c", index),
+                "name": route.name,
+                "upstream": route.upstream,
+                "header": route.header,
+                "value_format": route.value_format,
+                "secret_ref": route.secret_ref,
+            }
+            for index, route in enumerate(network.credential_routes)
+        ]
+    return settings

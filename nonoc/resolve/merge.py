@@ -25,6 +25,7 @@ from nonoc.errors import Diagnostic, NonoError
 from nonoc.paths import is_within
 from nonoc.resolve.collect import scalar_value, span_of
 from nonoc.resolve.layer import Layer
+from nonoc.resolve.routes import merged_routes
 from nonoc.resolve.sources import SourceSet
 
 T = TypeVar("T")
@@ -91,6 +92,7 @@ class PolicyBuilder:
                     key=lambda h: h.pattern,
                 )
             ),
+            credential_routes=merged_routes(layer),
             provenance=network_scalar.provenance if network_scalar else None,
         )
         syscalls = sorted(

@@ -19,6 +19,7 @@ from nonoc.backends.host import LATEST_LANDLOCK_ABI
 from nonoc.errors import NonoError, Span, did_you_mean
 from nonoc.paths import TemplateError, normalize
 from nonoc.resolve.layer import Layer, Scalar
+from nonoc.resolve.routes import lower_route
 from nonoc.resources import data_file
 from nonoc.syntax import ast
 
@@ -204,11 +205,14 @@ class StatementLowering:
 
     def _network(self, stmt: ast.NetworkSetting, layer: Layer, prov: ir.Provenance) -> None:
         mode = _choose(stmt.mode, NETWORK_MODES, "network mode")
-        if stmt.hosts and mode is not ir.NetworkMode.PROXY:
+        if (stmt.hosts or stmt.routes) and mode is not ir.NetworkMode.PROXY:
+            what = "a list of allowed hosts" if stmt.hosts else "a credential route"
             raise NonoError(
-                f"a list of allowed hosts needs 'network proxy', not 'network {stmt.mode.text}'",
+                f"{what} needs 'network proxy', not 'network {stmt.mode.text}'",
                 stmt.mode.span,
             )
+        for route in stmt.routes:
+            lower_route(route, layer, self.provenance(route.span))
         layer.scalars["network"] = Scalar(mode, f"network {stmt.mode.text}", stmt.span, prov)
         for host in stmt.hosts:
             pattern = host.value.strip().lower()

@@ -78,12 +78,31 @@ class Assert:
 
 
 @dataclass(frozen=True)
+class RouteField:
+    """One ``NAME "value"`` line of a credential route (``upstream``, ``secret``…)."""
+
+    key: Word
+    value: Text
+    span: Span
+
+
+@dataclass(frozen=True)
+class CredentialRouteDef:
+    """``credential "name" { upstream "https://…" secret "REF" … }`` in a proxy block."""
+
+    name: Text
+    fields: tuple[RouteField, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
 class NetworkSetting:
-    """``network MODE [{ allow "host", ... }]``."""
+    """``network MODE [{ allow "host", ... credential "name" { ... } }]``."""
 
     mode: Word
     hosts: tuple[Text, ...]
     span: Span
+    routes: tuple[CredentialRouteDef, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,9 @@ class _Words:
         items: list[str] = []
         if len(keywords & STATEMENT_KEYWORDS) > 6:
             items.append("a statement (read, write, deny, use, network, syscall, ...)")
-            keywords -= STATEMENT_KEYWORDS
+            # `credential` starts an entry of a proxy block; LALR merges the lookaheads
+            # after a string list, so it shows up wherever a statement may follow one.
+            keywords -= STATEMENT_KEYWORDS | {"credential"}
         elif keywords >= (TOP_KEYWORDS - {"abi"}):
             items.append("'profile', 'group', 'mandatory group', 'import' or 'abi'")
             keywords -= TOP_KEYWORDS

@@ -236,11 +236,23 @@ class _Builder:
     def _network(self, tree: Tree[Token]) -> ast.Statement:
         mode = self.word(_tokens(tree)[0])
         hosts: list[ast.Text] = []
+        routes: list[ast.CredentialRouteDef] = []
         block = _child(tree, "proxy_hosts")
         if block is not None:
-            for allow in _subtrees(block):
-                hosts.extend(self.texts(allow))
-        return ast.NetworkSetting(mode, tuple(hosts), self.tree_span(tree))
+            for entry in _subtrees(block):
+                if entry.data == "credential_route":
+                    routes.append(self._credential_route(entry))
+                else:
+                    hosts.extend(self.texts(entry))
+        return ast.NetworkSetting(mode, tuple(hosts), self.tree_span(tree), tuple(routes))
+
+    def _credential_route(self, tree: Tree[Token]) -> ast.CredentialRouteDef:
+        fields = []
+        for field in _subtrees(tree):
+            key, value = _tokens(field)
+            fields.append(ast.RouteField(self.word(key), self.text(value), self.tree_span(field)))
+        name = self.text(_tokens(tree)[0])
+        return ast.CredentialRouteDef(name, tuple(fields), self.tree_span(tree))
 
     def _port(self, tree: Tree[Token]) -> ast.Statement:
         tokens = _tokens(tree)
