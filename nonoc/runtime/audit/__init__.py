@@ -28,7 +28,8 @@ removed or reordered record). Files live in ``$XDG_STATE_HOME/nono/audit``, whic
 ``nono run`` must deny to the agent (see :mod:`nonoc.runtime.rollback`).
 
 Event kinds: ``session_start``, ``session_end`` (written by the session itself),
-``policy``, ``network_decision``, ``supervisor_decision``, ``snapshot``, ``command``.
+``policy``, ``network_decision``, ``supervisor_decision``, ``snapshot``, ``command``,
+``trust`` (the instruction-file check before the agent starts).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "supervisor_decision",
     "snapshot",
     "command",
+    "trust",
 )
 
 #: Keys every record has; callers cannot set them through ``record(**fields)``.

@@ -6,11 +6,17 @@ closes it last, after the rollback hook has recorded its "after" snapshot::
 
     audit = AuditHook(policy_digest=digest, profile=name, landlock_abi=abi, signing_key=key)
     rollback = RollbackHook(roots, audit=audit)
-    run_child(launch, hooks=[audit, rollback, ...])
+    proxy = ProxyHook(..., on_event=audit.network_event)        # ProxyEvent sink
+    supervisor = SupervisorHook(..., audit=audit)                 # or on_event=audit.supervisor_event
+    run_child(launch, hooks=[audit, rollback, proxy, supervisor])
+
+The sinks may be handed out before the session opens: events arriving before it opens or
+after it closes are dropped, never raised into the proxy's or supervisor's threads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -37,8 +43,34 @@ class AuditHook:
         if self.session is not None and not self.session.closed:
             self.session.record(kind, **fields)
 
+    def network_event(self, event: Any) -> None:
+        """The proxy's ``on_event`` sink: one ``network_decision`` per ``ProxyEvent``.
+
+        Safe to hand out before the session opens (events before it, or after it closes,
+        are dropped); runs on the proxy's thread, one ``write`` and no fsync.
+        """
+        session = self.session
+        if session is not None and not session.closed:
+            with contextlib.suppress(ValueError):  # closed meanwhile: the run is over
+                session.network_event(event)
+
+    def supervisor_event(self, event: Any) -> None:
+        """The supervisor's ``on_event`` sink: one ``supervisor_decision`` per ``Event``.
+
+        (``SupervisorHook(audit=hook)`` works too: it calls :meth:`record`.)
+        """
+        session = self.session
+        if session is not None and not session.closed:
+            with contextlib.suppress(ValueError):  # closed meanwhile: the run is over
+                session.supervisor_event(event)
+
     def before_spawn(self, launch: Any) -> None:
-        """Open the session with the command and ``launch.session_id``."""
+        """Open the session with the command and ``launch.session_id``.
+
+        ``policy_digest`` defaults to ``launch.bundle_digest`` when the hook was not given one.
+        """
+        if "policy_digest" not in self.fields and getattr(launch, "bundle_digest", None):
+            self.fields["policy_digest"] = launch.bundle_digest
         self.session = AuditSession.open(
             command=list(launch.argv),
             root=self.root,

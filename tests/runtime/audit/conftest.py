@@ -27,6 +27,7 @@ def full_session(root: Path, session_id: str | None = None, **open_fields: objec
     session.record("supervisor_decision", syscall="openat", path="/etc/shadow", decision="deny")
     session.record("command", argv=["git", "push", "--token", "ghp_secret"], decision="blocked")
     session.record("snapshot", snapshot_id="20250101-000100-bbbbbb", label="after", merkle_root="ef" * 32)
+    session.record("trust", on_failure="deny", verified=[{"file": "CLAUDE.md", "ok": True}], failures=[])
     session.close(0)
     return session
 

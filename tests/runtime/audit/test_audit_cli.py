@@ -27,14 +27,14 @@ def test_list_and_show(make_session: Callable[..., AuditSession], capsys: pytest
     assert "sk-live-123" not in out
     assert main(["audit", "show", "latest", "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
-    assert [r["seq"] for r in records] == list(range(8))
+    assert [r["seq"] for r in records] == list(range(9))
 
 
 def test_verify_ok_and_tampered(make_session: Callable[..., AuditSession], audit_root: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     session = make_session()
     assert main(["audit", "verify"]) == 0
-    assert "OK (1 sessions, 8 records" in capsys.readouterr().out
+    assert "OK (1 sessions, 9 records" in capsys.readouterr().out
     path = AuditTrail(audit_root).session_path(session.id)
     lines = path.read_bytes().splitlines()
     record = json.loads(lines[3])

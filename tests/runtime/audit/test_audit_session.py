@@ -51,10 +51,10 @@ def test_ledger_chains_sessions(make_session: Callable[..., AuditSession], audit
     ]
     second_start = trail.read_session(second.id)[0][1]
     assert second_start is not None and second_start["ledger_head"] == ledger[1]["hash"]
-    assert ledger[3]["final_hash"] == second.last_hash and ledger[3]["records"] == 8
+    assert ledger[3]["final_hash"] == second.last_hash and ledger[3]["records"] == 9
     report = verify_trail(trail)
     assert report.ok, report.findings
-    assert (report.sessions, report.records) == (2, 16)
+    assert (report.sessions, report.records) == (2, 18)
 
 
 def test_concurrent_sessions_interleave_safely(audit_root: Path) -> None:

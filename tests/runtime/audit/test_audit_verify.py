@@ -11,7 +11,7 @@ import pytest
 from nonoc.runtime.audit import AuditSession, AuditTrail, verify_trail
 from nonoc.runtime.audit.chain import canonical, seal, session_genesis
 
-RECORDS = 8  # what conftest.full_session writes
+RECORDS = 9  # what conftest.full_session writes
 
 
 def lines_of(path: Path) -> list[bytes]:
@@ -107,7 +107,7 @@ def test_a_rewritten_tail_is_caught_by_the_ledger(sessions: tuple[AuditTrail, st
     write_lines(path, rebuilt)
     findings = verify_trail(trail).findings
     assert [(f.problem, f.seq) for f in findings] == [("removed", RECORDS - 1)]
-    assert "the ledger sealed 8 records" in findings[0].message
+    assert "the ledger sealed 9 records" in findings[0].message
 
 
 def test_a_record_appended_after_close(sessions: tuple[AuditTrail, str, Path]) -> None:
