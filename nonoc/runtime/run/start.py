@@ -40,6 +40,12 @@ def start(request: RunRequest, *, wrap: bool = False, hooks: Sequence[Any] | Non
         raise UsageError("--json goes with --dry-run (the account is the structured output)")
     if not request.command and not request.dry_run:
         raise UsageError("missing the command to run (nono run [FLAGS] -- CMD [ARGS...])")
+    if request.session:
+        from nonoc.runtime.run.options import session_options
+
+        if wrap:
+            raise UsageError(f"{request.session[0][0]} needs nono run (nono wrap keeps no parent)")
+        session_options(request)  # contradictions are usage errors before any work
     settings = load_settings(warn=lambda message: say(f"warning: {message}"))
     prepared = prepare(request, settings)
     for note in prepared.notes:
@@ -89,10 +95,19 @@ def parent_hooks(request: RunRequest, payload: Mapping[str, Any]) -> list[Any]:
 
     The one place where later work is switched on (``session`` describes each hook point):
     the proxy when ``payload["linux"]["launch"]["network"] == "proxy"``; the supervisor
-    (``nonoc.runtime.supervisor.hook.SupervisorHook``) when mediation is asked for; rollback
-    when ``launch["rollback"]``; audit; instruction-file trust. None is wired yet.
+    (``nonoc.runtime.supervisor.hook.SupervisorHook``) when mediation is asked for; audit,
+    instruction-file trust and rollback (``nonoc.runtime.run.hooks``), in that order: audit
+    first so it closes last. Audit sinks for later hooks: ``audit.network_event`` (the
+    proxy's ``on_event``), ``SupervisorHook(audit=audit)``; ``audit`` is None with --no-audit.
     """
-    return []
+    from nonoc.runtime.run.hooks import audit_hook, rollback_hook, trust_hook
+    from nonoc.runtime.run.options import session_options
+
+    options = session_options(request)
+    audit = audit_hook(options, payload)
+    hooks: list[Any] = [audit] if audit is not None else []
+    hooks += [h for h in (trust_hook(options, audit), rollback_hook(options, payload, audit)) if h]
+    return hooks
 
 
 def port_warnings(request: RunRequest, payload: Mapping[str, Any]) -> list[str]:
