@@ -21,12 +21,15 @@ import errno
 import os
 import select
 import struct
-from collections.abc import Callable
 
 from nonoc.launch import seccomp as filters
 
-#: ``nonoc.launch.seccomp.install``'s shape.
-Installer = Callable[..., "int | None"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # ``nono run`` imports this module every run: collections.abc costs it
+    from collections.abc import Callable
+
+    #: ``nonoc.launch.seccomp.install``'s shape.
+    Installer = Callable[..., int | None]
 
 _NUMBER = struct.Struct("=i")
 _PIDFD_GETFD = 438  # the generic syscall table: same number on x86_64 and aarch64

@@ -28,25 +28,23 @@ and the wrapper can go (``docs/supervisor.md``, "Integration").
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-from nonoc.errors import SandboxError
 from nonoc.launch import seccomp as filters
 from nonoc.runtime.run.session import Hook, Launch
 from nonoc.runtime.supervisor import handoff
-from nonoc.runtime.supervisor.answers import AnswerSource, FileAnswers
-from nonoc.runtime.supervisor.grants import GrantTable
 from nonoc.runtime.supervisor.lowering import Mediation, notify_filter, socket_mediation_needed
-from nonoc.runtime.supervisor.prompt import SandboxFreezer, TerminalPrompter
-from nonoc.runtime.supervisor.record import AuditRecorder, AuditSink
-from nonoc.runtime.supervisor.supervisor import Supervisor
-from nonoc.runtime.supervisor.verdict import Event
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # ``nono run`` imports this module every run: typing, pathlib… cost it
+    from collections.abc import Callable
+    from pathlib import Path
+    from typing import Any
+
+    from nonoc.runtime.supervisor.answers import AnswerSource
+    from nonoc.runtime.supervisor.record import AuditRecorder, AuditSink
+    from nonoc.runtime.supervisor.supervisor import Supervisor
+    from nonoc.runtime.supervisor.verdict import Event
 
 
 class SupervisorHook(Hook):
@@ -64,12 +62,16 @@ class SupervisorHook(Hook):
         landlock_abi: int | None = None,
     ) -> None:
         self.supervised = supervised
-        self.answers = (
-            answers
-            if answers is not None
-            else (FileAnswers.load(answers_file) if answers_file else None)
-        )
-        self.recorder = AuditRecorder(audit) if audit is not None else None
+        if answers is None and answers_file:
+            from nonoc.runtime.supervisor.answers import FileAnswers
+
+            answers = FileAnswers.load(answers_file)  # a bad file stops the run before it starts
+        self.answers = answers
+        self.recorder: AuditRecorder | None = None
+        if audit is not None:
+            from nonoc.runtime.supervisor.record import AuditRecorder
+
+            self.recorder = AuditRecorder(audit)
         self.on_event = on_event
         self.prompt_timeout = prompt_timeout
         self.landlock_abi = landlock_abi
@@ -95,9 +97,13 @@ class SupervisorHook(Hook):
         if not self.mediation.any:
             return
         if not linux.get("seccomp"):
+            from nonoc.errors import SandboxError
+
             raise SandboxError("the bundle has no seccomp filter to attach the supervisor's after")
         self.program = notify_filter(self.mediation, native_arch())
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        import _socket  # the C module: ``socket`` builds enums at import
+
+        parent, child = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
         self._parent_channel, self.child_channel = parent.detach(), child.detach()
         self._arm()
 
@@ -127,26 +133,36 @@ class SupervisorHook(Hook):
         if not self.mediation.any or launch.pid is None:
             return
         try:
+            # Imported while the child sets its sandbox up, before waiting for its listener.
+            from nonoc.runtime.supervisor.grants import GrantTable
+            from nonoc.runtime.supervisor.prompt import SandboxFreezer, TerminalPrompter
+            from nonoc.runtime.supervisor.supervisor import Supervisor
+
             listener = handoff.receive_listener(launch.pid, self._parent_channel)
             # Built now, not before the fork: other hooks may have added rules (the proxy's port).
             grants = GrantTable.from_payload(launch.payload, environ=launch.environ)
-        except (OSError, SandboxError) as exc:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(launch.pid, signal.SIGKILL)
-            why = exc.strerror if isinstance(exc, OSError) else str(exc)
+            answers = self.answers
+            if answers is None and self.mediation.opens:
+                freeze = SandboxFreezer(launch.pid).frozen
+                answers = TerminalPrompter(timeout=self.prompt_timeout, freeze=freeze)
+            self.supervisor = Supervisor(listener, grants, answers=answers, on_event=self._report)
+            self.supervisor.start()
+        except (
+            Exception
+        ) as exc:  # mediation that was asked for is never skipped: no supervisor, no child
+            try:
+                os.kill(launch.pid, 9)  # SIGKILL
+            except ProcessLookupError:
+                pass
+            from nonoc.errors import SandboxError
+
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise SandboxError(
                 f"the supervisor could not attach to the sandboxed command: {why}"
             ) from None
         finally:
             os.close(self._parent_channel)
             self._parent_channel = -1
-        answers = self.answers
-        if answers is None and self.mediation.opens:
-            answers = TerminalPrompter(
-                timeout=self.prompt_timeout, freeze=SandboxFreezer(launch.pid).frozen
-            )
-        self.supervisor = Supervisor(listener, grants, answers=answers, on_event=self._report)
-        self.supervisor.start()
 
     def _report(self, event: Event) -> None:
         if self.recorder is not None:

@@ -1,4 +1,4 @@
-"""Add the supervisor's ``notify`` rules to a policy before the seccomp backend compiles it.
+"""The supervisor's ``notify`` rules, as a filter of their own or added to a policy.
 
 Which calls are sent to the supervisor, and why:
 
@@ -9,49 +9,76 @@ Which calls are sent to the supervisor, and why:
   — ``connect``, ``sendto`` *with* a destination (``arg4 != 0``: a register, so the test
   cannot be raced), ``sendmsg`` and ``sendmmsg`` (their destination is behind a pointer).
   On ABI 9 and later, Landlock's ``LANDLOCK_ACCESS_FS_RESOLVE_UNIX`` does the same job in
-  the kernel and no rule is added here (see ``docs/supervisor.md``).
+  the kernel and no rule is needed (see ``docs/supervisor.md``).
 * ``protect metadata`` — the chmod, chown, utimes and xattr families and ``file_setattr``,
   and ``ioctl`` with the inode-flag commands (``chattr``).
 
-Rules are ordinary IR ``SyscallRule``s with action ``notify``; the backend ranks actions
-as the kernel does, so a policy's own ``deny`` of the same call still wins. The rules
-name only calls that exist on the target architecture.
+Three forms of the same rules, each naming only calls that exist on the architecture:
+:func:`notify_filter` compiles them into a second filter with the seccomp backend's own
+range builder and code generator (``nono run`` installs it after the bundle's; it needs
+neither pydantic nor the IR, which a cached run must not pay to import);
+:func:`with_notify_rules` adds them to a policy as IR ``SyscallRule``s; and
+:func:`notify_statements` writes them as policy text for ``compile_profile(flags=…)``.
+Seccomp ranks actions as the kernel does, so a policy's own ``deny`` still beats ``notify``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from nonoc.ir import (
-    ArgCondition,
-    ArgOp,
-    ChainLink,
-    Policy,
-    Provenance,
-    SyscallAction,
-    SyscallActionKind,
-    SyscallRule,
-)
 from nonoc.runtime.supervisor.syscalls import METADATA_CALLS, METADATA_IOCTLS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ``nono run`` milliseconds; it imports this module every run
+    from nonoc.ir import Policy, SyscallRule
 
 #: The first Landlock ABI with a unix-socket right (``LANDLOCK_ACCESS_FS_RESOLVE_UNIX``).
 UNIX_SOCKET_RIGHT_ABI = 9
 O_PATH = 0o10000000
-_NOTIFY = SyscallAction(kind=SyscallActionKind.NOTIFY)
 
 
-@dataclass(frozen=True)
 class Mediation:
-    """Which families of calls the supervisor mediates for one run."""
+    """Which families of calls the supervisor mediates for one run.
 
-    opens: bool = False
-    sockets: bool = False
-    metadata: bool = False
+    A plain class (no dataclass): ``nono run`` imports this module on every run.
+    """
+
+    __slots__ = ("metadata", "opens", "sockets")
+
+    def __init__(self, opens: bool = False, sockets: bool = False, metadata: bool = False) -> None:
+        self.opens, self.sockets, self.metadata = opens, sockets, metadata
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mediation) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return f"Mediation(opens={self.opens}, sockets={self.sockets}, metadata={self.metadata})"
 
     @property
     def any(self) -> bool:
         """Whether a supervisor (and so a listener) is needed at all."""
         return self.opens or self.sockets or self.metadata
+
+    @property
+    def key(self) -> str:
+        """``o``, ``s``, ``m`` for each family mediated, in that order (``""``: none)."""
+        return "o" * self.opens + "s" * self.sockets + "m" * self.metadata
+
+
+class NotifyRule:
+    """``notify`` for ``name`` when every ``(arg, op, value, mask)`` condition holds.
+
+    ``op`` is ``eq``, ``ne`` or ``masked_eq`` (the IR's names); ``label`` says which
+    family asked for it (the rule's provenance).
+    """
+
+    __slots__ = ("conditions", "label", "name")
+
+    def __init__(
+        self, name: str, label: str, conditions: tuple[tuple[int, str, int, int | None], ...] = ()
+    ) -> None:
+        self.name, self.label, self.conditions = name, label, conditions
 
 
 def socket_mediation_needed(landlock_abi: int) -> bool:
@@ -68,51 +95,145 @@ def mediation_for(policy: Policy, *, supervised: bool, landlock_abi: int) -> Med
     )
 
 
-def _provenance(label: str) -> Provenance:
-    return Provenance(
-        file=f"<{label}>",
-        line=0,
-        column=0,
-        chain=(ChainLink(kind="builtin", name=label, file=f"<{label}>"),),
-    )
+def rules_for(mediation: Mediation) -> tuple[NotifyRule, ...]:
+    """Every rule ``mediation`` calls for, on any architecture."""
+    rules: list[NotifyRule] = []
+    if mediation.opens:
+        label = "nono run --supervised"
+        rules.append(NotifyRule("open", label, ((1, "masked_eq", 0, O_PATH),)))
+        rules.append(NotifyRule("openat", label, ((2, "masked_eq", 0, O_PATH),)))
+        rules.append(NotifyRule("openat2", label))
+        rules.append(NotifyRule("creat", label))
+    if mediation.sockets:
+        label = "unix socket mediation"
+        rules.append(NotifyRule("connect", label))
+        rules.append(NotifyRule("sendto", label, ((4, "ne", 0, None),)))
+        rules.append(NotifyRule("sendmsg", label))
+        rules.append(NotifyRule("sendmmsg", label))
+    if mediation.metadata:
+        label = "protect metadata"
+        rules.extend(NotifyRule(name, label) for name in METADATA_CALLS)
+        rules.extend(NotifyRule("ioctl", label, ((1, "eq", c, None),)) for c in METADATA_IOCTLS)
+    return tuple(rules)
 
 
-def _rule(name: str, label: str, *conditions: ArgCondition) -> SyscallRule:
-    return SyscallRule(
-        names=(name,), action=_NOTIFY, conditions=conditions, provenance=_provenance(label)
-    )
-
-
-def notify_rules(mediation: Mediation, arch: str) -> tuple[SyscallRule, ...]:
-    """The ``notify`` rules for ``mediation`` on ``arch`` (only calls that exist there)."""
+def _on(arch: str, rules: tuple[NotifyRule, ...]) -> list[NotifyRule]:
     from nonoc.backends.seccomp import tables
 
     table = tables.load(arch)
-    rules: list[SyscallRule] = []
+    return [rule for rule in rules if table.lookup(rule.name) is not None]
 
-    def add(name: str, label: str, *conditions: ArgCondition) -> None:
-        if table.lookup(name) is not None:
-            rules.append(_rule(name, label, *conditions))
 
-    if mediation.opens:
-        label = "nono run --supervised"
-        add("open", label, ArgCondition(index=1, op=ArgOp.MASKED_EQ, value=0, mask=O_PATH))
-        add("openat", label, ArgCondition(index=2, op=ArgOp.MASKED_EQ, value=0, mask=O_PATH))
-        add("openat2", label)
-        add("creat", label)
-    if mediation.sockets:
-        label = "unix socket mediation"
-        add("connect", label)
-        add("sendto", label, ArgCondition(index=4, op=ArgOp.NE, value=0))
-        add("sendmsg", label)
-        add("sendmmsg", label)
-    if mediation.metadata:
-        label = "protect metadata"
-        for name in METADATA_CALLS:
-            add(name, label)
-        for command in METADATA_IOCTLS:
-            add("ioctl", label, ArgCondition(index=1, op=ArgOp.EQ, value=command))
-    return tuple(rules)
+def notify_filter(mediation: Mediation, arch: str) -> bytes:
+    """A filter of its own holding only the ``notify`` rules (raw ``sock_filter[]`` bytes).
+
+    Everything else is allowed; a foreign architecture is killed and x32 numbers fail with
+    ENOSYS, as in every filter nono compiles. Empty bytes when nothing is mediated. The
+    programs for nono's architectures are precompiled in :mod:`notify_filters` (importing
+    the seccomp backend costs a run ~100 ms); a test keeps them equal to
+    :func:`compile_notify_filter`'s.
+    """
+    import binascii
+
+    from nonoc.runtime.supervisor.notify_filters import PROGRAMS
+
+    if not mediation.any:
+        return b""
+    encoded = PROGRAMS.get(arch, {}).get(mediation.key)
+    if encoded is not None:
+        return binascii.a2b_base64(encoded)
+    return compile_notify_filter(mediation, arch)
+
+
+def compile_notify_filter(mediation: Mediation, arch: str) -> bytes:
+    """Compile :func:`notify_filter`'s program with the seccomp backend's range builder and
+    code generator (and check it with its interpreter)."""
+    from nonoc.backends.seccomp import bpf, codegen, interp, tables
+    from nonoc.backends.seccomp.rules import (
+        ALLOW,
+        ENOSYS,
+        KILL_PROCESS,
+        Action,
+        ArgTest,
+        Clause,
+        Op,
+        RuleSet,
+        build_ranges,
+        make_decision,
+    )
+
+    rules = _on(arch, rules_for(mediation))
+    if not rules:
+        return b""
+    table = tables.load(arch)
+    ops = {"eq": Op.EQ, "ne": Op.NE, "masked_eq": Op.MASKED_EQ}
+    notify = Action("notify")
+    clauses: dict[int, list[Clause]] = {}
+    names: dict[int, str] = {}
+    for index, rule in enumerate(rules):
+        call = table.lookup(rule.name)
+        assert call is not None
+        tests = []
+        for arg, op, value, mask in rule.conditions:
+            full = (1 << call.widths[arg]) - 1
+            tests.append(
+                ArgTest(
+                    arg,
+                    call.widths[arg],
+                    ops[op],
+                    value & full,
+                    full if mask is None else mask & full,
+                )
+            )
+        clauses.setdefault(call.nr, []).append(Clause(tuple(tests), notify, (f"n{index}",)))
+        names[call.nr] = call.name
+    decisions = {nr: (make_decision(found, ALLOW), names[nr]) for nr, found in clauses.items()}
+    reserved = (table.x32_bit, ENOSYS) if table.x32_bit is not None else None
+    ranges = build_ranges(decisions, ALLOW, reserved=reserved)
+    rule_set = RuleSet(
+        arch=table.arch,
+        audit_arch=table.audit_arch,
+        bad_arch=KILL_PROCESS,
+        default=ALLOW,
+        ranges=ranges,
+    )
+    program = codegen.generate(rule_set)
+    interp.check(program)
+    return bpf.encode(program)
+
+
+def notify_rules(mediation: Mediation, arch: str) -> tuple[SyscallRule, ...]:
+    """The ``notify`` rules for ``mediation`` on ``arch``, as IR rules."""
+    from nonoc.ir import (
+        ArgCondition,
+        ArgOp,
+        ChainLink,
+        Provenance,
+        SyscallAction,
+        SyscallActionKind,
+        SyscallRule,
+    )
+
+    action = SyscallAction(kind=SyscallActionKind.NOTIFY)
+    out = []
+    for rule in _on(arch, rules_for(mediation)):
+        where = f"<{rule.label}>"
+        provenance = Provenance(
+            file=where,
+            line=0,
+            column=0,
+            chain=(ChainLink(kind="builtin", name=rule.label, file=where),),
+        )
+        conditions = tuple(
+            ArgCondition(index=arg, op=ArgOp(op), value=value, mask=mask)
+            for arg, op, value, mask in rule.conditions
+        )
+        out.append(
+            SyscallRule(
+                names=(rule.name,), action=action, conditions=conditions, provenance=provenance
+            )
+        )
+    return tuple(out)
 
 
 def with_notify_rules(policy: Policy, mediation: Mediation, arch: str) -> Policy:
@@ -120,43 +241,68 @@ def with_notify_rules(policy: Policy, mediation: Mediation, arch: str) -> Policy
     rules = notify_rules(mediation, arch)
     if not rules:
         return policy
-    return policy.model_copy(update={"syscalls": (*policy.syscalls, *rules)})
+    updated: Policy = policy.model_copy(update={"syscalls": (*policy.syscalls, *rules)})
+    return updated
 
 
 def notify_statements(mediation: Mediation, arch: str) -> str:
     """The same rules as policy-language text, for ``compile_profile(flags=...)``."""
+    symbols = {"eq": "==", "ne": "!="}
     lines = []
-    for rule in notify_rules(mediation, arch):
-        text = f"syscall {rule.names[0]} notify"
+    for rule in _on(arch, rules_for(mediation)):
         tests = []
-        for condition in rule.conditions:
-            if condition.op is ArgOp.MASKED_EQ:
-                tests.append(f"arg{condition.index} & {condition.mask:#x} == {condition.value:#x}")
+        for arg, op, value, mask in rule.conditions:
+            if op == "masked_eq":
+                tests.append(f"arg{arg} & {mask:#x} == {value:#x}")
             else:
-                symbol = {ArgOp.EQ: "==", ArgOp.NE: "!="}[condition.op]
-                tests.append(f"arg{condition.index} {symbol} {condition.value:#x}")
-        if tests:
-            text += " if " + " and ".join(tests)
-        lines.append(text)
+                tests.append(f"arg{arg} {symbols[op]} {value:#x}")
+        condition = " if " + " and ".join(tests) if tests else ""
+        lines.append(f"syscall {rule.name} notify{condition}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def notify_filter(mediation: Mediation, arch: str) -> bytes:
-    """A filter of its own holding only the ``notify`` rules (raw ``sock_filter[]`` bytes).
+#: Every combination of families, for the precompiled table.
+ALL_MEDIATIONS = tuple(
+    Mediation(opens, sockets, metadata)
+    for opens in (False, True)
+    for sockets in (False, True)
+    for metadata in (False, True)
+    if opens or sockets or metadata
+)
 
-    ``nono run`` installs it as a second filter, with the listener, after the bundle's own
-    filter: seccomp runs every installed filter and keeps the strictest action, so the
-    bundle's denies still beat ``notify``, and the bundle needs no recompiling to be
-    supervised. Empty bytes when nothing is mediated.
-    """
+
+def generated_table() -> str:
+    """The source of :mod:`notify_filters`: every program and the mediated calls' numbers."""
     import base64
 
-    from nonoc.backends import seccomp
-    from nonoc.backends.host import HostFacts
+    from nonoc.backends.seccomp import tables
+    from nonoc.runtime.supervisor.syscalls import mediated_names
 
-    rules = notify_rules(mediation, arch)
-    if not rules:
-        return b""
-    policy = Policy(name="nono-supervisor", target="linux", syscalls=rules)
-    artifact, _ = seccomp.lower(policy, HostFacts(target="linux", arch=arch))
-    return base64.b64decode(str(artifact["program"]))
+    lines = [
+        '"""Precompiled notify-only filters and the numbers of the mediated calls, per arch.',
+        "",
+        "Generated by ``nonoc.runtime.supervisor.lowering.generated_table()``; do not edit.",
+        "tests/runtime/supervisor/test_supervisor_units.py fails when it is out of date.",
+        '"""',
+        "",
+        "PROGRAMS: dict[str, dict[str, str]] = {",
+    ]
+    for arch in tables.ARCHES:
+        lines.append(f'    "{arch}": {{')
+        for mediation in ALL_MEDIATIONS:
+            program = base64.b64encode(compile_notify_filter(mediation, arch)).decode()
+            lines.append(f'        "{mediation.key}": (')
+            lines.extend(f'            "{program[i : i + 80]}"' for i in range(0, len(program), 80))
+            lines.append("        ),")
+        lines.append("    },")
+    lines.append("}")
+    lines.append("")
+    lines.append("NAMES: dict[str, dict[int, str]] = {")
+    for arch in tables.ARCHES:
+        table = tables.load(arch)
+        found = {call.nr: call.name for name in mediated_names() if (call := table.lookup(name))}
+        lines.append(f'    "{arch}": {{')
+        lines.extend(f'        {nr}: "{found[nr]}",' for nr in sorted(found))
+        lines.append("    },")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

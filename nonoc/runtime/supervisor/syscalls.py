@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 #: Opens that may be widened by a question (``--supervised``).
 OPEN_CALLS = ("open", "openat", "openat2", "creat")
 #: Calls that can reach a pathname unix socket: connect, and sends carrying an address.
@@ -40,16 +38,24 @@ FS_IOC_FSSETXATTR = 0x401C5820
 METADATA_IOCTLS = (FS_IOC_SETFLAGS, FS_IOC32_SETFLAGS, FS_IOC_FSSETXATTR)
 
 
-@cache
-def syscall_names(arch: str | None = None) -> dict[int, str]:
-    """Number → name of every mediated call that exists on ``arch`` (default: this machine)."""
-    from nonoc.backends.seccomp import tables
-    from nonoc.launch.seccomp import native_arch
+def mediated_names() -> tuple[str, ...]:
+    """Every call any family mediates."""
+    return (*OPEN_CALLS, *SOCKET_CALLS, *METADATA_CALLS, "ioctl")
 
-    table = tables.load(arch or native_arch())
-    names: dict[int, str] = {}
-    for name in (*OPEN_CALLS, *SOCKET_CALLS, *METADATA_CALLS, "ioctl"):
-        call = table.lookup(name)
-        if call is not None:
-            names[call.nr] = name
-    return names
+
+def syscall_names(arch: str | None = None) -> dict[int, str]:
+    """Number → name of every mediated call that exists on ``arch`` (default: this machine).
+
+    From the precompiled table (:mod:`notify_filters`) when it has the architecture: the
+    seccomp backend's tables come with the whole backend, ~100 ms to import.
+    """
+    from nonoc.launch.seccomp import native_arch
+    from nonoc.runtime.supervisor.notify_filters import NAMES
+
+    arch = arch or native_arch()
+    if arch in NAMES:
+        return dict(NAMES[arch])
+    from nonoc.backends.seccomp import tables
+
+    table = tables.load(arch)
+    return {call.nr: name for name in mediated_names() if (call := table.lookup(name))}

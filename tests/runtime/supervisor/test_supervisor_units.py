@@ -21,7 +21,10 @@ from nonoc.runtime.supervisor import memory, notif, walk
 from nonoc.runtime.supervisor.answers import Answer, FileAnswers, Question, glob_pattern
 from nonoc.runtime.supervisor.grants import GrantTable
 from nonoc.runtime.supervisor.lowering import (
+    ALL_MEDIATIONS,
     Mediation,
+    compile_notify_filter,
+    generated_table,
     mediation_for,
     notify_filter,
     notify_rules,
@@ -263,6 +266,32 @@ def test_a_policy_deny_beats_notify() -> None:
     )
     data = interp.SeccompData(_nr(tables.load(arch), "openat"), notif.AUDIT_ARCH[arch], (0,) * 6)
     assert interp.run(program, data).ret & bpf.RET_ACTION_FULL == bpf.RET_ERRNO
+
+
+def test_the_precompiled_filters_are_up_to_date() -> None:
+    from nonoc.runtime.supervisor import notify_filters
+
+    shipped = Path(notify_filters.__file__).read_text()
+    assert shipped == generated_table(), (
+        "nonoc/runtime/supervisor/notify_filters.py is stale: regenerate it with "
+        "python -c 'from nonoc.runtime.supervisor.lowering import generated_table as g; "
+        'open("nonoc/runtime/supervisor/notify_filters.py", "w").write(g())\''
+    )
+
+
+@pytest.mark.parametrize("arch", tables.ARCHES)
+def test_the_own_filter_is_what_the_backend_makes_of_the_same_rules(arch: str) -> None:
+    import base64
+
+    from nonoc.backends import seccomp
+    from nonoc.backends.host import HostFacts
+    from nonoc.ir import Policy
+
+    for mediation in ALL_MEDIATIONS:
+        policy = Policy(name="n", target="linux", syscalls=notify_rules(mediation, arch))
+        artifact, _ = seccomp.lower(policy, HostFacts(target="linux", arch=arch))
+        assert compile_notify_filter(mediation, arch) == base64.b64decode(str(artifact["program"]))
+        assert notify_filter(mediation, arch) == compile_notify_filter(mediation, arch)
 
 
 def test_notify_filter_is_a_valid_program_of_its_own() -> None:
