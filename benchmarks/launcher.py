@@ -18,6 +18,7 @@ child's own peak, the figure ``getrusage(RUSAGE_CHILDREN)`` gives in a parent wi
 child. For ``nono exec`` the peak includes the Python launcher before its ``execve``.
 
 Usage: python benchmarks/launcher.py [--runs N] [--bundle PATH] [--breakdown] [--landlock-only]
+       [--also LABEL=TREE ...]
 Without ``--bundle`` a small profile is compiled with ``nonoc compile`` in a scratch
 config/cache directory (the launcher then verifies the signature fully once and uses its
 verification memo afterwards, as it does for a user). The first runs of each command are
@@ -58,7 +59,7 @@ from nonoc.launch import cli, apply
 mark("nonoc.launch.cli, apply, landlock, libc (_ctypes)")
 from nonoc.launch import verify
 mark("nonoc.launch.verify (jsondata, binascii, _blake2)")
-payload = verify.load_verified(sys.argv[1])
+payload = verify.load_verified(sys.argv[1], defer_provenance=True)
 mark("load_verified (memo hit)")
 linux = payload["linux"]
 env = apply.child_environment(linux.get("launch") or {}, __import__("os").environ)
@@ -128,20 +129,22 @@ class Row:
         self.peak = statistics.median(peaks) if peaks else None
 
 
-def measure(commands: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, Row]:
-    """Run every command ``runs`` times, interleaved, then measure peak RSS."""
+def measure(
+    commands: dict[str, list[str]], envs: dict[str, dict[str, str]], runs: int
+) -> dict[str, Row]:
+    """Run every command ``runs`` times, interleaved (each with its env), then peak RSS."""
     walls: dict[str, list[float]] = {name: [] for name in commands}
     cpus: dict[str, list[float]] = {name: [] for name in commands}
     peaks: dict[str, list[int]] = {name: [] for name in commands}
     for index in range(runs + WARMUP):
         for name, argv in commands.items():
-            wall, cpu = spawn(argv, env)
+            wall, cpu = spawn(argv, envs[name])
             if index >= WARMUP:
                 walls[name].append(wall)
                 cpus[name].append(cpu)
     for _ in range(min(runs, 10)):
         for name, argv in commands.items():
-            peak = peak_rss(argv, env)
+            peak = peak_rss(argv, envs[name])
             if peak is not None:
                 peaks[name].append(peak)
     return {name: Row(walls[name], cpus[name], peaks[name]) for name in commands}
@@ -176,7 +179,9 @@ def build_bundle(workdir: Path, env: dict[str, str], *, landlock_only: bool = Fa
             "import sys\n"
             "from nonoc.backends import landlock\n"
             "from nonoc.compile import compile_profile\n"
-            "data = compile_profile(sys.argv[1], 'linux', backends=[landlock], use_cache=False).data\n"
+            "data = compile_profile(\n"
+            "    sys.argv[1], 'linux', backends=[landlock], use_cache=False\n"
+            ").data\n"
             "open(sys.argv[2], 'wb').write(data)\n"
         )
         subprocess.run(
@@ -205,6 +210,14 @@ def main() -> int:
     parser.add_argument(
         "--landlock-only", action="store_true", help="compile the bundle without a seccomp filter"
     )
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="LABEL=TREE",
+        help="also time nono exec running the nonoc package in source tree TREE (put first on "
+        "PYTHONPATH, e.g. a `git archive` of an older commit), interleaved with the others",
+    )
     args = parser.parse_args()
 
     python = sys.executable
@@ -225,8 +238,17 @@ def main() -> int:
             "python -c pass": [python, "-c", "pass"],
             "nono exec BUNDLE -- /bin/true": [nono, "exec", str(bundle), "--", true],
         }
+        envs = {name: env for name in commands}
+        for also in args.also:
+            label, _, tree = also.partition("=")
+            name = f"nono exec ({label})"
+            commands[name] = commands["nono exec BUNDLE -- /bin/true"]
+            # Its own cache: launchers of another version keep their verification memo in
+            # another form, and two of them sharing one would each miss every time.
+            envs[name] = dict(env, PYTHONPATH=str(Path(tree).resolve()))
+            envs[name]["XDG_CACHE_HOME"] = f"{scratch}/cache-{label}"
         load_before = os.getloadavg()[0]
-        rows = measure(commands, env, args.runs)
+        rows = measure(commands, envs, args.runs)
         load_after = os.getloadavg()[0]
         stages = breakdown(python, bundle, env, args.runs) if args.breakdown else {}
 
@@ -245,6 +267,7 @@ def main() -> int:
     )
     for name, row in rows.items():
         shown = f"{row.peak:12.0f}" if row.peak is not None else f"{'(no time)':>12}"
+        name = name if len(name) <= 30 else name[:29] + "…"
         spread = f"{row.q1:.2f}..{row.q3:.2f}"
         print(f"{name:30} {row.wall:9.2f} {spread:>13} {row.fastest:7.2f} {row.cpu:7.2f} {shown}")
 
@@ -271,6 +294,15 @@ def main() -> int:
         f"CPU time: {added_cpu:.2f} ms = {added_cpu / python_row.cpu:.0%}"
     )
     print(f"peak memory {memory:+.0%} against python -c pass (target <= +20%)")
+    for name, row in rows.items():
+        if name.startswith("nono exec ("):
+            extra = row.wall - python_row.wall - true.wall
+            extra_cpu = row.cpu - python_row.cpu - true.cpu
+            print(
+                f"{name} adds {extra:.2f} ms = {extra / python_row.wall:.0%} (CPU "
+                f"{extra_cpu / python_row.cpu:.0%}), peak memory "
+                f"{(row.peak or 0) / (python_row.peak or 1) - 1:+.0%}"
+            )
     return 0 if ratio <= 0.5 and memory <= 0.2 else 1
 
 
