@@ -24,6 +24,7 @@ from profile_helpers import (
     home_denies,
     private_root,
     require_tools,
+    system_python,
 )
 
 pytestmark = pytest.mark.kernel
@@ -227,3 +228,23 @@ def test_git_works_in_the_project(
     assert "first" in done.stdout
     if profile != "default":
         assert done.stdout.split()[-1] == "2"
+
+
+@pytest.mark.parametrize("profile", ["claude-code", "python-dev"])
+def test_python_venv_with_pip_in_the_project(
+    profile: str, live: tuple[Sandbox, dict[str, Path], list[Path]]
+) -> None:
+    """`python3 -m venv` runs pip offline (ensurepip): pip reads the distribution's files."""
+    python = system_python()
+    sandbox, bundles, _ = live
+    probe = subprocess.run(
+        [python, "-c", "import ensurepip, venv"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip("the system python3 has no venv/ensurepip module")
+    target = sandbox.work / f"venv-{profile}"
+    done = sandbox.exec(bundles[profile], [python, "-m", "venv", str(target)], timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pip = sandbox.exec(bundles[profile], [str(target / "bin" / "python"), "-m", "pip", "--version"])
+    assert pip.returncode == 0, pip.stderr
+    assert str(target) in pip.stdout
