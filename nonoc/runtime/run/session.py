@@ -6,6 +6,7 @@ Order of work::
     hooks: before_spawn(launch)   # may add env, a Landlock connect port, take snapshots…
     fork
       child:  default signal dispositions, the caller's signal mask back,
+              hooks: in_child(launch)   # e.g. enter a private network namespace
               nonoc.launch.apply.apply_payload(payload, argv, environ)  # Landlock, seccomp, execve
               (only returns on failure: 127 not found, 126 cannot apply, 1 nono's error)
       parent: hooks: after_spawn(launch, pid); forward signals until the child exits
@@ -133,6 +134,13 @@ class Hook:
     def before_spawn(self, launch: Launch) -> None:
         """Prepare; raising ``NonoError`` stops the run before the fork."""
 
+    def in_child(self, launch: Launch) -> None:
+        """In the forked child, before the sandbox is applied (e.g. enter a namespace).
+
+        Only what was imported before the fork may be used. Raising stops the child: an
+        ``OSError`` is reported as "cannot apply the sandbox" (exit 126).
+        """
+
     def after_spawn(self, launch: Launch) -> None:
         """The child exists (``launch.pid``); start serving it."""
 
@@ -160,7 +168,7 @@ def run_child(launch: Launch, hooks: Sequence[Hook] = ()) -> int:
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _child(launch, previous)  # never returns
+            _child(launch, previous, started)  # never returns
         launch.pid = pid
         for hook in started:
             hook.after_spawn(launch)
@@ -216,7 +224,7 @@ def preload(payload: dict[str, Any]) -> None:
         from nonoc.launch import seccomp  # noqa: F401
 
 
-def _child(launch: Launch, mask: Any) -> None:
+def _child(launch: Launch, mask: Any, hooks: Sequence[Hook] = ()) -> None:
     """In the forked child: sandbox this process and exec the command; never returns."""
     code = 1
     # A stream of its own on descriptor 2: sys.stderr's lock may be held by a thread that
@@ -226,6 +234,10 @@ def _child(launch: Launch, mask: Any) -> None:
         for signum in FORWARDED:
             signal.signal(signum, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for hook in hooks:
+            in_child = getattr(hook, "in_child", None)  # hooks need not subclass Hook
+            if in_child is not None:
+                in_child(launch)
         code = exec_payload(launch.payload, launch.argv, launch.environ, err=err)
     except BaseException as exc:  # noqa: BLE001 - the child reports and exits, whatever it was
         code = report_failure(exc, err)
