@@ -151,7 +151,7 @@ def _policy_file(
         ctx.groups |= {as_name(f"network_{name}") for name in profiles}
     else:
         ctx.profiles = {as_name(name) for name in chosen}
-    denies = required_denies(ctx, groups) if kind == "policy" else {"linux": {}, "macos": {}}
+    denies = required_denies(groups) if kind == "policy" else {"linux": {}, "macos": {}}
     for key, value, where in items(ctx, data, ()):
         if key == "meta":
             facts = [f"{k} {v}" for k, v in value.items()] if isinstance(value, dict) else []

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from nonoc.importer.context import Context, JsonPath, items
-from nonoc.importer.grants import Holdback, emit_denies, emit_grants
+from nonoc.importer.grants import Holdback, covered_by, emit_denies, emit_grants
 from nonoc.importer.writer import Block, as_name, is_name, quote
 from nonoc.paths import normalize
 
@@ -36,7 +36,7 @@ def group_name(ctx: Context, name: str, path: JsonPath) -> str:
     return fixed
 
 
-def required_denies(ctx: Context, groups: dict[str, Any]) -> dict[str, dict[str, str]]:
+def required_denies(groups: dict[str, Any]) -> dict[str, dict[str, str]]:
     """Per platform, ``{normalised deny path: group}`` of the required groups.
 
     In nono's JSON a grant in an ordinary group can open a path that a required group
@@ -95,7 +95,7 @@ def group_block(
         header += f" {quote(description)}"
     outer = parent.child(header)
     body = outer.child(f"on {platform}") if platform else outer
-    holdback = None if required else _holdback(name, platform, denies)
+    holdback = None if required else _holdback(platform, denies)
     hosts: list[str] = []
     for key, value, where in items(ctx, data, path):
         if key in ("description", "required", "platform"):
@@ -146,10 +146,8 @@ def network_profile_block(
             ctx.unknown(where, block)
 
 
-def _holdback(group: str, platform: str | None, denies: dict[str, dict[str, str]]) -> Holdback:
-    """Grants of ``group`` that a required group denies are held back (see ``required_denies``)."""
-    from nonoc.importer.grants import covered_by
-
+def _holdback(platform: str | None, denies: dict[str, dict[str, str]]) -> Holdback:
+    """Grants that a required group denies are held back (see ``required_denies``)."""
     targets = [platform] if platform else list(PLATFORMS)
 
     def check(text: str) -> str | None:
