@@ -58,7 +58,7 @@ mark("nonoc.cli.nono (what the entry script imports)")
 from nonoc.launch import cli, apply
 mark("nonoc.launch.cli, apply, landlock, libc (_ctypes)")
 from nonoc.launch import verify
-mark("nonoc.launch.verify (jsondata, binascii, _blake2)")
+mark("nonoc.launch.verify, memo, rights (_blake2)")
 payload = verify.load_verified(sys.argv[1], defer_provenance=True)
 mark("load_verified (memo hit)")
 linux = payload["linux"]
@@ -67,7 +67,7 @@ command = apply.find_command("/bin/true", env)
 from nonoc.launch import compat, plan
 mark("nonoc.launch.plan, compat, rights, hostpaths, denies, nonoc.paths")
 built = plan.build(linux["landlock"], apply.linux_provenance(payload))
-mark("plan.build (rights, paths, denies, ABI)")
+mark("plan.build (ABI, paths, denies)")
 seccomp_artifact = linux.get("seccomp")
 if seccomp_artifact:
     from nonoc.launch import seccomp
