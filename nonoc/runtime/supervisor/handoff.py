@@ -21,6 +21,7 @@ import errno
 import os
 import select
 import struct
+import threading
 
 from nonoc.launch import seccomp as filters
 
@@ -110,22 +111,61 @@ def take_fd(pid: int, number: int) -> int:
     ``pid`` is what a notification names: the *thread*. ``pidfd_open`` takes only a
     process's leader before Linux 6.9 (``PIDFD_THREAD``), so a thread other than the leader
     is named through its thread group, whose descriptor table threads share.
+
+    Pidfds are kept (a few hundred at most): a pidfd names one task for good, so one kept
+    past its task's end answers ESRCH, never another task's descriptors, and is replaced.
     """
+    with _pidfds_lock:  # held across the call: a kept pidfd is never closed while in use
+        pidfd = _pidfds.get(pid)
+        if pidfd is not None:
+            try:
+                return pidfd_getfd(pidfd, number)
+            except OSError as exc:
+                if exc.errno != errno.ESRCH:
+                    raise
+                del _pidfds[pid]
+                os.close(pidfd)
+    pidfd = _open_pidfd(pid)
     try:
-        pidfd = os.pidfd_open(pid)
+        fd = pidfd_getfd(pidfd, number)
+    except BaseException:
+        os.close(pidfd)
+        raise
+    with _pidfds_lock:
+        if pid in _pidfds:
+            os.close(pidfd)  # another thread kept one meanwhile
+        else:
+            if len(_pidfds) >= _PIDFDS_KEPT:
+                os.close(_pidfds.pop(next(iter(_pidfds))))
+            _pidfds[pid] = pidfd
+    return fd
+
+
+_pidfds: dict[int, int] = {}
+_pidfds_lock = threading.Lock()
+_PIDFDS_KEPT = 256
+
+
+def forget_pidfds() -> None:
+    """Close every kept pidfd (a supervisor stopping: its processes are gone)."""
+    with _pidfds_lock:
+        for pidfd in _pidfds.values():
+            os.close(pidfd)
+        _pidfds.clear()
+
+
+def _open_pidfd(pid: int) -> int:
+    try:
+        return os.pidfd_open(pid)
     except ProcessLookupError:
         raise OSError(errno.ESRCH, "no such process") from None
     except OSError as exc:
         if exc.errno not in (errno.EINVAL, errno.ENOENT):  # what kernels say for a non-leader
             raise
-        try:
-            pidfd = os.pidfd_open(pid, PIDFD_THREAD)
-        except OSError:
-            pidfd = os.pidfd_open(thread_group(pid))
     try:
-        return pidfd_getfd(pidfd, number)
-    finally:
-        os.close(pidfd)
+        return os.pidfd_open(pid, PIDFD_THREAD)
+    except OSError:
+        return os.pidfd_open(thread_group(pid))
 
 
 def thread_group(tid: int) -> int:

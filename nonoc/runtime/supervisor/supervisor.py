@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from nonoc.runtime.supervisor import opens
+from nonoc.runtime.supervisor import handoff, opens
 from nonoc.runtime.supervisor.answers import AnswerSource, Question
 from nonoc.runtime.supervisor.grants import GrantTable
 from nonoc.runtime.supervisor.memo import DecisionMemory, RateLimit
@@ -114,6 +114,7 @@ class Supervisor:
             thread.join(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._net_pool.shutdown(wait=False, cancel_futures=True)
+        handoff.forget_pidfds()
         self.listener.close()
 
     def wait(self, timeout: float | None = None) -> bool:
