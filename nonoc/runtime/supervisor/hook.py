@@ -138,9 +138,10 @@ class SupervisorHook(Hook):
             from nonoc.runtime.supervisor.prompt import SandboxFreezer, TerminalPrompter
             from nonoc.runtime.supervisor.supervisor import Supervisor
 
-            listener = handoff.receive_listener(launch.pid, self._parent_channel)
-            # Built now, not before the fork: other hooks may have added rules (the proxy's port).
+            # Built now, not before the fork (other hooks may have added rules: the proxy's
+            # port), and before taking the listener: the child is busy sandboxing itself.
             grants = GrantTable.from_payload(launch.payload, environ=launch.environ)
+            listener = handoff.receive_listener(launch.pid, self._parent_channel)
             answers = self.answers
             if answers is None and self.mediation.opens:
                 freeze = SandboxFreezer(launch.pid).frozen
