@@ -21,8 +21,8 @@ from nonoc import ir
 from nonoc.errors import Diagnostic, NonoError, Span
 from nonoc.lint import broad, enforce, groups, missing, shadow, syscalls
 from nonoc.lint.findings import RULES, Finding, finding, related_spans
-from nonoc.lint.parses import parse, shared_parses
 from nonoc.lint.subject import Subject, resolve_group, resolve_profile
+from nonoc.resolve.parsed import parse_file
 from nonoc.resolve.sources import LoadedFile, SourceSet, display_name
 from nonoc.syntax import ast
 
@@ -50,21 +50,22 @@ class Report:
 def check_files(files: Sequence[str], *, disabled: Iterable[str] = ()) -> Report:
     """Check ``files`` (paths of ``.nono`` files); ``disabled`` rule ids are not reported."""
     run = _Run([display_name(Path(f)) or f for f in files])
-    with shared_parses():
-        shared = SourceSet()
-        loaded: list[LoadedFile] = []
-        for path in files:
-            file = run.load(shared, path)
-            if file is None:
-                continue
-            loaded.append(file)
-            for profile in file.syntax.profiles:
-                for target in TARGETS:
-                    run.profile(path, profile, target)
-            for group in file.syntax.groups:
-                for target in TARGETS:
-                    run.group(shared, file, group, target)
-        run.add(groups.check(shared, loaded))
+    # Every profile resolution reads the standard library again; the front end parses each
+    # distinct file content once per process (nonoc.resolve.parsed), so that costs no parse.
+    shared = SourceSet()
+    loaded: list[LoadedFile] = []
+    for path in files:
+        file = run.load(shared, path)
+        if file is None:
+            continue
+        loaded.append(file)
+        for profile in file.syntax.profiles:
+            for target in TARGETS:
+                run.profile(path, profile, target)
+        for group in file.syntax.groups:
+            for target in TARGETS:
+                run.group(shared, file, group, target)
+    run.add(groups.check(shared, loaded))
     skip = set(disabled)
     kept = [f for f in run.merged() if f.rule not in skip and run.reportable(f)]
     return Report(list(files), sorted(kept, key=Finding.sort_key))
@@ -88,8 +89,9 @@ class _Run:
         """Parse ``path`` (and its imports) into ``shared``; None after reporting an error."""
         display = display_name(Path(path)) or path
         try:
-            text = Path(path).read_text(encoding="utf-8")
-            parse(text, display)
+            # Read and keyed as SourceSet.load_path does, so its parse is this one.
+            text = Path(path).read_bytes().decode("utf-8")
+            parse_file(text, display, str(Path(path).resolve()))
         except (OSError, UnicodeDecodeError) as exc:
             self.add([finding("syntax-error", f"cannot read {display}: {exc}", Span(display))])
             return None

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nonoc.errors import NonoError, Span, did_you_mean
+from nonoc.resolve.parsed import parse_file
 from nonoc.resources import data_dir
 from nonoc.syntax import ast
-from nonoc.syntax.parser import parse
 
 Definition = ast.GroupDef | ast.ProfileDef
 
@@ -128,8 +128,10 @@ class SourceSet:
         return self._add(key, filename, path, text, text.encode("utf-8"))
 
     def _add(self, key: str, display: str, path: Path, text: str, data: bytes) -> LoadedFile:
-        syntax = parse(text, display)
-        loaded = LoadedFile(display, path, syntax, hashlib.sha256(data).hexdigest())
+        sha256 = hashlib.sha256(data).hexdigest()
+        # Parsed once per process for each distinct content (see nonoc.resolve.parsed).
+        syntax = parse_file(text, display, key, sha256)
+        loaded = LoadedFile(display, path, syntax, sha256)
         self.files[key] = loaded
         self._define_own(loaded)
         for imp in syntax.imports:

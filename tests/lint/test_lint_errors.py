@@ -149,10 +149,23 @@ def test_no_policy_files_is_a_usage_error() -> None:
         policy_files(["missing.nono"])
 
 
-def test_the_front_ends_parse_is_restored_after_a_check() -> None:
-    from nonoc.resolve import sources
+def test_a_check_parses_each_file_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The front end's own cache serves every resolution of the check: the checked file and
+    # the standard library are parsed once, however many profiles and targets read them.
+    from collections import Counter
+
+    from nonoc.resolve import parsed
     from nonoc.syntax import parser
 
-    write("p.nono", "profile p {\n  raed\n}\n")
+    parsed.clear()
+    counts: Counter[str] = Counter()
+
+    def counting(text: str, filename: str):  # type: ignore[no-untyped-def]
+        counts[filename] += 1
+        return parser.parse(text, filename)
+
+    monkeypatch.setattr(parsed, "parse", counting)
+    write("p.nono", 'group g {\n  read "/x"\n}\nprofile a {\n  use g\n}\nprofile b {\n  use g\n}\n')
     check("p.nono")
-    assert getattr(sources, "parse") is parser.parse  # noqa: B009
+    assert counts["p.nono"] == 1
+    assert counts and set(counts.values()) == {1}
