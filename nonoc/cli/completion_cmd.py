@@ -181,8 +181,8 @@ def zsh() -> str:
             action = ":command:_command_names -e"
         elif flag.metavar == "NAME":
             action = ":variable:_parameters -g '*export*'"
-        else:
-            action = f":{flag.metavar.lower()}:"
+        else:  # one ``:word:`` per value (``--env-credential-map REF VAR`` takes two)
+            action = "".join(f":{word.lower()}:" for word in flag.metavar.split())
         for name in names:
             specs.append(f"        {_single(f'{repeat}{name}[{help}]{action}')} \\")
     return f"""\

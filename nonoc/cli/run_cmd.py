@@ -52,7 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 request = RunRequest()
                 namespace.request = request
             flag = BY_OPTION[option_string or self.option_strings[0]]
-            record(request, flag, "" if values is None or values == [] else str(values))
+            if isinstance(values, list):  # a two-word value (``REF VAR``)
+                values = " ".join(map(str, values))
+            record(request, flag, "" if values is None or values == "" else str(values))
 
     parser.allow_abbrev = False  # the hand parser of the fast path takes whole options only
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -62,6 +64,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if flag.metavar is None:
             parser.add_argument(
                 *names, action=Record, nargs=0, help=flag.help, dest="_" + flag.dest
+            )
+        elif " " in flag.metavar:
+            words = tuple(flag.metavar.split())
+            parser.add_argument(
+                *names,
+                action=Record,
+                nargs=len(words),
+                metavar=words,
+                help=flag.help,
+                dest="_" + flag.dest,
             )
         else:
             parser.add_argument(

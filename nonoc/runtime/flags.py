@@ -120,6 +120,13 @@ FLAGS: tuple[Flag, ...] = (
         "port connect {}",
     ),
     Flag(
+        "--proxy-allow",
+        "hosts",
+        "HOST",
+        "network through nono's proxy, to HOST (a name or *.suffix) among others allowed",
+        "network proxy {{ allow {} }}",
+    ),
+    Flag(
         "--allow-command",
         "commands",
         "CMD",
@@ -166,6 +173,26 @@ FLAGS: tuple[Flag, ...] = (
         "FILE",
         "check instruction files against this trust policy (instead of the user's)",
         path=True,
+    ),
+    # The proxy and credentials (nonoc.runtime.run.proxy_hook): kept in ``session`` too.
+    Flag(
+        "--proxy-credential",
+        "session",
+        "ROUTE",
+        "serve credential ROUTE (openai, anthropic, gemini, github, or the profile's)",
+    ),
+    Flag("--env-credential", "session", "NAME", "set keyring secret NAME in the environment"),
+    Flag(
+        "--env-credential-map",
+        "session",
+        "REF VAR",
+        "set secret REF (keyring://, env://, file://) as variable VAR",
+    ),
+    Flag(
+        "--net-private",
+        "session",
+        None,
+        "with the proxy: a private network namespace where only the proxy answers",
     ),
     Flag("-v", "verbose", None, "print the account on stderr, then run (also --verbose)"),
 )
@@ -233,12 +260,14 @@ def parse(argv: Sequence[str], *, prog: str = "nono run") -> RunRequest | None:
             if eq:
                 raise UsageError(f"{prog}: {option} takes no value")
             value = ""
-        elif eq:
-            value = inline
-        elif words and words[0] != "--":
-            value = words.pop(0)
         else:
-            raise UsageError(f"{prog}: {option} needs a value ({flag.metavar})")
+            # A flag whose metavar is two words (``REF VAR``) takes two; kept space-joined.
+            values = [inline] if eq else []
+            while len(values) < len(flag.metavar.split()):
+                if not words or words[0] == "--":
+                    raise UsageError(f"{prog}: {option} needs a value ({flag.metavar})")
+                values.append(words.pop(0))
+            value = " ".join(values)
         record(request, flag, value)
     request.command = words
     return request
@@ -278,6 +307,8 @@ def statements(request: RunRequest, *, cwd: str | None = None) -> list[tuple[str
             pairs.append((label, flag.statement.format(port(option, value))))
         elif flag.dest == "commands":
             pairs.append((label, flag.statement.format(quote(command_name(option, value)))))
+        elif flag.dest == "hosts":
+            pairs.append((label, flag.statement.format(quote(host_pattern(option, value)))))
         else:
             pairs.append((label, flag.statement.format(quote(env_name(option, value)))))
     return pairs
@@ -316,6 +347,17 @@ def command_name(option: str, raw: str) -> str:
     return name
 
 
+def host_pattern(option: str, raw: str) -> str:
+    """A proxy allowlist entry: a host name, an address, or ``*.suffix`` (lowercase)."""
+    text = raw.strip().lower().rstrip(".")
+    if "://" in text or "/" in text:
+        raise UsageError(f"{option} {raw}: give a host name (api.example.com), not a URL")
+    bad = not text or any(c.isspace() or c in '"\\\0' for c in text)
+    if bad or "*" in text.removeprefix("*."):
+        raise UsageError(f"{option} {raw!r}: not a host name or *.suffix pattern")
+    return text
+
+
 def env_name(option: str, raw: str) -> str:
     """An environment variable's name."""
     if (
@@ -343,6 +385,9 @@ def _check_contradictions(policy: Sequence[tuple[str, str]]) -> None:
     options = {option for option, _ in policy}
     if {"--net-block", "--net-allow"} <= options:
         raise UsageError("--net-block and --net-allow contradict each other; choose one")
+    for other in ("--net-block", "--net-allow"):
+        if {"--proxy-allow", other} <= options:
+            raise UsageError(f"--proxy-allow and {other} contradict each other; choose one")
     allowed = {command_name(o, v) for o, v in policy if o == "--allow-command"}
     blocked = {command_name(o, v) for o, v in policy if o == "--block-command"}
     both = sorted(allowed & blocked)

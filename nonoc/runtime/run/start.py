@@ -94,7 +94,8 @@ def parent_hooks(request: RunRequest, payload: Mapping[str, Any]) -> list[Any]:
     """The hooks ``nono run``'s parent runs around the child, chosen from the flags and payload.
 
     The one place where later work is switched on (``session`` describes each hook point):
-    the proxy when ``payload["linux"]["launch"]["network"] == "proxy"``; the supervisor
+    the proxy (``proxy_hook.network_hooks``: network ``proxy``, ``--proxy-credential``) and
+    env-mode credentials, after the others so that the audit session is open; the supervisor
     (``nonoc.runtime.supervisor.hook.SupervisorHook``) when mediation is asked for; audit,
     instruction-file trust and rollback (``nonoc.runtime.run.hooks``), in that order: audit
     first so it closes last. Audit sinks for later hooks: ``audit.network_event`` (the
@@ -107,6 +108,10 @@ def parent_hooks(request: RunRequest, payload: Mapping[str, Any]) -> list[Any]:
     audit = audit_hook(options, payload)
     hooks: list[Any] = [audit] if audit is not None else []
     hooks += [h for h in (trust_hook(options, audit), rollback_hook(options, payload, audit)) if h]
+    from nonoc.runtime.run.proxy_hook import network_hooks
+
+    sink = audit.network_event if audit is not None else None
+    hooks += network_hooks(request.session, payload, verbose=request.verbose, on_event=sink)
     return hooks
 
 
