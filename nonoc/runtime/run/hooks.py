@@ -130,7 +130,9 @@ def rollback_hook(
     for note in notes:
         out.write(f"nono: note: {note}\n")
     if not roots:
-        out.write("nono: warning: rollback: no writable tree of yours to snapshot; nothing to undo\n")
+        out.write(
+            "nono: warning: rollback: no writable tree of yours to snapshot; nothing to undo\n"
+        )
         return None
     from nonoc.runtime.rollback import RollbackHook, RollbackOptions, include_patterns
 

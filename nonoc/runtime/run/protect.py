@@ -6,21 +6,24 @@ verified them in this working tree. So the run's private copy of the payload is 
 this host, before the fork, the way the launcher keeps a deny inside a granted tree
 (``nonoc.launch.denies``), but taking away only what reaches the file:
 
-- a **file grant** on a protected file loses ``WRITE_FILE`` and ``TRUNCATE``;
+- a **file grant** on a protected file keeps only its reads (``READ``);
 - a **tree grant** above a protected file is *split*. Landlock rights only add up down a
   tree: a right granted on a directory reaches every file beneath it, and a rule on the
-  file cannot take it back. So the tree's own rule keeps its rights less ``WRITE_FILE``,
-  ``TRUNCATE`` (the file's content), ``REMOVE_FILE`` (unlinking it, renaming it away or
-  another file over it) and ``REMOVE_DIR`` (renaming a directory on the way); and each entry
-  *beside* the way down to the protected file gets the tree's full rights in a rule of its
-  own (directories as trees, files with the rights a file can carry, symbolic links none:
-  a link's target was never covered through it). The protected file keeps its reads.
+  file cannot take it back. So the tree's own rule keeps only its reads (``READ``:
+  reading and listing, executing), which is what the protected file and the directories
+  on the way down to it get; and each entry *beside* the way gets the tree's full rights
+  in a rule of its own (directories as trees, files with the rights a file can carry,
+  symbolic links none: a link's target was never covered through it).
 
-The cost is the same kind as a deny's split, smaller: in the directories on the way down
-(usually just the working directory's top), files can still be created, but not written,
-and nothing there can be deleted or renamed; everything that already existed beside them
-keeps its rights. Hard links made from a protected file into a writable place are refused
-by Landlock itself (a link may not gain rights), and a second name the file already had is
+The cost is the same kind as a deny's split, smaller: the directories on the way down
+(usually just the working directory's top) become read-only — nothing can be created,
+deleted or renamed directly in them, while they can still be listed and read — and
+everything that already existed beside the way keeps its rights (so ``src/`` and the other
+files at the top stay writable). Taking away only the rights that reach the file
+(``WRITE_FILE``, ``TRUNCATE``, ``REMOVE_FILE``) would leave files creatable there but not
+writable, which fails later and leaves empty files behind; a read-only directory fails
+cleanly. Hard links made from a protected file into a writable place are refused by
+Landlock itself (a link may not gain rights), and a second name the file already had is
 reported, since it is not covered.
 
 Grants the launcher will drop or split for a deny compose with this: the launcher applies
@@ -40,10 +43,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from typing import Any
 
-#: Rights that reach a file's content.
-FILE_WRITE = ("WRITE_FILE", "TRUNCATE")
-#: Rights the directories on the way down to a protected file lose.
-WAY_WRITE = (*FILE_WRITE, "REMOVE_FILE", "REMOVE_DIR")
+#: What a protected file and the directories on the way down to it keep: reading.
+READ = ("EXECUTE", "READ_FILE", "READ_DIR", "IOCTL_DEV")
 #: How the rules this module adds are named in provenance (``nono why``, refusals).
 LABEL = "read-only instruction files"
 
@@ -96,12 +97,14 @@ def _protect_landlock(
     values = host_variables(os.environ if environ is None else environ)
     notes: list[str] = []
     if "TRUNCATE" not in (table.get("handled_fs") or ()):
-        notes.append("this bundle's Landlock rules do not handle TRUNCATE: truncate(2) is not stopped")
+        notes.append(
+            "this bundle's Landlock rules do not handle TRUNCATE: truncate(2) is not stopped"
+        )
     rules: list[dict[str, Any]] = []
     origins: dict[str, str] = {}
     for row in table.get("rules") or ():
         access = list(row.get("access") or ())
-        if not set(access) & set(WAY_WRITE):
+        if not set(access) - set(READ):
             rules.append(row)
             continue
         try:
@@ -113,12 +116,11 @@ def _protect_landlock(
         if not inside:
             rules.append(row)
             continue
+        kept = [a for a in access if a in READ]
         if not os.path.isdir(real):
-            kept = [a for a in access if a not in FILE_WRITE]
             if kept:
                 rules.append({**row, "access": kept})
             continue
-        kept = [a for a in access if a not in WAY_WRITE]
         if kept:
             rules.append({**row, "access": kept})
         file_access = rights.file_valid(access)
@@ -204,7 +206,9 @@ def _protect_seatbelt(macos: dict[str, Any], targets: list[str]) -> None:
     """Append a write deny per file: Seatbelt lets the last matching rule decide."""
     section = dict(macos["seatbelt"])
     lines = [f'(deny file-write* (literal "{_sbpl_string(t)}"))' for t in targets]
-    section["sbpl"] = str(section.get("sbpl", "")).rstrip("\n") + "\n; " + LABEL + "\n" + "\n".join(lines) + "\n"
+    section["sbpl"] = (
+        str(section.get("sbpl", "")).rstrip("\n") + "\n; " + LABEL + "\n" + "\n".join(lines) + "\n"
+    )
     macos["seatbelt"] = section
 
 

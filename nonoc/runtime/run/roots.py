@@ -87,7 +87,9 @@ def snapshot_roots(
         if not os.path.isdir(real):
             continue
         if real in scratch or any(within(real, p) for p in PSEUDO):
-            notes.append(f"rollback: {real} is scratch space or a pseudo filesystem; not snapshotted")
+            notes.append(
+                f"rollback: {real} is scratch space or a pseudo filesystem; not snapshotted"
+            )
         elif any(within(real, d) for d in own):
             notes.append(f"rollback: {real} is nono's own directory; not snapshotted")
         elif real not in roots:
