@@ -221,6 +221,12 @@ def test_allowed_host_works_and_everything_else_is_refused(proxy_run: ProxyRun) 
         ("http", "other.test", False, "not_allowlisted"),
         ("connect", "other.test", False, "not_allowlisted"),
     ]
+    # nono run's audit trail (on by default) got the same decisions.
+    sessions = Path(proxy_run.sandbox.env["XDG_STATE_HOME"]) / "nono" / "audit" / "sessions"
+    newest = max(sessions.glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+    records = [json.loads(line) for line in newest.read_text().splitlines()]
+    audited = [(r["host"], r["allowed"]) for r in records if r["kind"] == "network_decision"]
+    assert audited == [(d[1], d[2]) for d in decisions]
 
 
 def test_metadata_is_refused_even_when_allowlisted(proxy_run: ProxyRun) -> None:

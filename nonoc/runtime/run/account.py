@@ -44,7 +44,7 @@ def text(
     ]
     width = max(len(label) for label, _ in prepared.flags)
     lines.extend(f"  {label.ljust(width)}  {body}" for label, body in prepared.flags)
-    lines.append(f"network: {launch.get('network', 'open')}")
+    lines.append(f"network: {launch.get('network', 'open')}{_proxy_note(launch)}")
     lines.extend(_environment_lines(launch, environ))
     blocked = " ".join(launch.get("blocked_commands") or ()) or "none"
     lines.append(f"blocked commands (a check on the command's name; defense in depth): {blocked}")
@@ -214,3 +214,12 @@ def _kernel_json(payload: Mapping[str, Any], environ: Mapping[str, str]) -> dict
         }
     finally:
         plan.close()
+
+
+def _proxy_note(launch: Mapping[str, Any]) -> str:
+    """In proxy mode: the allowlist and the policy's credential routes, in parentheses."""
+    if launch.get("network") != "proxy":
+        return ""
+    hosts = ", ".join(launch.get("proxy_hosts") or ()) or "none"
+    routes = ", ".join(str(r.get("name")) for r in launch.get("credential_routes") or ())
+    return f" (allowed hosts: {hosts}" + (f"; credential routes: {routes}" if routes else "") + ")"
