@@ -1,9 +1,10 @@
 """Verify a bundle before anything of it is applied: the launcher's side of signing.
 
-A bundle is a DSSE envelope (see ``docs/bundles.md``). ``load_verified`` refuses, with
-exit code 1, a bundle that is unreadable, malformed, of the wrong payload type, unsigned,
-signed by a key that is not in ``$XDG_CONFIG_HOME/nono/trusted_keys/``, modified after
-signing, or compiled for another operating system or CPU architecture.
+A bundle is a DSSE envelope (see ``docs/bundles.md``), or a Sigstore bundle for keyless
+signatures (``nonoc.launch.keyless``, whose imports only such bundles pay). ``load_verified``
+refuses, with exit code 1, a bundle that is unreadable, malformed, of the wrong payload
+type, unsigned, signed by a key that is not in ``$XDG_CONFIG_HOME/nono/trusted_keys/``,
+modified after signing, or compiled for another operating system or CPU architecture.
 
 Speed. Importing ``cryptography``'s Ed25519 costs more than the launcher's whole budget,
 so a successful full verification leaves a *memo* (``nonoc.launch.memo``): a MAC, under a
@@ -341,6 +342,12 @@ def load_verified(
         _refuse(path, f"cannot read bundle: {exc.strerror or exc}")
     # Everything below works on these bytes only: what was verified is what is applied.
     bundle_digest = digest(data)
+    if b'"mediaType"' in data:  # a Sigstore bundle (nonoc compile --sign sigstore)
+        from nonoc.launch import keyless
+
+        return keyless.load_verified(
+            path, data, bundle_digest, memo=memo, defer_provenance=defer_provenance
+        )
     files, trust_digest = trusted_key_files()
     # The memo also keeps the Landlock right facts, so it must name the rights.json they
     # came from: a changed file is a miss, like a changed trusted key.
