@@ -22,10 +22,12 @@ needs nothing: SIGTSTP stops both processes and the shell's SIGCONT resumes both
 
 Hook points (``Hook``; none is installed yet, each is the place for later work):
 
-- proxy (``nonoc.runtime.proxy``): ``before_spawn`` starts ``ProxyServer`` when the payload's
-  ``launch.network`` is ``proxy``, then ``launch.add_connect_port(port, "proxy")`` and
-  ``launch.environ.update(proxy.child_env())`` after removing ``PROXY_ENV_STRIP``;
-  ``after_exit`` stops it. Its thread inherits the blocked signals, as it must.
+- proxy (``nonoc.runtime.run.proxy_hook``): ``before_spawn`` starts ``ProxyServer`` when the
+  payload's ``launch.network`` is ``proxy``, then ``launch.add_connect_port(port, "proxy")``
+  and sets ``proxy.child_env()`` through ``launch.env_set`` after removing
+  ``PROXY_ENV_STRIP``; with ``--net-private``, ``in_child`` enters a private network
+  namespace and ``after_spawn`` serves on the listener it hands back; ``after_exit`` stops
+  it. Its thread inherits the blocked signals, as it must.
 - rollback (``nonoc.runtime.rollback``): ``before_spawn`` snapshots the writable roots
   (``launch.payload["linux"]["landlock"]["rules"]`` with write rights) when the payload's
   ``launch.rollback`` asks; ``after_exit`` takes the "after" snapshot.

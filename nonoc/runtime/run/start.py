@@ -84,6 +84,9 @@ def start(request: RunRequest, *, wrap: bool = False, hooks: Sequence[Any] | Non
     from nonoc.runtime.run import session
 
     if wrap:
+        if launch.get("network") == "proxy":
+            say("warning: nono wrap keeps no parent, so no proxy runs: in network proxy mode "
+                "the command reaches no host (use nono run)")  # fmt: skip
         return session.exec_payload(payload, argv, environ)
     chosen = parent_hooks(request, payload) if hooks is None else list(hooks)
     launch = session.Launch(payload, argv, environ, bundle_digest=prepared.digest)
