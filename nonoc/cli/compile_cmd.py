@@ -42,6 +42,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write an envelope without signatures (nono exec refuses it)",
     )
     parser.add_argument(
+        "--sign",
+        choices=("key", "sigstore"),
+        default="key",
+        help="key: sign with --key (default); sigstore: keyless, through Sigstore (needs the "
+        "network and an OIDC identity token)",
+    )
+    parser.add_argument(
+        "--identity-token",
+        metavar="JWT",
+        default=None,
+        help="with --sign sigstore: the OIDC identity token (default: $SIGSTORE_ID_TOKEN, or "
+        "the CI's ambient credential)",
+    )
+    parser.add_argument(
+        "--trust-config",
+        metavar="FILE",
+        default=None,
+        help="with --sign sigstore: a Sigstore client trust config naming another instance",
+    )
+    parser.add_argument(
+        "--staging", action="store_true", help="with --sign sigstore: Sigstore's staging instance"
+    )
+    parser.add_argument(
         "--no-cache", action="store_true", help="compile even if the cache holds this bundle"
     )
 
@@ -52,31 +75,52 @@ def run(args: argparse.Namespace) -> int:
     from nonoc.compile import compile_profile
     from nonoc.launch.verify import native_target
 
+    keyless = args.sign == "sigstore"
+    if keyless and args.unsigned:
+        from nonoc.errors import UsageError
+
+        raise UsageError("--unsigned and --sign sigstore contradict each other; choose one")
+    if not keyless and (args.identity_token or args.trust_config or args.staging):
+        from nonoc.errors import UsageError
+
+        raise UsageError("--identity-token, --trust-config and --staging go with --sign sigstore")
     result = compile_profile(
         args.source,
         args.target or native_target(),
         args.arch,
         args.key,
         profile=args.profile,
-        unsigned=args.unsigned,
+        unsigned=args.unsigned or keyless,
         use_cache=not args.no_cache,
     )
     for warning in result.warnings:
         print(warning, file=sys.stderr)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
+    data, how = result.data, "unsigned" if args.unsigned else "signed"
+    if keyless:
+        from pathlib import Path
+
+        from nonoc.bundle.keyless import sign_keyless
+
+        signed = sign_keyless(
+            result.data,
+            identity_token=args.identity_token,
+            trust_config=Path(args.trust_config) if args.trust_config else None,
+            staging=args.staging,
+        )
+        data, how = signed.data, f"signed keyless as {signed.identity} (issuer {signed.issuer})"
     if args.output == "-":
-        sys.stdout.buffer.write(result.data)
+        sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return 0
     output = args.output or f"{result.profile}.bundle"
     try:
-        write_atomic(output, result.data, mode=0o644)
+        write_atomic(output, data, mode=0o644)
     except OSError as exc:
         from nonoc.errors import NonoError
 
         raise NonoError(f"cannot write {output}: {exc.strerror}") from None
-    how = "unsigned" if args.unsigned else "signed"
     origin = " (from cache)" if result.cached else ""
     print(f"wrote {output}: {how}{origin}", file=sys.stderr)
     return 0

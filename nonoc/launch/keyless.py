@@ -142,13 +142,13 @@ def _verify(path: str, data: bytes) -> bytes:
         _refuse(
             path,
             "bundle is signed keyless (Sigstore), but nono exec trusts no keyless signer",
-            f"add \"identities\" to {identities_path()}",
+            f'add "identities" to {identities_path()}',
         )
     if trusted.trusted_root is None:
         _refuse(
             path,
             "bundle is signed keyless (Sigstore), but no trusted root is set",
-            f"set \"trusted_root\" in {identities_path()} (a trusted_root.json, or "
+            f'set "trusted_root" in {identities_path()} (a trusted_root.json, or '
             '"sigstore-production")',
         )
     try:
