@@ -248,3 +248,19 @@ def test_python_venv_with_pip_in_the_project(
     pip = sandbox.exec(bundles[profile], [str(target / "bin" / "python"), "-m", "pip", "--version"])
     assert pip.returncode == 0, pip.stderr
     assert str(target) in pip.stdout
+
+
+def test_proc_is_readable_for_children_but_other_processes_stay_closed(
+    live: tuple[Sandbox, dict[str, Path], list[Path]],
+) -> None:
+    """The system group grants /proc read-only: a grandchild reads its own entries, while
+    another process's environment and root (ptrace-guarded) are refused by Landlock."""
+    sandbox, bundles, _ = live
+    script = (
+        "sh -c 'head -n1 /proc/self/status' || echo self-failed; "
+        "cat /proc/1/environ >/dev/null 2>&1 && echo environ-open || echo environ-closed; "
+        "ls /proc/1/root/ >/dev/null 2>&1 && echo root-open || echo root-closed"
+    )
+    done = sandbox.exec(bundles["default"], ["/bin/sh", "-c", script])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["Name:\thead", "environ-closed", "root-closed"]
