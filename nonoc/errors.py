@@ -35,13 +35,19 @@ class Span:
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One message about the user's input."""
+    """One message about the user's input.
+
+    ``code`` is a stable name for the kind of problem (``assertion-failed``…), for tools to
+    act on instead of the wording. ``related`` are other positions the message names (the
+    grant an assertion trips on), so a tool need not find them in the text.
+    """
 
     severity: Severity
     message: str
     span: Span | None = None
     notes: tuple[str, ...] = field(default=())
     code: str | None = None
+    related: tuple[Span, ...] = field(default=())
 
     def headline(self) -> str:
         """The single line: ``file:line:col: severity: message``."""
@@ -49,18 +55,25 @@ class Diagnostic:
         return f"{prefix}{self.severity}: {self.message}"
 
     def render(self) -> str:
-        """Headline, then the source line with a caret, then any notes."""
-        lines = [self.headline()]
-        span = self.span
-        if span and span.source_line is not None and span.column > 0:
-            text = span.source_line.rstrip("\n").expandtabs(1)
-            lines.append(f"    {text}")
-            width = 1
-            if span.end_column and span.end_column > span.column:
-                width = span.end_column - span.column
-            lines.append("    " + " " * (span.column - 1) + "^" + "~" * (width - 1))
+        """Headline, then the source line with a caret, then any notes; then each related
+        position as a note of its own (``file:line:col: note: …``, with its line and caret)."""
+        lines = [self.headline(), *_caret(self.span)]
         lines.extend(f"  note: {note}" for note in self.notes)
+        for span in self.related:
+            lines.append(f"{span.location()}: note: the rule the {self.severity} above names")
+            lines.extend(_caret(span))
         return "\n".join(lines)
+
+
+def _caret(span: Span | None) -> list[str]:
+    """The source line of ``span`` and a caret under it (nothing when the line is unknown)."""
+    if span is None or span.source_line is None or span.column <= 0:
+        return []
+    text = span.source_line.rstrip("\n").expandtabs(1)
+    width = 1
+    if span.end_column and span.end_column > span.column:
+        width = span.end_column - span.column
+    return [f"    {text}", "    " + " " * (span.column - 1) + "^" + "~" * (width - 1)]
 
 
 class NonoError(Exception):
@@ -78,9 +91,10 @@ class NonoError(Exception):
         notes: tuple[str, ...] = (),
         exit_code: int = 1,
         code: str | None = None,
+        related: tuple[Span, ...] = (),
     ) -> None:
         super().__init__(message)
-        self.diagnostic = Diagnostic("error", message, span, notes, code)
+        self.diagnostic = Diagnostic("error", message, span, notes, code, related)
         self.exit_code = exit_code
 
     def render(self) -> str:

@@ -44,6 +44,19 @@ TARGETS: frozenset[str] = frozenset({"linux"})
 NET_ABI = 4
 SCOPE_ABI = 6
 
+# Codes of this backend's diagnostics: stable names that tools (``nonoc check``) key on,
+# whatever the wording of the message.
+#: A deny inside a granted tree: a note (split by the launcher) or, under refuse, an error.
+DENY_INSIDE_ALLOW = "deny-inside-allow"
+#: A grant equal to or inside a deny: dropped, with a warning.
+DENY_COVERS_GRANT = "deny-covers-grant"
+#: Port rules while the network is open: they change nothing.
+PORTS_IGNORED = "landlock-ports-ignored"
+#: The target ABI cannot restrict TCP: the network mode is left to seccomp.
+NETWORK_UNENFORCED = "landlock-network-unenforced"
+#: The target ABI has no scopes: they are not enforced.
+SCOPES_UNENFORCED = "landlock-scopes-unenforced"
+
 
 def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, Any], list[Diagnostic]]:
     """Compile ``policy`` into the Landlock rule table for ``host.landlock_abi``.
@@ -132,6 +145,7 @@ def _network(policy: Policy, abi: int) -> tuple[list[str], list[dict[str, Any]],
                         "add `network block` (or `network proxy`) to restrict TCP "
                         "to the listed ports",
                     ),
+                    code=PORTS_IGNORED,
                 )
             )
         return [], [], diagnostics
@@ -142,6 +156,7 @@ def _network(policy: Policy, abi: int) -> tuple[list[str], list[dict[str, Any]],
                 f"Landlock ABI {abi} cannot restrict TCP (ABI {NET_ABI} can); "
                 f"network mode {network.mode.value!r} is left to the seccomp filter",
                 _span(network.provenance) if network.provenance else None,
+                code=NETWORK_UNENFORCED,
             )
         )
         return [], [], diagnostics
@@ -167,6 +182,7 @@ def _scopes(policy: Policy, abi: int) -> tuple[list[str], list[Diagnostic]]:
         "note",
         f"Landlock scopes ({', '.join(wanted)}) need ABI {SCOPE_ABI}; "
         f"they are not enforced for target ABI {abi}",
+        code=SCOPES_UNENFORCED,
     )
     return [], [note]
 
@@ -197,7 +213,8 @@ def _conflicts(
                         + "; the deny wins and the grant is dropped",
                         _span(grant.provenance),
                         notes=(f"{deny_id}: denied at {deny.provenance.location()}",),
-                        code="deny-covers-grant",
+                        code=DENY_COVERS_GRANT,
+                        related=(_span(deny.provenance),),
                     )
                 )
             elif grant.kind is PathKind.TREE and paths.is_within(deny.path, grant.path):
@@ -211,7 +228,8 @@ def _conflicts(
                             "with `deny_inside_allow split` the launcher grants the tree's other "
                             "entries one by one instead",
                         ),
-                        code="deny-inside-allow",
+                        code=DENY_INSIDE_ALLOW,
+                        related=(_span(grant.provenance),),
                     )
                 diagnostics.append(
                     Diagnostic(
@@ -223,7 +241,8 @@ def _conflicts(
                             f"{grant_id}: granted at {grant.provenance.location()}",
                             "new entries cannot be created directly in the directories on the way",
                         ),
-                        code="deny-inside-allow",
+                        code=DENY_INSIDE_ALLOW,
+                        related=(_span(grant.provenance),),
                     )
                 )
     return diagnostics

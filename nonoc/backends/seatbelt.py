@@ -54,6 +54,13 @@ METADATA_OPERATIONS = (
 #: Prefix under which APFS exposes the data volume; a deny also covers that spelling.
 DATA_VOLUME = "/System/Volumes/Data"
 
+# Codes of this backend's diagnostics: stable names that tools (``nonoc check``) key on,
+# whatever the wording of the message.
+#: A request SBPL cannot express (system call rules, a Landlock ABI pin): not enforced.
+UNSUPPORTED = "seatbelt-unsupported"
+#: Port rules outside ``network proxy``: they change nothing.
+PORTS_IGNORED = "seatbelt-ports-ignored"
+
 
 class Sbpl(str):
     """A fragment of SBPL that is already escaped: the only kind of value a template may print."""
@@ -295,7 +302,7 @@ def _network(policy: Policy, state: _Lowering) -> list[Rule]:
                 f"{policy.network.mode.value} ({effect})",
                 _span(ports[0].provenance),
                 notes=("use `network proxy` to let TCP reach the listed ports besides the proxy",),
-                code="seatbelt-ports-ignored",
+                code=PORTS_IGNORED,
             )
         )
         ports = ()
@@ -348,7 +355,7 @@ def _unsupported(policy: Policy, state: _Lowering) -> None:
                 notes=(
                     "put Linux-only rules in an `on linux { … }` block to keep this target quiet",
                 ),
-                code="seatbelt-unsupported",
+                code=UNSUPPORTED,
             )
         )
     if policy.min_abi is not None:
@@ -359,7 +366,7 @@ def _unsupported(policy: Policy, state: _Lowering) -> None:
                 f"(`abi {policy.min_abi}`): "
                 "macOS has no Landlock, so the pin has no effect on this target",
                 _profile_span(policy),
-                code="seatbelt-unsupported",
+                code=UNSUPPORTED,
             )
         )
 

@@ -105,6 +105,7 @@ def _split_at_deny(
             *_SPLIT_NOTES,
         ),
         target="linux",
+        related=tuple(subject.span(grant.provenance) for grant, _, _ in around),
     )
 
 
@@ -127,6 +128,7 @@ def _split_at_grant(subject: Subject, grant: ir.PathGrant, inner: list[ir.PathDe
             *_SPLIT_NOTES,
         ),
         target="linux",
+        related=tuple(subject.span(d.provenance) for d in inner[:_LISTED]),
     )
 
 

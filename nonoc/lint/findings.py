@@ -8,7 +8,6 @@ rules warn.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -73,8 +72,12 @@ class Finding:
     rule: str
     diagnostic: Diagnostic
     targets: frozenset[str] = field(default_factory=frozenset)
-    #: Other positions the finding names (see ``related_spans``), with their source lines.
-    related: tuple[Span, ...] = ()
+
+    @property
+    def related(self) -> tuple[Span, ...]:
+        """Other positions the finding names (the grant an assertion trips on, the rule that
+        shadows another): the diagnostic's own ``related`` spans, never parsed from its text."""
+        return self.diagnostic.related
 
     @property
     def severity(self) -> Severity:
@@ -113,30 +116,31 @@ def finding(
     notes: tuple[str, ...] = (),
     severity: Severity | None = None,
     target: str | None = None,
+    related: tuple[Span, ...] = (),
 ) -> Finding:
-    """A finding of ``rule`` (its default severity unless ``severity`` is given)."""
+    """A finding of ``rule`` (its default severity unless ``severity`` is given).
+
+    ``related`` are the other rules it names, in order of mention; repeats and the
+    finding's own position are left out.
+    """
     level = severity or RULES[rule].severity
-    diagnostic = Diagnostic(level, message, span, notes, rule)
+    diagnostic = Diagnostic(level, message, span, notes, rule, _other_places(related, span))
     return Finding(rule, diagnostic, frozenset({target}) if target else frozenset())
 
 
-#: ``file:line:col`` as diagnostics write other rules' positions (``p.nono:3:5``).
-_LOCATION = re.compile(r"(?P<file>(?:[^\s(),:]+\.nono|<command line>)):(?P<line>\d+):(?P<col>\d+)")
+def _other_places(related: tuple[Span, ...], own: Span | None) -> tuple[Span, ...]:
+    """``related`` without repeats (by position) and without ``own``."""
+    seen = {_position(own)} if own is not None else set()
+    kept: list[Span] = []
+    for span in related:
+        if _position(span) not in seen:
+            seen.add(_position(span))
+            kept.append(span)
+    return tuple(kept)
 
 
-def related_spans(finding_: Finding) -> list[Span]:
-    """Other positions a finding names in its message or notes (the grant an assertion
-    trips on, the rule that shadows another), in order of mention, without its own."""
-    text = "\n".join((finding_.diagnostic.message, *finding_.diagnostic.notes))
-    own = finding_.span
-    found: list[Span] = []
-    for match in _LOCATION.finditer(text):
-        span = Span(match["file"], int(match["line"]), int(match["col"]))
-        if own and (span.file, span.line, span.column) == (own.file, own.line, own.column):
-            continue
-        if span not in found:
-            found.append(span)
-    return found
+def _position(span: Span) -> tuple[str, int, int]:
+    return (span.file, span.line, span.column)
 
 
 def via(chain: tuple[ChainLink, ...]) -> str:

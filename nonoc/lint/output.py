@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from nonoc import __version__
-from nonoc.errors import Diagnostic, Span
+from nonoc.errors import Span
 from nonoc.lint.findings import RULES, Finding
 from nonoc.lint.run import Report
 
@@ -35,12 +35,11 @@ def text(report: Report) -> str:
     blocks = []
     for item in report.findings:
         message = f"{item.diagnostic.message}{_targets_suffix(item)} [{item.rule}]"
-        blocks.append(replace(item.diagnostic, message=message).render())
-        if item.severity == "error":
-            # An error that names another rule (the grant an assertion trips on, the deny
-            # a grant equals) shows that rule's line too: both are what the user must see.
-            for span in item.related:
-                blocks.append(Diagnostic("note", "the rule the error above names", span).render())
+        # An error that names another rule (the grant an assertion trips on, the deny a
+        # grant equals) shows that rule's line too: both are what the user must see. A
+        # warning's notes name them already; JSON and SARIF carry them for every finding.
+        related = item.related if item.severity == "error" else ()
+        blocks.append(replace(item.diagnostic, message=message, related=related).render())
     return "\n".join(blocks) + ("\n" if blocks else "")
 
 

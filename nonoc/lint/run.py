@@ -18,10 +18,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nonoc import ir
+from nonoc.backends import landlock, seatbelt
 from nonoc.errors import Diagnostic, NonoError, Span
 from nonoc.lint import broad, enforce, groups, missing, shadow, syscalls
-from nonoc.lint.findings import RULES, Finding, finding, related_spans
+from nonoc.lint.findings import RULES, Finding, finding
 from nonoc.lint.subject import Subject, resolve_group, resolve_profile
+from nonoc.resolve.merge import ASSERTION_FAILED
 from nonoc.resolve.parsed import parse_file
 from nonoc.resolve.sources import LoadedFile, SourceSet, display_name
 from nonoc.syntax import ast
@@ -29,10 +31,10 @@ from nonoc.syntax import ast
 TARGETS: tuple[ir.Target, ...] = ("linux", "macos")
 #: Architectures the seccomp backend is lowered for (a program may fit one and not another).
 SECCOMP_ARCHES: tuple[str, ...] = ("x86_64", "aarch64")
-#: Backend notes that a lint rule reports in its own words.
-_COVERED_CODES = frozenset({"deny-inside-allow"})
+#: Backend notes that a lint rule reports in its own words (``unenforceable-deny``).
+_COVERED_CODES = frozenset({landlock.DENY_INSIDE_ALLOW})
 #: Backend warnings about what a target cannot enforce, reported under that rule's id.
-_UNENFORCEABLE_CODES = frozenset({"seatbelt-ports-ignored", "seatbelt-unsupported"})
+_UNENFORCEABLE_CODES = frozenset({seatbelt.PORTS_IGNORED, seatbelt.UNSUPPORTED})
 
 
 @dataclass
@@ -110,7 +112,8 @@ class _Run:
         try:
             subject = resolve_profile(path, profile.name.text, target)
         except NonoError as exc:
-            rule = "assertion-failed" if str(exc).startswith("assertion failed") else "policy-error"
+            failed = exc.diagnostic.code == ASSERTION_FAILED
+            rule = "assertion-failed" if failed else "policy-error"
             self.add([_from_error(rule, exc, profile.name.span, target)])
             return
         self._subject(subject, profile.name.span)
@@ -136,6 +139,7 @@ class _Run:
                 notes=d.notes,
                 severity=d.severity,
                 target=subject.target,
+                related=d.related,
             )
             for d in subject.diagnostics
         )
@@ -173,6 +177,7 @@ class _Run:
                         notes=d.notes,
                         severity=d.severity,
                         target=subject.target,
+                        related=d.related,
                     )
                     for d in diagnostics
                     if d.code not in _COVERED_CODES
@@ -192,15 +197,17 @@ class _Run:
                 self._found[key] = replace(known, targets=known.targets | item.targets)
 
     def merged(self) -> list[Finding]:
-        """Every finding, with source lines filled in (for carets) and related positions."""
+        """Every finding, with source lines filled in (for carets), its related spans too."""
         merged = []
         for item in self._found.values():
             span = item.span
             if span is not None and span.source_line is None:
                 span = self._with_line(span)
-            related = tuple(self._with_line(s) for s in related_spans(item))
-            diagnostic = replace(item.diagnostic, span=span)
-            merged.append(replace(item, diagnostic=diagnostic, related=related))
+            related = tuple(
+                s if s.source_line is not None else self._with_line(s) for s in item.related
+            )
+            diagnostic = replace(item.diagnostic, span=span, related=related)
+            merged.append(replace(item, diagnostic=diagnostic))
         return merged
 
     def reportable(self, item: Finding) -> bool:
@@ -228,7 +235,13 @@ def _from_error(rule: str, exc: NonoError, where: Span, target: str | None = Non
     diagnostic: Diagnostic = exc.diagnostic
     span = diagnostic.span if diagnostic.span and diagnostic.span.line > 0 else where
     return finding(
-        rule, diagnostic.message, span, notes=diagnostic.notes, severity="error", target=target
+        rule,
+        diagnostic.message,
+        span,
+        notes=diagnostic.notes,
+        severity="error",
+        target=target,
+        related=diagnostic.related,
     )
 
 

@@ -105,4 +105,5 @@ def _report(subject: Subject, entry: _Statement, covering: list[_Statement]) -> 
             for o in covering
         ),
         target=subject.target,
+        related=tuple(subject.span(o.provenance) for o in covering),
     )

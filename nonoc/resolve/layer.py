@@ -16,6 +16,10 @@ from typing import Any
 from nonoc import ir
 from nonoc.errors import NonoError, Span
 
+#: Code of the error for two sibling settings that disagree (stable, for tools); its
+#: ``related`` span is the other setting.
+CONFLICTING_SETTINGS = "conflicting-settings"
+
 
 @dataclass(frozen=True)
 class Scalar:
@@ -86,6 +90,8 @@ def siblings(layers: list[Layer], what: str) -> Layer:
                     f"conflicting {what}: '{second.label}' here, but '{first.label}' at {first.span.location()}",
                     second.span,
                     notes=(f"a setting given twice at the same level must agree ({key})",),
+                    code=CONFLICTING_SETTINGS,
+                    related=(first.span,),
                 )
             elif _span_key(scalar.span) < _span_key(known.span):
                 merged.scalars[key] = scalar

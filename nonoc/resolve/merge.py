@@ -30,6 +30,18 @@ from nonoc.resolve.sources import SourceSet
 
 T = TypeVar("T")
 
+# Codes of the diagnostics judged here: stable names that tools (``nonoc check``) key on,
+# whatever the wording. Each carries the other rule's span in ``related``.
+#: ``assert never …`` does not hold; related: the grant that breaks it.
+ASSERTION_FAILED = "assertion-failed"
+#: A grant of exactly a denied path; related: the deny.
+GRANT_EQUALS_DENY = "grant-equals-deny"
+#: A deny inside a granted tree under ``deny_inside_allow refuse``; related: the grant.
+#: (The Landlock backend uses the same code for the same judgement.)
+DENY_INSIDE_ALLOW = "deny-inside-allow"
+#: A grant inside a denied tree, dropped with a warning; related: the deny.
+DENY_COVERS_GRANT = "deny-covers-grant"
+
 
 def provenance_key(prov: ir.Provenance) -> tuple[object, ...]:
     """Sort key of a provenance: position first, then the chain."""
@@ -174,6 +186,8 @@ class PolicyBuilder:
                             notes=(
                                 "remove one of the two rules, or use 'deny_inside_allow split'",
                             ),
+                            code=DENY_INSIDE_ALLOW,
+                            related=(span_of(grant.provenance, self.sources),),
                         )
         return kept
 
@@ -211,6 +225,8 @@ class PolicyBuilder:
                     notes=(
                         f"the deny is at {where(deny.provenance)}; remove one of the two rules",
                     ),
+                    code=GRANT_EQUALS_DENY,
+                    related=(span_of(deny.provenance, self.sources),),
                 )
         for deny in denies:
             if deny.kind is ir.PathKind.TREE and is_within(grant.path, deny.path) is True:
@@ -220,6 +236,8 @@ class PolicyBuilder:
                         f"grant of {grant.path} has no effect: it lies inside the deny of {deny.path} "
                         f"({where(deny.provenance)}), and deny wins",
                         span_of(grant.provenance, self.sources),
+                        code=DENY_COVERS_GRANT,
+                        related=(span_of(deny.provenance, self.sources),),
                     )
                 )
                 return deny
@@ -252,6 +270,8 @@ class PolicyBuilder:
                             f"via {link.kind} {link.name} ({link.file}:{link.line})"
                             for link in grant.provenance.chain
                         ),
+                        code=ASSERTION_FAILED,
+                        related=(span_of(grant.provenance, self.sources),),
                     )
 
 
