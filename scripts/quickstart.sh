@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up a virtualenv from pyproject.toml, compile a shipped profile, and run commands inside
-# the sandbox: one allowed read and two reads the kernel denies.
+# Set up a virtualenv from pyproject.toml, compile the built-in `default` profile, and run
+# commands inside the sandbox: one allowed read, then reads, writes and a connect the kernel denies.
 # Usage: bash scripts/quickstart.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,8 @@ nonoc="$repo/$venv/bin/nonoc"
 nono="$repo/$venv/bin/nono"
 
 # A throw-away home and project, so the demo touches none of your files.
-demo=$(mktemp -d "${TMPDIR:-/tmp}/nono-demo.XXXXXX")
+# Not under /tmp: the default profile lets programs write temporary files there.
+demo=$(mktemp -d "$repo/.demo.XXXXXX")
 trap 'rm -rf "$demo"' EXIT
 export HOME="$demo/home" XDG_CONFIG_HOME="$demo/home/.config" XDG_CACHE_HOME="$demo/home/.cache"
 mkdir -p "$HOME/.ssh" "$demo/project/private"
@@ -24,14 +25,26 @@ echo "not for the agent" > "$demo/project/private/notes.txt"
 cd "$demo/project"
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
-step nonoc compile examples/quickstart.nono --target linux -o quickstart.bundle
-"$nonoc" compile "$repo/examples/quickstart.nono" --target linux -o "$demo/quickstart.bundle"
+denied() { echo "(exit $1: $2)"; }
 
-step nono exec quickstart.bundle -- cat README.md
-"$nono" exec "$demo/quickstart.bundle" -- cat README.md
+step nonoc compile default --target linux -o default.bundle
+"$nonoc" compile default --target linux -o "$demo/default.bundle"
 
-step nono exec quickstart.bundle -- cat private/notes.txt
-"$nono" exec "$demo/quickstart.bundle" -- cat private/notes.txt || echo "(exit $?: denied by Landlock, deny wins inside the readable tree)"
+step nono exec default.bundle -- cat README.md
+"$nono" exec "$demo/default.bundle" -- cat README.md
 
-step nono exec quickstart.bundle -- cat ~/.ssh/id_ed25519
-"$nono" exec "$demo/quickstart.bundle" -- cat "$HOME/.ssh/id_ed25519" || echo "(exit $?: denied: never granted)"
+step nono exec default.bundle -- cat ~/.ssh/id_ed25519
+"$nono" exec "$demo/default.bundle" -- cat "$HOME/.ssh/id_ed25519" || denied $? "denied by Landlock: credentials are never granted"
+
+step "nono exec default.bundle -- sh -c 'echo changed > README.md'"
+"$nono" exec "$demo/default.bundle" -- sh -c 'echo changed > README.md' || denied $? "denied: the default profile reads the working directory, it does not write it"
+
+if [ -x /usr/bin/python3 ]; then
+  step "nono run --allow . --net-block -- python3 -c 'socket.create_connection((\"127.0.0.1\", 9))'"
+  "$nono" run --allow . --net-block -- /usr/bin/python3 -c 'import socket; socket.create_connection(("127.0.0.1", 9))' 2>&1 | tail -n 1 || true
+  echo "(denied: --net-block closes TCP in Landlock and every other socket family in seccomp)"
+fi
+
+step "nono exec quickstart.bundle -- cat private/notes.txt     # examples/quickstart.nono: read \$CWD, deny \$CWD/private"
+"$nonoc" compile "$repo/examples/quickstart.nono" --target linux -o "$demo/quickstart.bundle" 2>/dev/null
+"$nono" exec "$demo/quickstart.bundle" -- cat private/notes.txt || denied $? "denied: a deny inside a readable tree still holds (examples/quickstart.nono)"
