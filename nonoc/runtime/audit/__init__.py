@@ -34,12 +34,39 @@ Event kinds: ``session_start``, ``session_end`` (written by the session itself),
 
 from __future__ import annotations
 
-from nonoc.runtime.audit.chain import EVENT_KINDS
-from nonoc.runtime.audit.hook import AuditHook
-from nonoc.runtime.audit.redact import redact_argv
-from nonoc.runtime.audit.session import AuditSession, default_root, new_session_id
-from nonoc.runtime.audit.trail import AuditError, AuditTrail, SessionInfo
-from nonoc.runtime.audit.verify import AuditReport, Finding, verify_trail
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from nonoc.runtime.audit.chain import EVENT_KINDS
+    from nonoc.runtime.audit.hook import AuditHook
+    from nonoc.runtime.audit.redact import redact_argv
+    from nonoc.runtime.audit.session import AuditSession, default_root, new_session_id
+    from nonoc.runtime.audit.trail import AuditError, AuditTrail, SessionInfo
+    from nonoc.runtime.audit.verify import AuditReport, Finding, verify_trail
+
+# Names are loaded on first use (PEP 562): ``nono run`` writes a trail on every start and
+# must not pay for the reading and checking side (dataclasses, json, pathlib…).
+_HOMES = {
+    "EVENT_KINDS": "chain",
+    "AuditHook": "hook",
+    "redact_argv": "redact",
+    "AuditSession": "session",
+    "default_root": "session",
+    "new_session_id": "session",
+    "AuditError": "trail",
+    "AuditTrail": "trail",
+    "SessionInfo": "trail",
+    "AuditReport": "verify",
+    "Finding": "verify",
+    "verify_trail": "verify",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _HOMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
+
 
 __all__ = [
     "EVENT_KINDS",

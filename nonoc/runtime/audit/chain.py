@@ -12,9 +12,21 @@ one session to another without breaking the chain.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+# The interpreter's own SHA-256 and JSON string quoting: ``hashlib`` loads OpenSSL and
+# ``json`` loads ``re``, which a cached ``nono run`` (a session on every start) does not
+# otherwise need. ``canonical`` gives exactly ``json.dumps``'s bytes (tested).
+try:
+    from _sha256 import sha256
+except ImportError:  # pragma: no cover - Python 3.12 renamed it; any build has hashlib
+    from hashlib import sha256
+try:
+    from _json import encode_basestring_ascii as _quote
+except ImportError:  # pragma: no cover - not CPython
+    from json.encoder import encode_basestring_ascii as _quote
 
 FORMAT = "nono-audit/1"
 
@@ -36,14 +48,68 @@ RESERVED_KEYS = frozenset({"seq", "time", "kind", "session", "prev", "hash", "fo
 
 
 def canonical(value: Any) -> bytes:
-    """The canonical JSON bytes of ``value``."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+    """The canonical JSON bytes of ``value``.
+
+    ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+    allow_nan=False)``, written out for the types records hold (objects with string keys,
+    arrays, strings, integers, finite floats, booleans, null); anything else is handed
+    to ``json.dumps`` itself.
+    """
+    return "".join(_encode(value)).encode("ascii")
+
+
+def _encode(value: Any) -> list[str]:
+    out: list[str] = []
+    _put(value, out)
+    return out
+
+
+def _put(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(_quote(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, float) and value == value and value not in (_INF, -_INF):
+        out.append(float.__repr__(value))
+    elif isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        out.append("{")
+        for index, key in enumerate(sorted(value)):
+            if index:
+                out.append(",")
+            out.append(_quote(key))
+            out.append(":")
+            _put(value[key], out)
+        out.append("}")
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _put(item, out)
+        out.append("]")
+    else:  # NaN, infinities, other keys or types: json's own answer (or its error)
+        import json
+
+        out.append(
+            json.dumps(
+                value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+            )
+        )
+
+
+_INF = float("inf")
 
 
 def record_hash(record: dict[str, Any]) -> str:
     """The hash a record commits to: its canonical JSON without ``hash``."""
     body = {k: v for k, v in record.items() if k != "hash"}
-    return hashlib.sha256(canonical(body)).hexdigest()
+    return sha256(canonical(body)).hexdigest()
 
 
 def seal(record: dict[str, Any]) -> dict[str, Any]:
@@ -54,12 +120,12 @@ def seal(record: dict[str, Any]) -> dict[str, Any]:
 
 def session_genesis(session_id: str) -> str:
     """``prev`` of a session's first record."""
-    return hashlib.sha256(f"{FORMAT}\0session\0{session_id}".encode()).hexdigest()
+    return sha256(f"{FORMAT}\0session\0{session_id}".encode()).hexdigest()
 
 
 def ledger_genesis() -> str:
     """``prev`` of the ledger's first entry."""
-    return hashlib.sha256(f"{FORMAT}\0ledger".encode()).hexdigest()
+    return sha256(f"{FORMAT}\0ledger".encode()).hexdigest()
 
 
 def line_of(record: dict[str, Any]) -> bytes:

@@ -16,11 +16,15 @@ after it closes are dropped, never raised into the proxy's or supervisor's threa
 
 from __future__ import annotations
 
-import contextlib
 import os
-from typing import Any
 
-from nonoc.runtime.audit.session import AuditSession, Signer
+from nonoc.runtime.audit.session import AuditSession
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs every ``nono run`` milliseconds
+    from typing import Any
+
+    from nonoc.runtime.audit.session import Signer
 
 
 class AuditHook:
@@ -51,8 +55,10 @@ class AuditHook:
         """
         session = self.session
         if session is not None and not session.closed:
-            with contextlib.suppress(ValueError):  # closed meanwhile: the run is over
+            try:
                 session.network_event(event)
+            except ValueError:  # closed meanwhile: the run is over
+                pass
 
     def supervisor_event(self, event: Any) -> None:
         """The supervisor's ``on_event`` sink: one ``supervisor_decision`` per ``Event``.
@@ -61,8 +67,10 @@ class AuditHook:
         """
         session = self.session
         if session is not None and not session.closed:
-            with contextlib.suppress(ValueError):  # closed meanwhile: the run is over
+            try:
                 session.supervisor_event(event)
+            except ValueError:  # closed meanwhile: the run is over
+                pass
 
     def before_spawn(self, launch: Any) -> None:
         """Open the session with the command and ``launch.session_id``.

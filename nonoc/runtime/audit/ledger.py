@@ -13,47 +13,67 @@ Appends from concurrent sessions are serialised with ``flock`` on ``ledger.lock`
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
+import time
 
 from nonoc.runtime.audit.chain import ledger_genesis, line_of, seal
 
+# Written on every ``nono run``: standard-library modules that cost nothing to import only
+# (no json, datetime, pathlib, contextlib; see nonoc.runtime.audit.session).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def utc_now() -> str:
-    """The current time, ISO 8601 UTC with microseconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    """The current time, ISO 8601 UTC with microseconds (``…T12:07:45.897123+00:00``)."""
+    seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{stamp}.{nanoseconds // 1000:06d}+00:00"
+
+
+class _Lock:
+    """``flock`` on ``ledger.lock`` for the duration of a ``with`` block."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        self.fd = os.open(
+            os.path.join(self.root, "ledger.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+        )
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
 
 
 class Ledger:
     """Appends to and reads ``root/ledger.jsonl``."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.path = root / "ledger.jsonl"
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.fspath(root)
+        self.path = os.path.join(self.root, "ledger.jsonl")
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> _Lock:
         """Hold the ledger's lock (appends must read the head and write atomically)."""
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.root / "ledger.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return _Lock(self.root)
 
     def head(self) -> tuple[int, str]:
         """(next seq, hash of the last entry); the genesis when the ledger is empty."""
+        from nonoc.launch.jsondata import loads
+
         last = self._last_line()
         if last is None:
             return 0, ledger_genesis()
         try:
-            entry = json.loads(last)
+            entry = loads(last)
             return int(entry["seq"]) + 1, str(entry["hash"])
         except (ValueError, KeyError, TypeError):
             # A damaged last line: keep appending (verify reports the damage) but chain
@@ -65,7 +85,16 @@ class Ledger:
     def append(self, event: str, session: str, **fields: Any) -> dict[str, Any]:
         """Append one entry; the caller holds :meth:`locked`."""
         seq, prev = self.head()
-        entry = seal({"seq": seq, "time": utc_now(), "event": event, "session": session, "prev": prev, **fields})
+        entry = seal(
+            {
+                "seq": seq,
+                "time": utc_now(),
+                "event": event,
+                "session": session,
+                "prev": prev,
+                **fields,
+            }
+        )
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             os.write(fd, line_of(entry))
@@ -77,7 +106,8 @@ class Ledger:
     def lines(self) -> list[bytes]:
         """The raw lines (without newlines)."""
         try:
-            data = self.path.read_bytes()
+            with open(self.path, "rb") as handle:
+                data = handle.read()
         except FileNotFoundError:
             return []
         return data.splitlines()

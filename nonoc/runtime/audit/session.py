@@ -9,14 +9,9 @@ is a deliberate trade: a network decision per connection should not cost an fsyn
 
 from __future__ import annotations
 
+import _thread
 import os
-import platform
-import secrets
-import threading
 import time
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Protocol
 
 from nonoc.runtime.audit.chain import (
     EVENT_KINDS,
@@ -27,26 +22,56 @@ from nonoc.runtime.audit.chain import (
     signed_message,
 )
 from nonoc.runtime.audit.ledger import Ledger, utc_now
-from nonoc.runtime.audit.redact import redact_argv
 
+# ``nono run`` opens a session on every start, so this module imports no more than it
+# writes with: no typing, pathlib, platform, secrets, threading, json nor hashlib (each
+# costs a cached run milliseconds; docs/performance.md). Redaction's regular expressions
+# are loaded only for a command line that could hold a secret (``redacted``).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+    from typing import Any, Protocol
 
-class Signer(Protocol):
-    """An Ed25519 private key: ``cryptography``'s, or nono's ``SigningKey`` (bundle key)."""
+    class Signer(Protocol):
+        """An Ed25519 private key: ``cryptography``'s, or nono's ``SigningKey`` (bundle key)."""
 
-    def sign(self, data: bytes) -> bytes:
-        """Sign ``data``."""
-        ...
+        def sign(self, data: bytes) -> bytes:
+            """Sign ``data``."""
+            ...
 
 
 def default_root() -> Path:
     """``$XDG_STATE_HOME/nono/audit`` (``~/.local/state/nono/audit`` when unset)."""
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(state) / "nono" / "audit"
+    from pathlib import Path
+
+    return Path(_default_root())
+
+
+def _default_root() -> str:
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return os.path.join(state, "nono", "audit")
 
 
 def new_session_id() -> str:
     """``YYYYMMDDTHHMMSSZ-xxxxxxxx``: sorts by start time, unique by its random tail."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + os.urandom(4).hex()
+
+
+def redacted(argv: Sequence[str]) -> list[str]:
+    """``redact.redact_argv(argv)``, without loading its rules when no word can match one.
+
+    Every rule needs a word that starts with ``-``, holds ``=`` or ``:``, or is at least 20
+    characters long (the shortest secret the rules recognise is a 20-character AWS key id);
+    a command line of plain short words (``claude``, ``/bin/true``) is returned as is.
+    """
+    if all(len(w) < 20 and not w.startswith("-") and "=" not in w and ":" not in w for w in argv):
+        return list(argv)
+    from nonoc.runtime.audit.redact import redact_argv
+
+    return redact_argv(argv)
 
 
 def public_raw(key: Signer) -> bytes:
@@ -62,17 +87,19 @@ def public_raw(key: Signer) -> bytes:
 class AuditSession:
     """An open session: :meth:`open`, then :meth:`record` events, then :meth:`close`."""
 
-    def __init__(self, root: Path, session_id: str, signing_key: Signer | None) -> None:
-        self.root = root
+    def __init__(
+        self, root: str | os.PathLike[str], session_id: str, signing_key: Signer | None
+    ) -> None:
+        self.root = os.fspath(root)
         self.id = session_id
-        self.path = root / "sessions" / f"{session_id}.jsonl"
+        self.path = os.path.join(self.root, "sessions", f"{session_id}.jsonl")
         self.ledger = Ledger(root)
         self.signing_key = signing_key
         self.seq = 0
         self.last_hash = session_genesis(session_id)
         self.closed = False
         self._started = time.monotonic()
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._fd = -1
 
     @classmethod
@@ -91,18 +118,26 @@ class AuditSession:
         ``fields``: ``policy_digest``, ``profile``, ``landlock_abi``, ``bundle``… The
         ``signing_key``, if any, signs the final hash at :meth:`close`.
         """
-        session = cls(Path(root) if root is not None else default_root(), session_id or new_session_id(), signing_key)
-        (session.root / "sessions").mkdir(parents=True, exist_ok=True, mode=0o700)
+        session = cls(
+            root if root is not None else _default_root(),
+            session_id or new_session_id(),
+            signing_key,
+        )
+        os.makedirs(os.path.join(session.root, "sessions"), mode=0o700, exist_ok=True)
         session._fd = os.open(
             session.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
         )
-        uname = platform.uname()
+        uname = os.uname()
         start = {
-            "command": redact_argv(list(command)),
+            "command": redacted(list(command)),
             "cwd": os.getcwd(),
             "pid": os.getpid(),
             "uid": os.getuid(),
-            "platform": {"system": uname.system, "release": uname.release, "machine": uname.machine},
+            "platform": {
+                "system": uname.sysname,
+                "release": uname.release,
+                "machine": uname.machine,
+            },
             "nono_version": _version(),
         }
         start.update(_clean(fields))
@@ -144,7 +179,10 @@ class AuditSession:
         """
         if self.closed:
             return self.last_hash
-        end = {"exit_code": exit_code, "duration_ms": int((time.monotonic() - self._started) * 1000)}
+        end = {
+            "exit_code": exit_code,
+            "duration_ms": int((time.monotonic() - self._started) * 1000),
+        }
         end.update(_clean(fields))
         last = self._append("session_end", end)
         os.fsync(self._fd)
@@ -164,14 +202,21 @@ class AuditSession:
             }
         with self.ledger.locked():
             self.ledger.append(
-                "close", self.id, final_hash=last["hash"], records=self.seq, exit_code=exit_code, **extra
+                "close",
+                self.id,
+                final_hash=last["hash"],
+                records=self.seq,
+                exit_code=exit_code,
+                **extra,
             )
         return self.last_hash
 
     def __enter__(self) -> AuditSession:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
         if not self.closed:
             if exc_type is None:
                 self.close(0)
@@ -209,7 +254,7 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     for key in ("argv", "command"):
         value = out.get(key)
         if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            out[key] = redact_argv(value)
+            out[key] = redacted(value)
     return out
 
 
