@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_run_support import PYTHON, Sandbox, require_landlock, sandbox, shared_home  # noqa: F401
+from test_run_support import PYTHON, Sandbox, require_landlock
 
 from tests.runtime.proxy import proxy_helpers as helpers
 
@@ -29,6 +29,7 @@ WRAPPER = str(Path(__file__).with_name("proxy_nono.py"))
 OPENAI_SECRET = "sk-real-openai-5f0c2b7e91"
 CUSTOM_SECRET = "custom-real-secret-77ab"
 TLS_NAMES = ["api.openai.com", "custom.test"]
+OPENAI_ROUTE = ["route", "OPENAI_BASE_URL", "/models", "Authorization"]
 
 #: The sandboxed program: one answer per operation, as JSON on its last line.
 PROBE = r"""
@@ -65,7 +66,8 @@ def attempt(op, *args):
                 return [status, s.recv(4).decode()]
         if op == "route":  # a credential route, reached directly (NO_PROXY covers loopback)
             url = os.environ[args[0]] + args[1]
-            request = urllib.request.Request(url, headers={args[2]: args[3].replace("KEY", os.environ[args[4]])})
+            value = args[3].replace("KEY", os.environ[args[4]])
+            request = urllib.request.Request(url, headers={args[2]: value})
             try:
                 with urllib.request.urlopen(request, timeout=5) as response:
                     return [response.status, json.loads(response.read())]
@@ -81,6 +83,9 @@ def attempt(op, *args):
             return "OK"
         if op == "env":
             return os.environ.get(args[0], "<unset>")
+        if op == "parent":  # nono run's own memory holds the secret: can the child read it?
+            with open(f"/proc/{os.getppid()}/{args[0]}", "rb") as handle:
+                return base64.b64encode(handle.read(1 << 20)).decode()
         if op == "environ":  # everything the process's own files show of its environment
             with open("/proc/self/environ", "rb") as handle:
                 raw = handle.read()
@@ -167,7 +172,9 @@ class ProxyRun:
             check=False,
         )
 
-    def probe(self, *flags: str, ops: list[list[str]], env: dict[str, str] | None = None) -> list[Any]:
+    def probe(
+        self, *flags: str, ops: list[list[str]], env: dict[str, str] | None = None
+    ) -> list[Any]:
         """Run the probe under ``nono run --profile test.nono FLAGS``; its answers."""
         result = self.nono(
             "run", "--profile", str(self.sandbox.profile), *flags, "--",
@@ -176,6 +183,12 @@ class ProxyRun:
         assert result.returncode == 0, result.stderr
         return list(json.loads(result.stdout.strip().splitlines()[-1]))
 
+    def store_secret(self, name: str, value: str) -> None:
+        """Put ``value`` in the file keyring (service ``nono``) the runs use."""
+        from nonoc.runtime.credentials import SERVICE, FileKeyring
+
+        FileKeyring(self.sandbox.env["NONO_KEYRING_FILE"]).set_password(SERVICE, name, value)
+
     def events(self) -> list[dict[str, Any]]:
         """The proxy's decisions so far."""
         if not self.events_file.exists():
@@ -183,9 +196,18 @@ class ProxyRun:
         return [json.loads(line) for line in self.events_file.read_text().splitlines()]
 
 
+@pytest.fixture(scope="module")
+def proxy_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This module's own home: its runs use a file keyring, which must not leak elsewhere."""
+    return tmp_path_factory.mktemp("nono-run-proxy").resolve()
+
+
 @pytest.fixture
-def proxy_run(sandbox: Sandbox, upstreams: dict[str, Any], tmp_path: Path) -> ProxyRun:
+def proxy_run(proxy_home: Path, upstreams: dict[str, Any], tmp_path: Path) -> ProxyRun:
     require_landlock()
+    sandbox = Sandbox(tmp_path.resolve(), proxy_home)
+    sandbox.env["PYTHON_KEYRING_BACKEND"] = "nonoc.runtime.credentials.FileKeyring"
+    sandbox.env["NONO_KEYRING_FILE"] = str(proxy_home / "keyring.json")
     return ProxyRun(sandbox, upstreams, tmp_path)
 
 
@@ -265,27 +287,31 @@ def test_direct_connects_fail_but_the_proxy_port_is_open(proxy_run: ProxyRun) ->
 
 
 def test_credential_route_upstream_gets_the_secret_the_child_never_sees(
-    proxy_run: ProxyRun, tmp_path: Path
+    proxy_run: ProxyRun,
 ) -> None:
-    keyring_file = tmp_path / "keyring.json"
-    keyring_file.write_text(json.dumps({"nono": {"openai": OPENAI_SECRET}}))
-    keyring_file.chmod(0o600)
+    proxy_run.store_secret("openai", OPENAI_SECRET)
     Recording.seen.clear()
-    env = {
-        "PYTHON_KEYRING_BACKEND": "nonoc.runtime.credentials.FileKeyring",
-        "NONO_KEYRING_FILE": str(keyring_file),
-        "OPENAI_API_KEY": OPENAI_SECRET,  # even if the user's shell has it, the child must not
-    }
+    env = {"OPENAI_API_KEY": OPENAI_SECRET}  # even if the user's shell has it, the child must not
     answers = proxy_run.probe(
         "--proxy-allow", "allowed.test", "--proxy-credential", "openai",
         ops=[
-            ["route", "OPENAI_BASE_URL", "/models", "Authorization", "Bearer KEY", "OPENAI_API_KEY"],
-            ["route", "OPENAI_BASE_URL", "/models", "Authorization", "Bearer wrong", "OPENAI_API_KEY"],
+            [*OPENAI_ROUTE, "Bearer KEY", "OPENAI_API_KEY"],
+            [*OPENAI_ROUTE, "Bearer wrong", "OPENAI_API_KEY"],
             ["env", "OPENAI_BASE_URL"],
             ["environ"],
+            ["parent", "environ"],
+            ["parent", "mem"],
         ],
         env=env,
     )  # fmt: skip
+    # nono run's own memory holds the secret. Its /proc/PID/mem needs ptrace attach access,
+    # which Landlock refuses; /proc/PID/environ needs only read access, which this kernel
+    # grants to a same-user process outside the sandbox: nono blanks the value there.
+    parent_environ, parent_mem = answers[4:]
+    assert parent_mem == "EACCES"
+    if parent_environ != "EACCES":
+        shown = base64.b64decode(parent_environ)
+        assert b"OPENAI_API_KEY=\0" in shown and OPENAI_SECRET.encode() not in shown
     assert answers[0] == [200, {"path": "/v1/models", "port": proxy_run.upstreams["tls"]}]
     assert answers[1] == [401, None]
     assert answers[2].startswith("http://127.0.0.1:") and answers[2].endswith("/openai/v1")
@@ -322,22 +348,16 @@ def test_a_profiles_own_route_with_an_env_secret_hides_the_variable(
 
 
 def test_proxy_credential_under_an_open_network_sets_routes_but_no_proxy(
-    proxy_run: ProxyRun, tmp_path: Path
+    proxy_run: ProxyRun,
 ) -> None:
-    keyring_file = tmp_path / "keyring.json"
-    keyring_file.write_text(json.dumps({"nono": {"openai": OPENAI_SECRET}}))
-    keyring_file.chmod(0o600)
+    proxy_run.store_secret("openai", OPENAI_SECRET)
     Recording.seen.clear()
     answers = proxy_run.probe(
         "--net-allow", "--proxy-credential", "openai",
         ops=[
             ["env", "HTTP_PROXY"],
-            ["route", "OPENAI_BASE_URL", "/models", "Authorization", "Bearer KEY", "OPENAI_API_KEY"],
+            [*OPENAI_ROUTE, "Bearer KEY", "OPENAI_API_KEY"],
         ],
-        env={
-            "PYTHON_KEYRING_BACKEND": "nonoc.runtime.credentials.FileKeyring",
-            "NONO_KEYRING_FILE": str(keyring_file),
-        },
     )  # fmt: skip
     assert answers[0] == "<unset>"
     assert answers[1][0] == 200
@@ -345,9 +365,8 @@ def test_proxy_credential_under_an_open_network_sets_routes_but_no_proxy(
 
 
 def test_env_mode_sets_the_secrets_in_the_child(proxy_run: ProxyRun, tmp_path: Path) -> None:
-    keyring_file = tmp_path / "keyring.json"
-    keyring_file.write_text(json.dumps({"nono": {"HF_TOKEN": "hf-secret", "github": "gh-secret"}}))
-    keyring_file.chmod(0o600)
+    proxy_run.store_secret("HF_TOKEN", "hf-secret")
+    proxy_run.store_secret("github", "gh-secret")
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text("from-a-file\n")
     secret_file.chmod(0o600)
@@ -358,11 +377,7 @@ def test_env_mode_sets_the_secrets_in_the_child(proxy_run: ProxyRun, tmp_path: P
         "--env-credential-map", f"file://{secret_file}", "FROM_FILE",
         ops=[["env", "HF_TOKEN"], ["env", "GH_TOKEN"], ["env", "GITHUB_TOKEN"], ["env", "MAPPED"],
              ["env", "FROM_FILE"], ["env", "HTTP_PROXY"]],
-        env={
-            "PYTHON_KEYRING_BACKEND": "nonoc.runtime.credentials.FileKeyring",
-            "NONO_KEYRING_FILE": str(keyring_file),
-            "SOURCE_VAR": "mapped-secret",
-        },
+        env={"SOURCE_VAR": "mapped-secret"},
     )  # fmt: skip
     assert answers == [
         "hf-secret", "gh-secret", "gh-secret", "mapped-secret", "from-a-file", "<unset>"
@@ -400,7 +415,8 @@ def test_private_network_namespace_leaves_only_the_proxy(proxy_run: ProxyRun) ->
     ],
 )
 def test_usage_errors(proxy_run: ProxyRun, flags: list[str], message: str) -> None:
-    result = proxy_run.nono("run", "--profile", str(proxy_run.sandbox.profile), *flags, "--", "true")
+    profile = str(proxy_run.sandbox.profile)
+    result = proxy_run.nono("run", "--profile", profile, *flags, "--", "true")
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
 
@@ -408,7 +424,7 @@ def test_usage_errors(proxy_run: ProxyRun, flags: list[str], message: str) -> No
 def test_a_missing_secret_stops_the_run_before_the_child(proxy_run: ProxyRun) -> None:
     result = proxy_run.nono(
         "run", "--profile", str(proxy_run.sandbox.profile), "--proxy-allow", "a.test",
-        "--proxy-credential", "openai", "--", "true",
+        "--proxy-credential", "gemini", "--", "true",
     )  # fmt: skip
     assert result.returncode == 1
-    assert "nono/openai" in result.stderr
+    assert "no keyring entry nono/gemini" in result.stderr

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +18,8 @@ from nonoc.runtime.flags import parse, statements
 from nonoc.runtime.run import session
 from nonoc.runtime.run.credential_hook import EnvCredentialHook, set_child_env
 from nonoc.runtime.run.proxy_hook import ProxyHook, network_hooks, split_map
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def request(*argv: str) -> Any:
@@ -132,3 +138,27 @@ def test_env_credentials_land_in_env_set(monkeypatch: pytest.MonkeyPatch) -> Non
     hook.before_spawn(launch)
     assert launch.payload["linux"]["launch"]["env_set"]["TARGET"] == "s3cret"
     assert "s3cret" not in repr(hook)
+
+
+BLANK = r"""
+import json, os, sys
+from nonoc.runtime.run import envblock
+done = envblock.blank(["SECRET_ONE", "ABSENT"])
+with open("/proc/self/environ", "rb") as handle:
+    block = handle.read()
+print(json.dumps({"done": done, "block": block.decode("latin-1"), "env": os.environ["SECRET_ONE"]}))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="/proc/self/environ is Linux's")
+def test_envblock_blanks_values_in_the_processs_own_environ_file() -> None:
+    env = {"PATH": "/usr/bin:/bin", "SECRET_ONE": "hunter2", "AFTER": "kept"}
+    out = subprocess.run(
+        [sys.executable, "-c", BLANK], env={**env, "PYTHONPATH": str(REPO)},
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout  # fmt: skip
+    result = json.loads(out)
+    assert result["done"] == ["SECRET_ONE"]
+    assert "hunter2" not in result["block"]
+    assert "SECRET_ONE=\0\0\0\0\0\0\0\0" in result["block"] and "AFTER=kept\0" in result["block"]
+    assert result["env"] == "hunter2"  # Python's own copy still has it

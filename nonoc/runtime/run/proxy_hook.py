@@ -203,6 +203,7 @@ class ProxyHook(Hook):
                 set_child_env(launch, proxy.child_env(), remove=(*PROXY_ENV_STRIP, *hidden))
             else:
                 set_child_env(launch, _route_variables(proxy), remove=hidden)
+            _hide_from_child(hidden, routes)
             if self.private:
                 from nonoc.runtime.run import netns  # before the fork: the child calls it
 
@@ -290,6 +291,30 @@ def _launch_section(payload: Mapping[str, Any]) -> Mapping[str, Any]:
     section = payload.get("macos" if sys.platform == "darwin" else "linux")
     launch = section.get("launch") if isinstance(section, dict) else None
     return launch if isinstance(launch, dict) else {}
+
+
+def _hide_from_child(hidden: set[str], routes: Sequence[RouteSpec]) -> None:
+    """Blank, in nono's own environment block, what the routes keep from the child.
+
+    The routes' sources (``env://VAR``) and the inherited values of the variables a route
+    replaces (``OPENAI_API_KEY``…): the child can read its parent's ``/proc/PID/environ``
+    (``envblock``).
+    """
+    if sys.platform != "linux":
+        return
+    replaced = {name for route in routes for name in (*route.key_env, *route.base_url_env)}
+    names = hidden | {name for name in replaced if name in os.environ}
+    if not names:
+        return
+    from nonoc.runtime.run import envblock
+
+    try:
+        envblock.blank(names)
+    except OSError as exc:
+        sys.stderr.write(
+            f"nono: warning: cannot hide {', '.join(sorted(names))} in nono's own environment "
+            f"({exc.strerror}): the sandboxed command may read it in /proc/{os.getpid()}/environ\n"
+        )
 
 
 def _route_variables(proxy: ProxyServer) -> dict[str, str]:

@@ -48,7 +48,8 @@ CHILD = textwrap.dedent(r"""
     result["outside"] = attempt(("192.0.2.1", int(port)))
     auth = base64.b64encode(f"nono:{token}".encode()).decode()
     s = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
-    s.sendall(f"CONNECT echo.test:{echo_port} HTTP/1.1\r\nProxy-Authorization: Basic {auth}\r\n\r\n".encode())
+    s.sendall(f"CONNECT echo.test:{echo_port} HTTP/1.1\r\n"
+              f"Proxy-Authorization: Basic {auth}\r\n\r\n".encode())
     head = b""
     while not head.endswith(b"\r\n\r\n"):
         head += s.recv(1)
