@@ -161,3 +161,14 @@ def test_session_flags_are_refused_by_nono_wrap_and_contradictions_are_usage_err
     assert wrapped.returncode == 2 and "--rollback needs nono run" in wrapped.stderr
     both = sandbox.run("--rollback", "--no-rollback", command=["/bin/true"])
     assert both.returncode == 2 and "contradict" in both.stderr
+
+
+def test_audit_sign_signs_the_session_with_the_bundle_key(own_sandbox: Sandbox) -> None:
+    require_landlock()
+    run = own_sandbox.run("--allow", ".", "--audit-sign", command=["/bin/true"])
+    assert run.returncode == 0, run.stderr
+    listed = json.loads(own_sandbox.nono("audit", "list", "--json").stdout)
+    assert listed[-1]["signed"] is True
+    public = own_sandbox.home / ".config" / "nono" / "keys" / "default.pub"
+    verified = own_sandbox.nono("audit", "verify", "--key", str(public), "--require-signature")
+    assert verified.returncode == 0, verified.stderr + verified.stdout
