@@ -261,13 +261,15 @@ class ProxyHook(Hook):
         Also the variables the secrets were read from (``env://VAR``): the child inherits
         nono's environment, and must not find there what the route keeps from it.
         """
+        entries = section.get("credential_routes") or ()
+        if not self.routes and not (entries and mode == "proxy"):
+            return [], set()  # and the keyring library (80 ms to import) stays unloaded
         from types import SimpleNamespace
 
         from nonoc.runtime.credentials import resolve_secret
         from nonoc.runtime.proxy import select_routes
 
         # The payload's entries have the attributes select_routes reads from an IR route.
-        entries = section.get("credential_routes") or ()
         defined: list[Any] = [SimpleNamespace(**dict(entry)) for entry in entries]
         names = [route.name for route in defined] if mode == "proxy" else []
         routes = select_routes([*names, *self.routes], defined, resolve_secret)

@@ -105,16 +105,20 @@ def parent_hooks(request: RunRequest, payload: Mapping[str, Any]) -> list[Any]:
     proxy's ``on_event``), ``SupervisorHook(audit=audit)``; ``audit`` is None with --no-audit.
     """
     from nonoc.runtime.run.hooks import audit_hook, rollback_hook, trust_hook
-    from nonoc.runtime.run.options import session_options
+    from nonoc.runtime.run.options import launch_section, session_options
 
     options = session_options(request)
     audit = audit_hook(options, payload)
     hooks: list[Any] = [audit] if audit is not None else []
     hooks += [h for h in (trust_hook(options, audit), rollback_hook(options, payload, audit)) if h]
-    from nonoc.runtime.run.proxy_hook import network_hooks
+    if launch_section(payload).get("network") == "proxy" or any(
+        option.startswith(("--proxy-", "--env-credential", "--net-private"))
+        for option, _ in request.session
+    ):  # the module is not even imported otherwise (docs/performance.md)
+        from nonoc.runtime.run.proxy_hook import network_hooks
 
-    sink = audit.network_event if audit is not None else None
-    hooks += network_hooks(request.session, payload, verbose=request.verbose, on_event=sink)
+        sink = audit.network_event if audit is not None else None
+        hooks += network_hooks(request.session, payload, verbose=request.verbose, on_event=sink)
     return hooks
 
 
