@@ -166,8 +166,8 @@ def payload_of(path: str, data: bytes) -> bytes:
     from nonoc.launch.verify import b64decode
 
     try:
-        envelope = loads(data)["dsseEnvelope"]
-        statement = loads(b64decode(envelope["payload"]))
+        envelope: Any = loads(data)
+        statement: Any = loads(b64decode(envelope["dsseEnvelope"]["payload"]))
         return b64decode(statement["predicate"]["payload"])
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         _refuse(path, "not a nono bundle: no payload in the Sigstore bundle")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # ``json`` loads ``re``, which a cached ``nono run`` (a session on every start) does not
 # otherwise need. ``canonical`` gives exactly ``json.dumps``'s bytes (tested).
 try:
-    from _sha256 import sha256
+    from _sha256 import sha256  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - Python 3.12 renamed it; any build has hashlib
     from hashlib import sha256
 try:
@@ -109,7 +109,7 @@ _INF = float("inf")
 def record_hash(record: dict[str, Any]) -> str:
     """The hash a record commits to: its canonical JSON without ``hash``."""
     body = {k: v for k, v in record.items() if k != "hash"}
-    return sha256(canonical(body)).hexdigest()
+    return str(sha256(canonical(body)).hexdigest())
 
 
 def seal(record: dict[str, Any]) -> dict[str, Any]:
@@ -120,12 +120,12 @@ def seal(record: dict[str, Any]) -> dict[str, Any]:
 
 def session_genesis(session_id: str) -> str:
     """``prev`` of a session's first record."""
-    return sha256(f"{FORMAT}\0session\0{session_id}".encode()).hexdigest()
+    return str(sha256(f"{FORMAT}\0session\0{session_id}".encode()).hexdigest())
 
 
 def ledger_genesis() -> str:
     """``prev`` of the ledger's first entry."""
-    return sha256(f"{FORMAT}\0ledger".encode()).hexdigest()
+    return str(sha256(f"{FORMAT}\0ledger".encode()).hexdigest())
 
 
 def line_of(record: dict[str, Any]) -> bytes:

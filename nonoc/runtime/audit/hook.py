@@ -7,7 +7,7 @@ closes it last, after the rollback hook has recorded its "after" snapshot::
     audit = AuditHook(policy_digest=digest, profile=name, landlock_abi=abi, signing_key=key)
     rollback = RollbackHook(roots, audit=audit)
     proxy = ProxyHook(..., on_event=audit.network_event)        # ProxyEvent sink
-    supervisor = SupervisorHook(..., audit=audit)                 # or on_event=audit.supervisor_event
+    supervisor = SupervisorHook(..., audit=audit)      # or on_event=audit.supervisor_event
     run_child(launch, hooks=[audit, rollback, proxy, supervisor])
 
 The sinks may be handed out before the session opens: events arriving before it opens or

@@ -73,7 +73,7 @@ class Ledger:
         if last is None:
             return 0, ledger_genesis()
         try:
-            entry = loads(last)
+            entry: Any = loads(last)
             return int(entry["seq"]) + 1, str(entry["hash"])
         except (ValueError, KeyError, TypeError):
             # A damaged last line: keep appending (verify reports the damage) but chain

@@ -75,8 +75,10 @@ def policy_summary(payload: Mapping[str, Any], digest: str | None) -> dict[str, 
     }
     linux = payload.get("linux")
     if isinstance(linux, dict):
-        table = linux.get("landlock") if isinstance(linux.get("landlock"), dict) else {}
-        launch = linux.get("launch") if isinstance(linux.get("launch"), dict) else {}
+        table = linux.get("landlock")
+        table = table if isinstance(table, dict) else {}
+        launch = linux.get("launch")
+        launch = launch if isinstance(launch, dict) else {}
         summary.update(
             grants=len(table.get("rules") or ()),
             denies=len(table.get("denies") or ()),
