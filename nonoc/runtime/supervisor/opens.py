@@ -267,15 +267,16 @@ class OpenMediator:
                 return "walk_error", errno.EISDIR
         if self.grants.never_grantable(target.path):
             return "never_grantable", errno.EPERM
+        creating = target.missing is not None
+        if self.grants.allows(target.path, call.rights(directory=target.is_dir, creating=creating)):
+            return "granted", 0  # Landlock allows it: the kernel decides, whatever it is
+        # What the supervisor would have to open itself:
         if (flags & O_TMPFILE) == O_TMPFILE:
             return "unsupported", errno.EPERM
         if target.missing is None and not (target.is_regular or target.is_dir):
             return "unsupported", errno.EPERM  # devices and FIFOs could block or act on open
         if target.on_procfs:
             return "unsupported", errno.EPERM  # procfs answers by the opener: the supervisor
-        creating = target.missing is not None
-        if self.grants.allows(target.path, call.rights(directory=target.is_dir, creating=creating)):
-            return "granted", 0
         return "ask", 0
 
     def open_for(self, pending: Pending) -> int:

@@ -399,6 +399,30 @@ def test_walk_refuses_procfs_links() -> None:
     assert caught.value.errno == errno.EPERM
 
 
+def test_procfs_objects_are_never_opened_by_the_supervisor() -> None:
+    """procfs answers by the opener: outside the grants, the supervisor refuses, asks nobody."""
+    from nonoc.runtime.supervisor.opens import OpenCall, OpenMediator
+
+    found = resolve(Path("/"), "/proc/1/stat")
+    try:
+        assert found.on_procfs
+        mediator = OpenMediator(GrantTable())
+        assert mediator.judge(OpenCall("openat", -100, "/proc/1/stat", 0, 0), found) == (
+            "unsupported",
+            errno.EPERM,
+        )
+        granted = GrantTable()
+        granted.add_tree("/proc", ["READ_FILE"])
+        assert OpenMediator(granted).judge(
+            OpenCall("openat", -100, "/proc/1/stat", 0, 0), found
+        ) == (
+            "granted",
+            0,
+        )
+    finally:
+        found.close()
+
+
 def test_reopen_gets_the_inode_not_the_path(layout: Path) -> None:
     found = resolve(layout, "a/b/f")
     os.rename(layout / "a" / "b" / "f", layout / "moved")
