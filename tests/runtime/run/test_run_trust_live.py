@@ -160,3 +160,16 @@ def test_warn_goes_on_and_trust_policy_flag_is_used(own_sandbox: Sandbox, tmp_pa
         "--allow", ".", "--trust-policy", str(tmp_path / "nope.json"), command=["/bin/true"]
     )
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_audit_mode_starts_silently_and_records_the_failure(own_sandbox: Sandbox) -> None:
+    require_landlock()
+    box = own_sandbox
+    trusting(box, "audit")
+    (box.work / "CLAUDE.md").write_text("rules\n")
+    code, answers, stderr = probe(box, [["read", "CLAUDE.md"]])
+    assert code == 0 and answers == ["OK"]
+    assert "CLAUDE.md" not in stderr and "warning" not in stderr
+    record = last_trust_record(box)
+    assert record["decision"] == "started" and record["on_failure"] == "audit"
+    assert [f["file"] for f in record["failures"]] == ["CLAUDE.md"] and record["verified"] == []
