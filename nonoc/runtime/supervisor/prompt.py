@@ -28,15 +28,33 @@ from nonoc.runtime.supervisor.answers import Answer, Question
 TIMEOUT_SECONDS = 30.0
 
 
+def shown(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters and undecodable bytes escaped.
+
+    The agent chooses file names and its own command name; an escape sequence in either
+    could otherwise redraw the question into a different one.
+    """
+    out = []
+    for char in text:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x20 or 0x7F <= code < 0xA0 or char == "\\":
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 def question_text(question: Question, timeout: float) -> str:
     """The prompt as shown (CR LF line ends: the terminal may be in raw mode)."""
     lines = [
         "",
-        f"nono: {question.command} (pid {question.pid}) wants to "
-        f"{question.access_text.replace('+', ' and ')} {question.path}",
+        f"nono: {shown(question.command)} (pid {question.pid}) wants to "
+        f"{question.access_text.replace('+', ' and ')} {shown(question.path)}",
     ]
     if question.requested != question.path:
-        lines.append(f"      (it asked for {question.requested})")
+        lines.append(f"      (it asked for {shown(question.requested)})")
     lines.append(
         f"      allow? [y/N] (a = always, d = never, this session; no answer in {timeout:g}s = no) "
     )

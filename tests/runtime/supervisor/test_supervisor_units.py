@@ -112,6 +112,15 @@ def test_typed_replies() -> None:
         assert parse_reply(reply) == Answer(False)
 
 
+def test_question_text_cannot_be_redrawn_by_the_agent() -> None:
+    evil = "/tmp/a\x1b[2K\rnono: wants to read /tmp/harmless\u009b\udcff\\x"
+    asked = Question(1, "x\x1b]0;t\x07", "openat", evil, evil, frozenset({"read"}))
+    text = question_text(asked, 5)
+    assert "\x1b" not in text and "\x07" not in text and "\u009b" not in text
+    assert "\\x1b[2K\\x0dnono" in text and "\\x9b\\xff\\x5cx" in text
+    assert text.count("\r\n") == 2  # only the prompt's own line ends
+
+
 def test_question_text_names_path_access_and_requested_spelling() -> None:
     asked = Question(
         42, "node", "openat", "/srv/real.txt", "link.txt", frozenset({"read", "write"})
