@@ -58,7 +58,17 @@ def audit_hook(options: SessionOptions, payload: Mapping[str, Any]) -> AuditHook
         """The audit hook, plus the ``policy`` record once the session is open."""
 
         def before_spawn(self, launch: Any) -> None:
-            super().before_spawn(launch)
+            try:
+                super().before_spawn(launch)
+            except OSError as exc:
+                # An audited run that cannot write its trail does not start unaudited.
+                from nonoc.errors import NonoError
+
+                where = f" ({exc.filename})" if exc.filename else ""
+                raise NonoError(
+                    f"cannot write the audit trail{where}: {exc.strerror or exc}",
+                    notes=("use --no-audit to run without it",),
+                ) from None
             self.record("policy", **policy_summary(launch.payload, launch.bundle_digest))
 
     return RunAudit(signing_key=signing_key, **fields)

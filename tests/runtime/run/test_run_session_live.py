@@ -172,3 +172,16 @@ def test_audit_sign_signs_the_session_with_the_bundle_key(own_sandbox: Sandbox) 
     public = own_sandbox.home / ".config" / "nono" / "keys" / "default.pub"
     verified = own_sandbox.nono("audit", "verify", "--key", str(public), "--require-signature")
     assert verified.returncode == 0, verified.stderr + verified.stdout
+
+
+def test_an_unwritable_audit_trail_stops_the_run_with_one_line(own_sandbox: Sandbox) -> None:
+    require_landlock()
+    blocker = own_sandbox.root / "state-is-a-file"
+    blocker.write_text("")
+    run = own_sandbox.run(
+        "--allow", ".", command=["/bin/sh", "-c", "touch ran"], env={"XDG_STATE_HOME": str(blocker)}
+    )
+    assert run.returncode == 1
+    assert "nono: error: cannot write the audit trail" in run.stderr
+    assert "--no-audit" in run.stderr and "Traceback" not in run.stderr
+    assert not (own_sandbox.work / "ran").exists()
