@@ -127,7 +127,12 @@ def rollback_hook(
     *,
     stream: TextIO | None = None,
 ) -> RollbackHook | None:
-    """Snapshots before and after, when asked for and there is a tree to snapshot."""
+    """Snapshots before and after, when asked for and there is a tree to snapshot.
+
+    The roots are read from ``payload`` now, as compiled: the trust hook's ``before_spawn``
+    later narrows the working directory's own rule to reads (``protect``), which must not
+    make it look read-only here.
+    """
     out = sys.stderr if stream is None else stream
     if not options.rollback_wanted(payload):
         if options.rollback_include or options.rollback_exclude:
