@@ -10,9 +10,10 @@ is well formed and hands it to the kernel.
 from __future__ import annotations
 
 import binascii
-import ctypes
 import errno
 import os
+
+from nonoc.launch import libc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing and nonoc.errors cost the launcher milliseconds at import time
@@ -42,23 +43,6 @@ INSTRUCTION_SIZE = 8
 _SECCOMP_NR = {"x86_64": 317, "aarch64": 277, "arm64": 277}
 
 
-class _SockFilter(ctypes.Structure):
-    _fields_ = [
-        ("code", ctypes.c_uint16),
-        ("jt", ctypes.c_uint8),
-        ("jf", ctypes.c_uint8),
-        ("k", ctypes.c_uint32),
-    ]
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
-
-
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
 def _fail(message: str) -> NoReturn:
     """Raise ``SandboxError`` (exit 126); imported only on this path, to keep start-up fast."""
     from nonoc.errors import SandboxError
@@ -74,14 +58,12 @@ def native_arch() -> str:
 
 def ensure_no_new_privs() -> None:
     """Set ``no_new_privs`` unless set: the kernel refuses an unprivileged filter without it."""
-    libc = _libc()
-    libc.prctl.restype = ctypes.c_int
-    args = (ctypes.c_int(0), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
-    if libc.prctl(PR_GET_NO_NEW_PRIVS, *args) == 1:
-        return
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), *args[1:]) != 0:
-        err = ctypes.get_errno()
-        _fail(f"cannot set no_new_privs: {os.strerror(err)}")
+    try:
+        if libc.prctl(PR_GET_NO_NEW_PRIVS) == 1:
+            return
+        libc.prctl(PR_SET_NO_NEW_PRIVS, 1)
+    except OSError as exc:
+        _fail(f"cannot set no_new_privs: {exc.strerror}")
 
 
 def install(program: bytes, *, flags: int = 0) -> int | None:
@@ -102,29 +84,24 @@ def install(program: bytes, *, flags: int = 0) -> int | None:
             f"seccomp program has {count} instructions; the kernel accepts at most {MAX_INSTRUCTIONS}"
         )
     ensure_no_new_privs()
-    # The buffer must outlive the syscall; it is copied by the kernel, so a local suffices.
-    buffer = (_SockFilter * count).from_buffer_copy(program)
-    prog = _SockFprog(count, ctypes.cast(buffer, ctypes.POINTER(_SockFilter)))
-    libc = _libc()
-    libc.syscall.restype = ctypes.c_long
     nr = _SECCOMP_NR.get(native_arch())
     if nr is None:
         _fail(f"seccomp is not supported by nono on {os.uname().machine}")
-    result = libc.syscall(
-        ctypes.c_long(nr),
-        ctypes.c_ulong(SECCOMP_SET_MODE_FILTER),
-        ctypes.c_ulong(flags),
-        ctypes.byref(prog),
-    )
-    if result < 0:
-        err = ctypes.get_errno()
+    # struct sock_fprog { unsigned short len; struct sock_filter *filter; }: the pointer is
+    # aligned to its own size. The kernel copies the program during the call.
+    buffer = libc.Pinned(program)
+    fprog = libc.u16(count) + bytes(libc.POINTER_SIZE - 2) + buffer.pointer()
+    try:
+        result = libc.syscall(nr, SECCOMP_SET_MODE_FILTER, flags, fprog)
+    except OSError as exc:
+        err = exc.errno
         if err == errno.ENOSYS and flags == 0:
             # Kernels before 3.17 have no seccomp(2); prctl installs the same filter.
-            libc.prctl.restype = ctypes.c_int
-            mode = ctypes.c_ulong(SECCOMP_MODE_FILTER)
-            if libc.prctl(PR_SET_SECCOMP, mode, ctypes.byref(prog), 0, 0) == 0:
+            try:
+                libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, fprog)
                 return None
-            err = ctypes.get_errno()
+            except OSError as again:
+                err = again.errno
         _fail(f"cannot install the seccomp filter: {os.strerror(err)} (errno {err})")
     if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER:
         return int(result)
