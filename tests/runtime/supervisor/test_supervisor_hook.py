@@ -119,3 +119,30 @@ def test_a_bundle_without_a_filter_is_refused_before_the_fork(tree: Tree) -> Non
     with pytest.raises(SandboxError, match="no seccomp filter"):
         hook.before_spawn(session.Launch(payload, [PYTHON], dict(tree.env)))
     assert sys.modules["nonoc.launch.seccomp"].install is filters.install
+
+
+def test_an_answers_file_decides_without_a_terminal(
+    tree: Tree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = tree.root / "answers.txt"
+    answers.write_text(f"allow read {tree.outside}/notes.*\n")
+    (tree.outside / "other.txt").write_text("o")
+    hook = SupervisorHook(supervised=True, answers_file=answers)
+    code = (
+        "import errno\n"
+        f"print(open({str(tree.outside / 'notes.txt')!r}).read())\n"
+        f"try:\n    open({str(tree.outside / 'other.txt')!r})\n"
+        "except OSError as e:\n    print(errno.errorcode[e.errno])\n"
+    )
+    status, output = run(plain_payload(f'allow "{tree.work}"'), code, tree.env, hook, capsys)
+    assert (status, output) == (0, "outside notes\nEPERM\n")
+
+
+def test_a_malformed_answers_file_stops_the_run_before_it_starts(tree: Tree) -> None:
+    from nonoc.errors import NonoError
+
+    answers = tree.root / "answers.txt"
+    answers.write_text("allow everything\n")
+    with pytest.raises(NonoError) as caught:
+        SupervisorHook(supervised=True, answers_file=answers)
+    assert caught.value.render().startswith(f"{answers}:1:1: error: expected 'allow|deny")
