@@ -94,6 +94,7 @@ def imported_after_verify(box: Sandbox, bundle: Path) -> set[str]:
     return set(result.stdout.split())
 
 
+@pytest.mark.kernel
 def test_a_keyless_bundle_compiles_verifies_and_runs(keyless: Keyless) -> None:
     require_landlock()
     box = keyless.box
