@@ -1,20 +1,21 @@
 """``nono run``'s supervisor hook: mediate sockets and metadata always, opens with ``--supervised``.
 
-Plugged into ``nonoc.runtime.run.session.run_child`` as a ``Hook``::
+Plugged into ``nonoc.runtime.run.session.run_child`` as a ``Hook``, after the audit hook::
 
     from nonoc.runtime.supervisor.hook import SupervisorHook
     hooks.append(SupervisorHook(supervised=request.supervised, answers_file=request.answers,
-                                audit=audit_session))   # an AuditSession, when auditing
+                                audit=audit))   # anything with record(kind, **fields)
 
 * ``before_spawn``: decides what to mediate (opens if supervised; unix sockets on kernels
   whose Landlock lacks the unix-socket right, ABI < 9; metadata when the bundle's launch
-  section says ``protect_metadata``), builds the grant table for this host and a second,
-  notify-only seccomp filter (see ``lowering.notify_filter``): the bundle is not recompiled.
+  section says ``protect_metadata``) and takes the second, notify-only seccomp filter
+  (``lowering.notify_filter``, precompiled): the bundle is not recompiled;
 * the child installs that filter right after the bundle's own (the last thing before
   ``execve``) and hands its listener over (:mod:`handoff`);
-* ``after_spawn``: takes the listener and starts the supervisor threads. If the child
-  never hands a listener over, it is killed: mediation that was asked for is not skipped;
-* ``after_exit``: stops the supervisor.
+* ``after_spawn``: builds the grant table while the child sandboxes itself, takes the
+  listener and starts the supervisor threads. If anything fails, the child is killed:
+  mediation that was asked for is never skipped;
+* ``after_exit``: stops the supervisor and writes the count of granted continues.
 
 The child side. Until the launcher offers a way to install a filter of the caller's after
 the bundle's, this hook wraps ``nonoc.launch.seccomp.install`` between ``before_spawn`` and
