@@ -17,20 +17,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nonoc.paths import VARIABLES
+
 IR_VERSION = 1
 
 #: Variables a path template may start with; the launcher resolves them at exec time.
-PATH_VARIABLES: tuple[str, ...] = (
-    "HOME",
-    "CWD",
-    "TMPDIR",
-    "UID",
-    "XDG_CONFIG_HOME",
-    "XDG_CACHE_HOME",
-    "XDG_DATA_HOME",
-    "XDG_STATE_HOME",
-    "XDG_RUNTIME_DIR",
-)
+PATH_VARIABLES: tuple[str, ...] = VARIABLES
 
 Target = Literal["linux", "macos"]
 

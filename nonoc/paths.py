@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # collections.abc and re cost the launcher milliseconds at im
     import re
     from collections.abc import Mapping
 
-#: Variables a template may start with. Keep in sync with ``nonoc.ir.PATH_VARIABLES``.
+#: Variables a template may start with (``nonoc.ir.PATH_VARIABLES`` is this tuple).
 VARIABLES: tuple[str, ...] = (
     "HOME",
     "CWD",
