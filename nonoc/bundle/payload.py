@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from nonoc import __version__
 from nonoc.launch.verify import FORMAT
+from nonoc.runtime.envhygiene import STRIP
 
 if TYPE_CHECKING:
     from nonoc.errors import Diagnostic
@@ -181,13 +182,15 @@ def launch_settings(policy: Policy) -> dict[str, Any]:
     """What the launcher does besides the kernel artifacts: environment, commands, network mode.
 
     A backend named ``launch`` may provide this section instead; until then it is built here
-    from the IR. ``env_strip`` is empty: stripping secrets from the environment is the
-    launcher's default policy, not something a profile lists today. ``credential_routes``
-    appears only when the policy defines some.
+    from the IR. ``env_strip`` is the environment hygiene list (``nonoc.runtime.envhygiene``:
+    loader and interpreter variables that make a program run code it never asked for), so
+    that ``nono exec`` of a compiled bundle removes them as ``nono run`` does; the launcher
+    applies it, sparing the profile's ``env keep`` names. ``credential_routes`` appears only
+    when the policy defines some.
     """
     network = policy.network
     settings: dict[str, Any] = {
-        "env_strip": [],
+        "env_strip": sorted(STRIP),
         "env_keep": sorted(policy.env.keep),
         "env_set": {name: value for name, value in sorted(policy.env.set)},
         "blocked_commands": sorted(policy.blocked_commands),

@@ -126,7 +126,17 @@ def _macos(payload: dict[str, object], parsed: _Args) -> int:
     if parsed.dry_run:
         sys.stdout.write(macos.describe(seatbelt) + "\n")
         return 0
-    return macos.exec_command(seatbelt, parsed.command)
+    # The launch section's environment (hygiene strip list, env keep, env set), as on Linux
+    # and as `nono run` does on macOS.
+    launch = section.get("launch")
+    environ = None
+    if isinstance(launch, dict):
+        import os
+
+        from nonoc.launch.apply import child_environment
+
+        environ = child_environment(launch, os.environ)
+    return macos.exec_command(seatbelt, parsed.command, environ=environ)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,9 +8,12 @@ command runs them with the agent's rights, so whoever could set them (an rc file
 before the command starts, unless the profile keeps one by name (``env keep "NAME"``) or
 the command line does (``--keep-env NAME``).
 
-The list is data (``STRIP``): exact names, or ``PREFIX*`` for a family. It is applied by
-the launcher's own ``child_environment`` (``nonoc.launch.apply``), which ``nono run`` feeds
-through the payload's ``launch.env_strip``, so ``env keep`` works the same way for both.
+The list is data (``STRIP``): exact names, or ``PREFIX*`` for a family. The compiler writes
+it into every bundle's ``launch.env_strip`` (``nonoc.bundle.payload``), and the launcher's
+own ``child_environment`` (``nonoc.launch.apply``) applies it, so ``nono exec`` of a
+compiled bundle strips what ``nono run`` does and ``env keep`` works the same way for both.
+``nono run`` also unites the list into the payload it runs (``with_hygiene``), which covers
+bundles compiled before the list was written into them.
 What is *not* on it, and why, is in ``docs/cli.md``. Standard library only.
 """
 
