@@ -7,8 +7,8 @@ before ABI 9: pathname unix sockets and metadata changes. One concept per module
 * ``memory``: reading the parked thread's memory (paths, addresses, data);
 * ``walk``: resolving a path without ever following a link blindly;
 * ``grants``: the initial grants, denies and socket grants on this host;
-* ``opens``, ``sockets``, ``metadata``: one family of mediated calls each;
-* ``answers``, ``prompt``, ``memo``: who answers a question, and what is remembered;
+* ``opens``, ``sockets`` (with ``sending``), ``metadata``: one family of calls each;
+* ``asking``, ``answers``, ``prompt``, ``memo``: questions, who answers, what is kept;
 * ``supervisor``: the loop, its threads, and every decision as an event (``verdict``);
 * ``record``: decisions into an audit session;
 * ``lowering``, ``notify_filters``, ``syscalls``: the ``notify`` rules and their filter;

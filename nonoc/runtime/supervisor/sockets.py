@@ -22,46 +22,39 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
 import os
 import stat
 import struct
-from dataclasses import dataclass, field
 
 from nonoc.runtime.supervisor import memory, walk
 from nonoc.runtime.supervisor.grants import GrantTable
 from nonoc.runtime.supervisor.handoff import take_fd
 from nonoc.runtime.supervisor.notif import Listener, Notification
+from nonoc.runtime.supervisor.sending import (
+    MMSGHDR_SIZE,
+    Outgoing,
+    close_all,
+    perform,
+    send_now,
+    send_rest,
+)
 from nonoc.runtime.supervisor.syscalls import SOCKET_CALLS
-from nonoc.runtime.supervisor.verdict import CONTINUE, DROPPED, Event, Job, Verdict, fail, returns
+from nonoc.runtime.supervisor.verdict import CONTINUE, DROPPED, Event, Job, Verdict, fail
 
 AF_UNSPEC, AF_UNIX, AF_INET, AF_INET6 = 0, 1, 2, 10
 SOL_SOCKET, SO_TYPE, SO_DOMAIN = 1, 3, 39
 SCM_RIGHTS, SCM_CREDENTIALS = 1, 2
 SOCK_STREAM = 1
-MSG_NOSIGNAL = 0x4000
-MSG_DONTWAIT = 0x40
 SOCKADDR_MAX = 128  # sizeof(struct sockaddr_storage): the kernel refuses longer addresses
 MAX_PAYLOAD = 8 << 20  # what the supervisor copies per call; a longer stream send is partial
 UIO_MAXIOV = 1024
 CONTROL_MAX = 1 << 17
 _MSGHDR = struct.Struct("=QI4xQQQQi4x")  # name, namelen, iov, iovlen, control, controllen, flags
-_MMSGHDR_SIZE = 64
 _IOVEC = struct.Struct("=QQ")
 _CMSG = struct.Struct("=Qii")
 _UCRED = struct.Struct("=iII")
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.connect.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-_libc.sendto.argtypes = [
-    ctypes.c_int,
-    ctypes.c_char_p,
-    ctypes.c_size_t,
-    ctypes.c_int,
-    ctypes.c_char_p,
-    ctypes.c_uint,
-]
-_libc.sendto.restype = ctypes.c_ssize_t
 _libc.getsockopt.argtypes = [
     ctypes.c_int,
     ctypes.c_int,
@@ -71,26 +64,6 @@ _libc.getsockopt.argtypes = [
 ]
 
 
-class _IoVec(ctypes.Structure):
-    _fields_ = [("base", ctypes.c_char_p), ("len", ctypes.c_size_t)]
-
-
-class _MsgHdr(ctypes.Structure):
-    _fields_ = [
-        ("name", ctypes.c_char_p),
-        ("namelen", ctypes.c_uint),
-        ("iov", ctypes.POINTER(_IoVec)),
-        ("iovlen", ctypes.c_size_t),
-        ("control", ctypes.c_char_p),
-        ("controllen", ctypes.c_size_t),
-        ("flags", ctypes.c_int),
-    ]
-
-
-_libc.sendmsg.argtypes = [ctypes.c_int, ctypes.POINTER(_MsgHdr), ctypes.c_int]
-_libc.sendmsg.restype = ctypes.c_ssize_t
-
-
 def sockopt(fd: int, option: int) -> int:
     """An integer ``SOL_SOCKET`` option of ``fd``; ``OSError(ENOTSOCK)`` for a non-socket."""
     value, size = ctypes.c_int(0), ctypes.c_uint(4)
@@ -98,27 +71,6 @@ def sockopt(fd: int, option: int) -> int:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
     return value.value
-
-
-@dataclass
-class Outgoing:
-    """One message ready to send: our copies of the data, address, control and descriptors."""
-
-    data: bytes = b""
-    address: bytes | None = None
-    control: bytes = b""
-    fds: list[int] = field(default_factory=list)
-    socket_inode: walk.Resolved | None = None
-    path: str | None = None
-    reason: str = "no_address"
-
-    def close(self) -> None:
-        """Close the descriptors this message held."""
-        for fd in self.fds:
-            os.close(fd)
-        self.fds = []
-        if self.socket_inode is not None:
-            self.socket_inode.close()
 
 
 class Refused(Exception):
@@ -168,21 +120,21 @@ class SocketMediator:
                 count = min(n.arg32(2) & 0xFFFFFFFF, UIO_MAXIOV)
                 for index in range(count):
                     messages.append(
-                        self._message(pid, domain, args[1] + index * _MMSGHDR_SIZE, stream)
+                        self._message(pid, domain, args[1] + index * MMSGHDR_SIZE, stream)
                     )
                 mem_fd = memory.open_for_writing(pid) if count else -1
             if not listener.is_valid(n.id):
                 raise _Stale()
         except _Stale:
-            _close(sock, messages, -1)
+            close_all(sock, messages, -1)
             return DROPPED, Event(name, pid, "deny", "bad_arguments")
         except Refused as refused:
-            _close(sock, messages, -1)
+            close_all(sock, messages, -1)
             return fail(refused.error), Event(
                 name, pid, "deny", refused.reason, refused.path, error=refused.error
             )
         except OSError as exc:
-            _close(sock, messages, -1)
+            close_all(sock, messages, -1)
             code = exc.errno or errno.EINVAL
             return fail(code), Event(name, pid, "deny", "bad_arguments", error=code)
         first = messages[0] if messages else Outgoing()
@@ -191,24 +143,24 @@ class SocketMediator:
         if domain == AF_UNIX and name in ("sendto", "sendmsg"):
             # Most unix sends complete at once: try without blocking here, and only hand what
             # would block to the pool (a thread hop costs as much as the rest of the call).
-            done = _send_now(sock, first, flags, pid)
+            done = send_now(sock, first, flags, pid)
             if isinstance(done, Verdict):
-                _close(sock, messages, mem_fd)
+                close_all(sock, messages, mem_fd)
                 return done, event
             sent = done
 
             def rest() -> tuple[Verdict, Event]:
-                return _send_rest(sock, first, flags, sent, pid), event
+                return send_rest(sock, first, flags, sent, pid), event
 
-            return Job(rest, cleanup=lambda: _close(sock, messages, mem_fd))
+            return Job(rest, cleanup=lambda: close_all(sock, messages, mem_fd))
 
         def run() -> tuple[Verdict, Event]:
-            return _perform(name, sock, messages, flags, mem_fd, args[1], pid), event
+            return perform(name, sock, messages, flags, mem_fd, args[1], pid), event
 
         return Job(
             run,
             restricted=domain in (AF_INET, AF_INET6),
-            cleanup=lambda: _close(sock, messages, mem_fd),
+            cleanup=lambda: close_all(sock, messages, mem_fd),
         )
 
     # --------------------------------------------------------------- reading
@@ -360,108 +312,3 @@ def _check_credentials(pid: int, body: bytes) -> None:
         or gid not in fields["Gid"][:3]
     ):
         raise Refused("bad_arguments", errno.EPERM, None)
-
-
-def _perform(
-    name: str, sock: int, messages: list[Outgoing], flags: int, mem_fd: int, vector: int, pid: int
-) -> Verdict:
-    """Make the call on our copy of the socket; the kernel's answer becomes the verdict."""
-    if name == "connect":
-        address = messages[0].address or b""
-        if _libc.connect(sock, address, len(address)) != 0:
-            return fail(ctypes.get_errno())
-        return returns(0)
-    sent = 0
-    for index, message in enumerate(messages):
-        result = _send(sock, message, flags)
-        if result < 0:
-            err = ctypes.get_errno()
-            if err == errno.EPIPE and not flags & MSG_NOSIGNAL:
-                os.kill(pid, 13)  # SIGPIPE, which the kernel would have sent the agent
-            if name == "sendmmsg" and sent:
-                break
-            return fail(err)
-        if name == "sendmmsg":
-            memory.write_at(
-                mem_fd, vector + index * _MMSGHDR_SIZE + _MSGHDR.size, struct.pack("=I", result)
-            )
-            sent += 1
-        else:
-            return returns(result)
-    return returns(sent)
-
-
-def _send_now(sock: int, message: Outgoing, flags: int, pid: int) -> Verdict | int:
-    """Send without blocking: the verdict when that settles the call, else the bytes sent so far.
-
-    A call the process made non-blocking (``MSG_DONTWAIT``, ``O_NONBLOCK``) is settled here
-    whatever happens; a blocking one that could not send everything continues in the pool.
-    """
-    nonblocking = bool(flags & MSG_DONTWAIT) or bool(
-        fcntl.fcntl(sock, fcntl.F_GETFL) & os.O_NONBLOCK
-    )
-    result = _send(sock, message, flags | MSG_DONTWAIT)
-    if result < 0:
-        err = ctypes.get_errno()
-        if nonblocking or err not in (errno.EAGAIN, errno.EWOULDBLOCK):
-            return _failed(err, flags, pid)
-        return 0
-    if nonblocking or result >= len(message.data):
-        return returns(result)
-    return result
-
-
-def _send_rest(sock: int, message: Outgoing, flags: int, sent: int, pid: int) -> Verdict:
-    """Finish a blocking send (from ``sent`` bytes on) as the process's blocking call would."""
-    while True:
-        rest = message if sent == 0 else Outgoing(message.data[sent:], message.address)
-        result = _send(sock, rest, flags)
-        if result < 0:
-            err = ctypes.get_errno()
-            if sent:
-                return returns(sent)  # what was sent stays sent: report it, as the kernel does
-            return _failed(err, flags, pid)
-        sent += result
-        if sent >= len(message.data):
-            return returns(sent)
-
-
-def _failed(err: int, flags: int, pid: int) -> Verdict:
-    if err == errno.EPIPE and not flags & MSG_NOSIGNAL:
-        os.kill(pid, 13)  # SIGPIPE, which the kernel would have sent the agent
-    return fail(err)
-
-
-def _send(sock: int, message: Outgoing, flags: int) -> int:
-    flags |= MSG_NOSIGNAL  # a SIGPIPE must not reach the supervisor
-    if not message.control:
-        address = message.address
-        return int(
-            _libc.sendto(
-                sock,
-                message.data,
-                len(message.data),
-                flags,
-                address,
-                len(address) if address else 0,
-            )
-        )
-    vector = _IoVec(message.data, len(message.data))
-    header = _MsgHdr(
-        message.address,
-        len(message.address) if message.address else 0,
-        ctypes.pointer(vector),
-        1,
-        message.control,
-        len(message.control),
-        0,
-    )
-    return int(_libc.sendmsg(sock, ctypes.byref(header), flags))
-
-
-def _close(sock: int, messages: list[Outgoing], mem_fd: int) -> None:
-    for message in messages:
-        message.close()
-    os.close(sock)
-    if mem_fd >= 0:
-        os.close(mem_fd)

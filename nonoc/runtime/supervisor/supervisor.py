@@ -18,22 +18,21 @@ from __future__ import annotations
 
 import errno
 import os
-import queue
 import signal
 import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from nonoc.runtime.supervisor import handoff, opens
-from nonoc.runtime.supervisor.answers import AnswerSource, Question
+from nonoc.runtime.supervisor.answers import AnswerSource
+from nonoc.runtime.supervisor.asking import QuestionDesk, requested
 from nonoc.runtime.supervisor.grants import GrantTable
 from nonoc.runtime.supervisor.memo import DecisionMemory, RateLimit
 from nonoc.runtime.supervisor.netrules import NetRules, restrict_thread
 from nonoc.runtime.supervisor.notif import AUDIT_ARCH, Listener, Notification
 from nonoc.runtime.supervisor.syscalls import OPEN_CALLS, syscall_names
-from nonoc.runtime.supervisor.verdict import CONTINUE, DROPPED, Event, Job, Verdict, fail, inject
+from nonoc.runtime.supervisor.verdict import CONTINUE, DROPPED, Event, Job, Verdict, fail
 
 
 class Supervisor:
@@ -53,15 +52,12 @@ class Supervisor:
     ) -> None:
         self.listener = listener if isinstance(listener, Listener) else Listener(listener)
         self.grants = grants
-        self.answers = answers
         self.on_event = on_event
         #: Report each continue inside the grants as an event (else only counted, in
         #: ``granted``: there are hundreds a second, and Landlock took those decisions).
         self.report_granted = report_granted
         #: Continues inside the grants, by system call.
         self.granted: dict[str, int] = {}
-        self.rate = rate or RateLimit()
-        self.memory = memory or DecisionMemory()
         self.names = syscall_names()
         self.arch = AUDIT_ARCH.get(_arch())
         self.opens = opens.OpenMediator(grants)
@@ -70,7 +66,7 @@ class Supervisor:
 
         self.sockets = SocketMediator(grants)
         self.metadata = MetadataMediator(grants)
-        self._questions: queue.Queue[opens.Pending | None] = queue.Queue()
+        self.desk = QuestionDesk(self, answers, memory or DecisionMemory(), rate or RateLimit())
         self._pool = ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="nono-supervisor-io", initializer=_quiet
         )
@@ -100,7 +96,7 @@ class Supervisor:
         """Run the loop and the asking thread in the background (daemon threads)."""
         for target, name in (
             (self.serve, "nono-supervisor"),
-            (self._ask_loop, "nono-supervisor-ask"),
+            (self.desk.serve, "nono-supervisor-ask"),
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -109,7 +105,7 @@ class Supervisor:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the loop, close the listener (parked calls then fail with ENOSYS), join threads."""
         self._stop.set()
-        self._questions.put(None)
+        self.desk.wake()
         for thread in self._threads:
             thread.join(timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -143,7 +139,7 @@ class Supervisor:
                     self.handle(notification)
         finally:
             self._served = True
-            self._questions.put(None)
+            self.desk.wake()
 
     # ----------------------------------------------------------------- dispatch
 
@@ -153,7 +149,7 @@ class Supervisor:
         try:
             if notification.arch != self.arch:
                 # The filter kills foreign architectures; this can only be a filter of another's.
-                self._answer(
+                self.answer(
                     notification,
                     fail(errno.ENOSYS),
                     Event(name, notification.pid, "deny", "bad_arguments"),
@@ -168,9 +164,9 @@ class Supervisor:
                 pool.submit(self._run_job, notification, name, outcome)
                 return
             verdict, event = outcome
-            self._answer(notification, verdict, event)
+            self.answer(notification, verdict, event)
         except Exception as exc:  # one bad call must never take the supervisor down
-            self._internal_error(notification, name, exc)
+            self.internal_error(notification, name, exc)
 
     def _route(self, notification: Notification, name: str) -> tuple[Verdict, Event] | Job:
         if self.sockets.handles(name):
@@ -183,17 +179,18 @@ class Supervisor:
     def _run_job(self, notification: Notification, name: str, job: Job) -> None:
         try:
             verdict, event = job.run()
-            self._answer(notification, verdict, event)
+            self.answer(notification, verdict, event)
         except Exception as exc:
-            self._internal_error(notification, name, exc)
+            self.internal_error(notification, name, exc)
         finally:
             if job.cleanup is not None:
                 job.cleanup()
 
-    def _internal_error(self, notification: Notification, name: str, exc: BaseException) -> None:
+    def internal_error(self, notification: Notification, name: str, exc: BaseException) -> None:
+        """Answer EPERM to a call whose handling failed, and report ``internal_error``."""
         detail = {"error_text": f"{type(exc).__name__}: {exc}"}
         try:
-            self._answer(
+            self.answer(
                 notification,
                 fail(errno.EPERM),
                 Event(name, notification.pid, "deny", "internal_error", detail=detail),
@@ -211,7 +208,7 @@ class Supervisor:
                 call.path if _plain(call.path) else opens.lexical_path(pid, call.dirfd, call.path)
             )
         except OSError as exc:
-            self._answer(
+            self.answer(
                 notification,
                 fail(exc.errno or errno.EFAULT),
                 Event(name, pid, "deny", "bad_arguments", error=exc.errno),
@@ -225,7 +222,7 @@ class Supervisor:
             self._continue_granted(notification, name, absolute or call.path, access)
             return
         if quick == "never_grantable":
-            self._answer(
+            self.answer(
                 notification,
                 fail(errno.EPERM),
                 Event(name, pid, "deny", "never_grantable", absolute, access, errno.EPERM),
@@ -236,7 +233,7 @@ class Supervisor:
         except OSError as exc:
             code = exc.errno or errno.EPERM
             reason = "unsupported" if code == errno.EPERM else "walk_error"
-            self._answer(
+            self.answer(
                 notification, fail(code), Event(name, pid, "deny", reason, call.path, access, code)
             )
             return
@@ -244,7 +241,7 @@ class Supervisor:
         try:
             # The walk acted on what was read: only valid if the thread is still parked now.
             if not self.listener.is_valid(notification.id):
-                self._count("dropped")
+                self.count("dropped")
                 return
             reason, code = self.opens.judge(call, target)
             event = Event(
@@ -255,145 +252,21 @@ class Supervisor:
                 target.path,
                 access,
                 code,
-                detail=_requested(call, target),
+                detail=requested(call, target),
             )
             if reason == "granted":
-                self._answer(
+                self.answer(
                     notification,
                     CONTINUE,
                     Event(name, pid, "continue", "granted", target.path, access),
                 )
             elif reason != "ask":
-                self._answer(notification, fail(code), event)
+                self.answer(notification, fail(code), event)
             else:
-                keep = self._before_asking(notification, call, target, name, access)
+                keep = self.desk.take(notification, call, target, access)
         finally:
             if not keep:
                 target.close()
-
-    def _before_asking(
-        self, notification: Notification, call: opens.OpenCall, target: Any, name: str, access: str
-    ) -> bool:
-        """Answer from memory or limits, or queue a question; True when the target was queued."""
-        pid = notification.pid
-        key = (target.path, call.access)
-        recalled = self.memory.recall(key)
-        detail = _requested(call, target)
-        if recalled is True:
-            self._grant(opens.Pending(notification, call, target, target.path), "remembered")
-            return False
-        if recalled is False:
-            self._answer(
-                notification,
-                fail(errno.EPERM),
-                Event(name, pid, "deny", "remembered", target.path, access, errno.EPERM, detail),
-            )
-            return False
-        if self.answers is None:
-            self._answer(
-                notification,
-                fail(errno.EPERM),
-                Event(name, pid, "deny", "no_answers", target.path, access, errno.EPERM, detail),
-            )
-            return False
-        if not self.rate.take():
-            self._answer(
-                notification,
-                fail(errno.EPERM),
-                Event(name, pid, "deny", "rate_limited", target.path, access, errno.EPERM, detail),
-            )
-            return False
-        self._questions.put(opens.Pending(notification, call, target, target.path))
-        return True
-
-    def _ask_loop(self) -> None:
-        while True:
-            pending = self._questions.get()
-            if pending is None:
-                if self._stop.is_set() or self._served:
-                    return
-                continue
-            try:
-                self._ask(pending)
-            except Exception as exc:
-                self._internal_error(pending.notification, pending.call.syscall, exc)
-            finally:
-                pending.close()
-
-    def _ask(self, pending: opens.Pending) -> None:
-        notification, call = pending.notification, pending.call
-        access = "+".join(sorted(call.access))
-        detail = _requested(call, pending.target)
-        if not self.listener.is_valid(notification.id):
-            self._count("dropped")
-            return  # the process gave up (killed, interrupted) while the question waited
-        assert self.answers is not None
-        question = Question(
-            notification.pid,
-            opens.command_name(notification.pid),
-            call.syscall,
-            pending.real_path,
-            call.path,
-            call.access,
-        )
-        answer = self.answers.ask(question)
-        self.memory.note((pending.real_path, call.access), answer.allow, remember=answer.remember)
-        if answer.allow:
-            self._grant(pending, answer.why)
-        else:
-            event = Event(
-                call.syscall,
-                notification.pid,
-                "deny",
-                answer.why,
-                pending.real_path,
-                access,
-                errno.EPERM,
-                detail,
-            )
-            self._answer(notification, fail(errno.EPERM), event)
-
-    def _grant(self, pending: opens.Pending, reason: str) -> None:
-        """Open what was approved and inject it; a failure to open is the call's errno."""
-        notification, call = pending.notification, pending.call
-        access = "+".join(sorted(call.access))
-        detail = _requested(call, pending.target)
-        if not self.listener.is_valid(notification.id):
-            self._count("dropped")
-            return
-        try:
-            fd = self.opens.open_for(pending)
-        except OSError as exc:
-            code = exc.errno or errno.EPERM
-            self._answer(
-                notification,
-                fail(code),
-                Event(
-                    call.syscall,
-                    notification.pid,
-                    "deny",
-                    "walk_error",
-                    pending.real_path,
-                    access,
-                    code,
-                    detail,
-                ),
-            )
-            return
-        cloexec = bool(call.flags & os.O_CLOEXEC)
-        self._answer(
-            notification,
-            inject(fd, cloexec=cloexec),
-            Event(
-                call.syscall,
-                notification.pid,
-                "allow",
-                reason,
-                pending.real_path,
-                access,
-                detail=detail,
-            ),
-        )
 
     # ----------------------------------------------------------------- answering
 
@@ -402,14 +275,14 @@ class Supervisor:
     ) -> None:
         """The commonest answer, kept cheap: continue, count, and report only if asked to."""
         delivered = self.listener.allow_continue(notification.id)
-        self._count("granted" if delivered else "dropped")
+        self.count("granted" if delivered else "dropped")
         if delivered:
             with self._counts_lock:
                 self.granted[name] = self.granted.get(name, 0) + 1
             if self.report_granted:
                 self._emit(Event(name, notification.pid, "continue", "granted", path, access))
 
-    def _answer(self, notification: Notification, verdict: Verdict, event: Event) -> None:
+    def answer(self, notification: Notification, verdict: Verdict, event: Event) -> None:
         """Send ``verdict``; report ``event`` (as dropped when the thread had already left)."""
         delivered = True
         if verdict.kind == "continue":
@@ -428,7 +301,7 @@ class Supervisor:
                 event.detail["fd"] = number
         elif verdict is DROPPED:
             delivered = False
-        self._count(event.reason if delivered else "dropped")
+        self.count(event.reason if delivered else "dropped")
         if not delivered:
             event.detail["dropped"] = True
         self._emit(event)
@@ -443,7 +316,13 @@ class Supervisor:
             if self._event_errors == 1:
                 sys.stderr.write(f"nono: supervisor: cannot record a decision: {exc}\n")
 
-    def _count(self, key: str) -> None:
+    @property
+    def stopping(self) -> bool:
+        """Whether the supervisor was stopped or its loop has ended (the sandbox is gone)."""
+        return self._stop.is_set() or self._served
+
+    def count(self, key: str) -> None:
+        """Count one outcome (thread-safe)."""
         with self._counts_lock:  # the loop, the asking thread and the pool all count
             self.counts[key] = self.counts.get(key, 0) + 1
 
@@ -456,11 +335,6 @@ def _plain(path: str) -> bool:
         and "//" not in path
         and (path == "/" or not path.endswith("/"))
     )
-
-
-def _requested(call: opens.OpenCall, target: Any) -> dict[str, Any]:
-    """The path as the process wrote it, when it differs from the real path."""
-    return {"requested": call.path} if call.path != getattr(target, "path", None) else {}
 
 
 def _arch() -> str:
