@@ -128,7 +128,7 @@ def _macos(payload: dict[str, object], parsed: _Args) -> int:
         return 0
     # The launch section's environment (hygiene strip list, env keep, env set), as on Linux
     # and as `nono run` does on macOS.
-    launch = section.get("launch")
+    launch = section.get("launch") if isinstance(section, dict) else None
     environ = None
     if isinstance(launch, dict):
         import os
