@@ -428,3 +428,45 @@ def test_a_missing_secret_stops_the_run_before_the_child(proxy_run: ProxyRun) ->
     )  # fmt: skip
     assert result.returncode == 1
     assert "no keyring entry nono/gemini" in result.stderr
+
+
+def test_a_namespace_that_cannot_be_made_stops_the_child_with_126(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """In process (the test forks itself): ``netns.enter`` fails as on a host that forbids
+    user namespaces; the child reports it and exits 126, and nothing runs unconfined."""
+    import errno
+    import os
+
+    from nonoc.bundle import keys
+    from nonoc.runtime.config import Settings
+    from nonoc.runtime.flags import parse
+    from nonoc.runtime.run import netns, session
+    from nonoc.runtime.run.prepare import prepare
+    from nonoc.runtime.run.proxy_hook import ProxyHook
+    from nonoc.runtime.run.start import private_payload
+
+    require_landlock()
+    sandbox = Sandbox(tmp_path.resolve())
+    for name, value in sandbox.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(keys, "_usable_keyring", lambda: None)
+    monkeypatch.chdir(sandbox.work)
+    sandbox.profile = sandbox.write_profile("network proxy")
+    request = parse(["--profile", str(sandbox.profile), "--", "/bin/true"])
+    assert request is not None
+    prepared = prepare(request, Settings())
+    payload = private_payload(prepared.payload, [])
+    launch = session.Launch(payload, request.command, dict(os.environ))
+
+    def refuse(port: int, channel: netns.Channel) -> None:
+        channel.parent.close()
+        channel.child.close()
+        raise OSError(errno.EPERM, "--net-private: cannot create a private network namespace")
+
+    monkeypatch.setattr(netns, "enter", refuse)
+    code = session.run_child(launch, [ProxyHook(private=True)])
+    err = capfd.readouterr().err
+    assert code == 126, err  # /bin/true never ran: it would have exited 0
+    assert "cannot create a private network namespace" in err
+    assert "did not set up" not in err

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from nonoc.runtime.run.credential_hook import EnvCredentialHook, set_child_env
 from nonoc.runtime.run.session import Hook, Launch
@@ -235,10 +236,15 @@ class ProxyHook(Hook):
         if listener is not None:
             self.proxy.adopt_listener(listener)
             self.adopted = True
-        elif _running(pid):
-            # Alive but silent: it must not go on without the confinement asked for.
-            sys.stderr.write("nono: error: --net-private: the child did not set up its namespace\n")
-            os.kill(pid, 9)
+            return
+        # No listener: the child failed (it reports why and exits 126) or hangs.
+        for _ in range(20):
+            if not _running(pid):
+                return
+            time.sleep(0.1)
+        # Alive but silent: it must not go on without the confinement asked for.
+        sys.stderr.write("nono: error: --net-private: the child did not set up its namespace\n")
+        os.kill(pid, 9)
 
     def after_exit(self, launch: Launch, exit_code: int) -> None:
         """Stop the proxy."""
