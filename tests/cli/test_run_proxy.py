@@ -430,43 +430,42 @@ def test_a_missing_secret_stops_the_run_before_the_child(proxy_run: ProxyRun) ->
     assert "no keyring entry nono/gemini" in result.stderr
 
 
-def test_a_namespace_that_cannot_be_made_stops_the_child_with_126(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
-) -> None:
-    """In process (the test forks itself): ``netns.enter`` fails as on a host that forbids
-    user namespaces; the child reports it and exits 126, and nothing runs unconfined."""
-    import errno
-    import os
+REFUSING_NAMESPACE = r"""
+import errno, os, sys
+from nonoc.runtime.config import Settings
+from nonoc.runtime.flags import parse
+from nonoc.runtime.run import netns, session
+from nonoc.runtime.run.prepare import prepare
+from nonoc.runtime.run.proxy_hook import ProxyHook
+from nonoc.runtime.run.start import private_payload
 
-    from nonoc.bundle import keys
-    from nonoc.runtime.config import Settings
-    from nonoc.runtime.flags import parse
-    from nonoc.runtime.run import netns, session
-    from nonoc.runtime.run.prepare import prepare
-    from nonoc.runtime.run.proxy_hook import ProxyHook
-    from nonoc.runtime.run.start import private_payload
+def refuse(port, channel):  # as on a host that forbids unprivileged user namespaces
+    channel.parent.close()
+    channel.child.close()
+    raise OSError(errno.EPERM, "--net-private: cannot create a private network namespace")
 
-    require_landlock()
-    sandbox = Sandbox(tmp_path.resolve())
-    for name, value in sandbox.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr(keys, "_usable_keyring", lambda: None)
-    monkeypatch.chdir(sandbox.work)
+netns.enter = refuse
+request = parse(["--profile", sys.argv[1], "--", "/bin/true"])
+launch = session.Launch(
+    private_payload(prepare(request, Settings()).payload, []), request.command, dict(os.environ)
+)
+sys.exit(session.run_child(launch, [ProxyHook(private=True)]))
+"""
+
+
+def test_a_namespace_that_cannot_be_made_stops_the_child_with_126(proxy_run: ProxyRun) -> None:
+    """The child reports it and exits 126; /bin/true (exit 0) never runs unconfined.
+
+    ``run_child`` in a process of its own: in pytest's, threads of earlier fixtures would
+    take the SIGCHLD that ``run_child`` waits for (nono's parent has no such threads).
+    """
+    sandbox = proxy_run.sandbox
     sandbox.profile = sandbox.write_profile("network proxy")
-    request = parse(["--profile", str(sandbox.profile), "--", "/bin/true"])
-    assert request is not None
-    prepared = prepare(request, Settings())
-    payload = private_payload(prepared.payload, [])
-    launch = session.Launch(payload, request.command, dict(os.environ))
-
-    def refuse(port: int, channel: netns.Channel) -> None:
-        channel.parent.close()
-        channel.child.close()
-        raise OSError(errno.EPERM, "--net-private: cannot create a private network namespace")
-
-    monkeypatch.setattr(netns, "enter", refuse)
-    code = session.run_child(launch, [ProxyHook(private=True)])
-    err = capfd.readouterr().err
-    assert code == 126, err  # /bin/true never ran: it would have exited 0
-    assert "cannot create a private network namespace" in err
-    assert "did not set up" not in err
+    result = subprocess.run(
+        [sys.executable, "-c", REFUSING_NAMESPACE, str(sandbox.profile)],
+        env=sandbox.env, cwd=sandbox.work, capture_output=True, text=True, timeout=30,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 126, result.stderr
+    assert "cannot create a private network namespace" in result.stderr
+    assert "did not set up" not in result.stderr
