@@ -92,10 +92,7 @@ TUNING: ProxyTuning | None = None
 
 def network_mode(payload: Mapping[str, Any]) -> str:
     """The payload's network mode for this machine's target (``open`` when unsaid)."""
-    section = payload.get("macos" if sys.platform == "darwin" else "linux")
-    launch = section.get("launch") if isinstance(section, dict) else None
-    mode = launch.get("network") if isinstance(launch, dict) else None
-    return str(mode or "open")
+    return str(_launch_section(payload).get("network") or "open")
 
 
 def network_hooks(
@@ -212,10 +209,10 @@ class ProxyHook(Hook):
                 self.channel = netns.Channel()
             if self.verbose:
                 hosts = ", ".join(config.allow_hosts) or "none"
-                routes = ", ".join(route.name for route in config.credential_routes) or "none"
+                served = ", ".join(route.name for route in routes) or "none"
                 sys.stderr.write(
                     f"nono: proxy on 127.0.0.1:{port} (allowed hosts: {hosts}; "
-                    f"credential routes: {routes})\n"
+                    f"credential routes: {served})\n"
                 )
         except BaseException:
             self.stop()
