@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from test_run_support import PYTHON, Sandbox, require_landlock
@@ -105,7 +105,7 @@ class Recording(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = 5
-    seen: list[dict[str, Any]] = []
+    seen: ClassVar[list[dict[str, Any]]] = []
 
     def log_message(self, format: str, *args: object) -> None:
         pass

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from tests.resolve.conftest import error, policy
 
 from nonoc.bundle.payload import launch_settings
 from nonoc.format import format_text
 from nonoc.syntax.parser import parse_statements
+from tests.resolve.conftest import error, policy
 
 UP = 'upstream "https://a.test"'
 SECRET = 'secret "env://A"'
@@ -52,8 +52,7 @@ def test_defaults_are_a_bearer_authorization_header() -> None:
 
 def test_a_child_route_of_the_same_name_replaces_the_parents() -> None:
     text = (
-        ROUTE
-        + 'profile q extends p { network proxy { credential "example" {'
+        ROUTE + 'profile q extends p { network proxy { credential "example" {'
         ' upstream "https://other.test" secret "file:///run/secret" } } }\n'
     )
     (route,) = policy(text, profile="q").network.credential_routes

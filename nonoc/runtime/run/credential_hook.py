@@ -49,9 +49,7 @@ def set_child_env(launch: Launch, values: Mapping[str, str], remove: Iterable[st
 class EnvCredentialHook(Hook):
     """Reads the env-mode secrets in ``before_spawn`` and sets them for the child."""
 
-    def __init__(
-        self, names: Sequence[str] = (), mappings: Sequence[tuple[str, str]] = ()
-    ) -> None:
+    def __init__(self, names: Sequence[str] = (), mappings: Sequence[tuple[str, str]] = ()) -> None:
         self.names = tuple(names)
         self.mappings = tuple(mappings)
 

@@ -48,9 +48,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
     from collections.abc import Callable, Mapping, Sequence
-    from typing import Any
-
     from types import ModuleType
+    from typing import Any
 
     from nonoc.runtime.proxy import Limits, ProxyEvent, ProxyServer, Resolver, RouteSpec
     from nonoc.runtime.run.netns import Channel
@@ -288,7 +287,7 @@ class ProxyHook(Hook):
         for sink in self.sinks:
             try:
                 sink(event)
-            except Exception as exc:  # noqa: BLE001 - one failing sink must not stop the others
+            except Exception as exc:
                 sys.stderr.write(f"nono: warning: proxy event sink failed: {exc}\n")
 
 
@@ -347,4 +346,3 @@ def _running(pid: int) -> bool:
         return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
     except ChildProcessError:
         return False
-
