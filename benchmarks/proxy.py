@@ -184,8 +184,9 @@ def serve_proxy(upstream_port: int) -> int:
 
 
 def spawn(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
-    process = subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout is not None
     return process, process.stdout.readline().split()
 
@@ -221,32 +222,41 @@ def main() -> int:
         def tunnel() -> tuple[Client, str, str]:
             return Client(port, connect_to=f"bench.test:{upstream_port}", auth=auth), "", ""
 
-        print(f"proxy benchmark: python {sys.version.split()[0]}, 127.0.0.1, "
-              f"{args.size_mb} MB, {args.requests} small requests")
+        print(
+            f"proxy benchmark: python {sys.version.split()[0]}, 127.0.0.1, "
+            f"{args.size_mb} MB, {args.requests} small requests"
+        )
         print(f"\n{args.size_mb} MB transfer (best of 3):")
         base = transfer(direct, size)
         for name, make in (("direct", direct), ("HTTP forward", forward), ("CONNECT", tunnel)):
             seconds = base if make is direct else transfer(make, size)
             rate = size / seconds / 1e6
-            print(f"  {name:13s} {seconds * 1000:8.1f} ms  {rate:8.0f} MB/s"
-                  + ("" if make is direct else f"  (+{(seconds - base) * 1000:.1f} ms)"))
+            print(
+                f"  {name:13s} {seconds * 1000:8.1f} ms  {rate:8.0f} MB/s"
+                + ("" if make is direct else f"  (+{(seconds - base) * 1000:.1f} ms)")
+            )
 
         print(f"\n{args.requests} small requests on one kept-alive connection:")
-        results = {name: latencies(make, args.requests)
-                   for name, make in (("direct", direct), ("HTTP forward", forward),
-                                      ("CONNECT", tunnel))}
+        results = {
+            name: latencies(make, args.requests)
+            for name, make in (("direct", direct), ("HTTP forward", forward), ("CONNECT", tunnel))
+        }
         for name, values in results.items():
             added = statistics.median(values) - statistics.median(results["direct"])
-            print(f"  {name:13s} {us(values)}"
-                  + ("" if name == "direct" else f"   added {added * 1e6:5.0f} µs"))
+            print(
+                f"  {name:13s} {us(values)}"
+                + ("" if name == "direct" else f"   added {added * 1e6:5.0f} µs")
+            )
 
         count = max(50, args.requests // 5)
         print(f"\n{count} new connections, one small request each:")
         plain = direct_setup(upstream_port, count)
         tunnelled = connect_setup(port, upstream_port, auth, count)
         print(f"  direct        {us(plain)}")
-        print(f"  CONNECT       {us(tunnelled)}   added "
-              f"{(statistics.median(tunnelled) - statistics.median(plain)) * 1e6:5.0f} µs")
+        print(
+            f"  CONNECT       {us(tunnelled)}   added "
+            f"{(statistics.median(tunnelled) - statistics.median(plain)) * 1e6:5.0f} µs"
+        )
     finally:
         for process in (proxy_process, upstream_process):
             assert process.stdin is not None

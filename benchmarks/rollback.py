@@ -95,17 +95,36 @@ class NonoPy:
         """Install nono-py into a new virtualenv and start the driver; (driver, reason if not)."""
         venv = work / "nono-py-venv"
         try:
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                [sys.executable, "-m", "venv", str(venv)],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
             pip = subprocess.run(
-                [str(venv / "bin" / "pip"), "install", "-q", "nono-py"], capture_output=True, text=True, timeout=600
+                [str(venv / "bin" / "pip"), "install", "-q", "nono-py"],
+                capture_output=True,
+                text=True,
+                timeout=600,
             )
         except (subprocess.SubprocessError, OSError) as exc:
             return None, f"could not create a virtualenv: {exc}"
         if pip.returncode != 0:
-            return None, "pip install nono-py failed: " + (pip.stderr.strip().splitlines() or ["?"])[-1]
+            return None, "pip install nono-py failed: " + (
+                pip.stderr.strip().splitlines() or ["?"]
+            )[-1]
         process = subprocess.Popen(
-            [str(venv / "bin" / "python"), "-c", NONO_PY_DRIVER, str(work / "nono-py-session"), str(tree)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                str(venv / "bin" / "python"),
+                "-c",
+                NONO_PY_DRIVER,
+                str(work / "nono-py-session"),
+                str(tree),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         return cls(process), ""
 
@@ -137,11 +156,17 @@ def stats(values: list[float]) -> str:
 
 def main() -> int:
     """Run the benchmark and print its figures."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--megabytes", type=int, default=200)
-    parser.add_argument("--change", type=float, default=0.01, help="fraction of files changed (default 0.01)")
-    parser.add_argument("--runs", type=int, default=3, help="baselines per tool, interleaved (default 3)")
+    parser.add_argument(
+        "--change", type=float, default=0.01, help="fraction of files changed (default 0.01)"
+    )
+    parser.add_argument(
+        "--runs", type=int, default=3, help="baselines per tool, interleaved (default 3)"
+    )
     parser.add_argument("--no-compare", action="store_true", help="skip the nono-py comparison")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
@@ -153,7 +178,9 @@ def main() -> int:
         t = time.perf_counter()
         paths = generate(tree, args.files, args.megabytes * 1_000_000, rng)
         total = sum(p.stat().st_size for p in paths)
-        print(f"tree: {len(paths)} files, {total / 1e6:.1f} MB (written in {time.perf_counter() - t:.2f} s)")
+        print(
+            f"tree: {len(paths)} files, {total / 1e6:.1f} MB (written in {time.perf_counter() - t:.2f} s)"
+        )
         other, reason = (None, "--no-compare") if args.no_compare else NonoPy.start(work, tree)
 
         ours: list[float] = []
@@ -180,8 +207,10 @@ def main() -> int:
                 else:
                     theirs.append(float(reply[1]))
         assert baseline is not None
-        print(f"nono baseline:        {stats(ours)}  ({baseline.hashed_files} files, "
-              f"{baseline.hashed_bytes / 1e6:.1f} MB hashed and stored; includes the fsync)")
+        print(
+            f"nono baseline:        {stats(ours)}  ({baseline.hashed_files} files, "
+            f"{baseline.hashed_bytes / 1e6:.1f} MB hashed and stored; includes the fsync)"
+        )
         print(f"nono, no sync:        {stats(ours_no_sync)}")
         if theirs:
             print(f"nono-py baseline:     {stats(theirs)}")
@@ -202,15 +231,19 @@ def main() -> int:
                     other_again.append(float(reply[1]))
                 else:
                     reason, other = "nono-py incremental failed: " + other.stop()[-300:], None
-        print(f"nono re-snapshot:     {stats(again_times)}  ({again.hashed_files} files, "
-              f"{again.hashed_bytes / 1e6:.1f} MB hashed; {changed_bytes / 1e6:.1f} MB changed)")
+        print(
+            f"nono re-snapshot:     {stats(again_times)}  ({again.hashed_files} files, "
+            f"{again.hashed_bytes / 1e6:.1f} MB hashed; {changed_bytes / 1e6:.1f} MB changed)"
+        )
         ratio = statistics.median(again_times) / statistics.median(ours)
         print(f"re-snapshot / baseline (medians): {ratio:.3f}  (target: under 0.1)")
         if other is not None and other_again:
             print(f"nono-py incremental:  {stats(other_again)}")
-            print(f"nono / nono-py (medians): baseline {statistics.median(ours) / statistics.median(theirs):.2f} "
-                  f"(without sync {statistics.median(ours_no_sync) / statistics.median(theirs):.2f}), "
-                  f"re-snapshot {statistics.median(again_times) / statistics.median(other_again):.2f}")
+            print(
+                f"nono / nono-py (medians): baseline {statistics.median(ours) / statistics.median(theirs):.2f} "
+                f"(without sync {statistics.median(ours_no_sync) / statistics.median(theirs):.2f}), "
+                f"re-snapshot {statistics.median(again_times) / statistics.median(other_again):.2f}"
+            )
             other.stop()
         else:
             print(f"nono-py comparison skipped: {reason}")
@@ -218,13 +251,17 @@ def main() -> int:
         quiet()
         t = time.perf_counter()
         report = store.restore(baseline.id)
-        print(f"nono restore:         {time.perf_counter() - t:6.3f} s  ({len(report.written)} files written back, "
-              "safety snapshot included)")
+        print(
+            f"nono restore:         {time.perf_counter() - t:6.3f} s  ({len(report.written)} files written back, "
+            "safety snapshot included)"
+        )
         quiet()
         t = time.perf_counter()
         verified = store.verify(baseline.id)
-        print(f"nono verify:          {time.perf_counter() - t:6.3f} s  ({verified.objects_checked} objects, "
-              f"{'OK' if verified.ok else 'FAILED'})")
+        print(
+            f"nono verify:          {time.perf_counter() - t:6.3f} s  ({verified.objects_checked} objects, "
+            f"{'OK' if verified.ok else 'FAILED'})"
+        )
     finally:
         if args.keep:
             print(f"kept {work}")

@@ -112,7 +112,9 @@ class UsageError(NonoError):
 class SandboxError(NonoError):
     """The sandbox could not be applied (kernel too old, path missing…): exit code 126."""
 
-    def __init__(self, message: str, span: Span | None = None, *, notes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, message: str, span: Span | None = None, *, notes: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message, span, notes=notes, exit_code=126)
 
 

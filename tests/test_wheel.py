@@ -32,10 +32,22 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clean venv with the freshly built wheel installed."""
     root = tmp_path_factory.mktemp("wheel")
     built = _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root / "dist"), str(REPO)]
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(root / "dist"),
+            str(REPO),
+        ]
     )
     if built.returncode != 0:
-        pytest.skip(f"cannot build the wheel here (needs hatchling from the registry): {built.stderr[-400:]}")
+        pytest.skip(
+            f"cannot build the wheel here (needs hatchling from the registry): {built.stderr[-400:]}"
+        )
     (wheel,) = (root / "dist").glob("nono-*.whl")
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
@@ -56,21 +68,48 @@ def test_wheel_compiles_and_runs_without_the_source_tree(wheel_venv: Path, tmp_p
     project = home / "project"
     project.mkdir()
     (project / "notes.txt").write_text("visible\n")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
 
-    where = _run([str(bindir / "python"), "-c", "import nonoc.resources as r; print(r.data_dir('stdlib'))"], env=env, cwd=project)
+    where = _run(
+        [str(bindir / "python"), "-c", "import nonoc.resources as r; print(r.data_dir('stdlib'))"],
+        env=env,
+        cwd=project,
+    )
     assert where.returncode == 0, where.stderr
     assert str(wheel_venv) in where.stdout and str(REPO) not in where.stdout
 
-    compiled = _run([str(bindir / "nonoc"), "compile", "default", "--target", "linux", "-o", "default.bundle"], env=env, cwd=project)
+    compiled = _run(
+        [str(bindir / "nonoc"), "compile", "default", "--target", "linux", "-o", "default.bundle"],
+        env=env,
+        cwd=project,
+    )
     assert compiled.returncode == 0, compiled.stderr
 
-    allowed = _run([str(bindir / "nono"), "exec", "default.bundle", "--", "cat", "notes.txt"], env=env, cwd=project)
+    allowed = _run(
+        [str(bindir / "nono"), "exec", "default.bundle", "--", "cat", "notes.txt"],
+        env=env,
+        cwd=project,
+    )
     if allowed.returncode == 126:
         pytest.skip(f"the sandbox cannot be applied on this host: {allowed.stderr.strip()}")
     assert (allowed.returncode, allowed.stdout) == (0, "visible\n"), allowed.stderr
 
-    denied = _run([str(bindir / "nono"), "exec", "default.bundle", "--", "cat", str(home / ".ssh" / "id_rsa")], env=env, cwd=project)
+    denied = _run(
+        [
+            str(bindir / "nono"),
+            "exec",
+            "default.bundle",
+            "--",
+            "cat",
+            str(home / ".ssh" / "id_rsa"),
+        ],
+        env=env,
+        cwd=project,
+    )
     assert denied.returncode == 1
     assert "Permission denied" in denied.stderr
     assert os.path.exists(project / "default.bundle")

@@ -22,7 +22,9 @@ class HostFacts:
     landlock_abi: int = LATEST_LANDLOCK_ABI
 
     @staticmethod
-    def for_target(target: Target, arch: str | None = None, landlock_abi: int | None = None) -> HostFacts:
+    def for_target(
+        target: Target, arch: str | None = None, landlock_abi: int | None = None
+    ) -> HostFacts:
         """Facts for ``target``; the architecture defaults to this machine's."""
         return HostFacts(
             target=target,

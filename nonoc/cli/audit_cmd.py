@@ -26,9 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="the records as stored, as a JSON array")
     p = sub.add_parser("verify", help="check the hash chains (one session, or everything)")
     p.add_argument("id", nargs="?", help="session id, unique prefix, or 'latest' (default: all)")
-    p.add_argument("--key", action="append", default=[], metavar="PUB",
-                   help="trust only signatures by this Ed25519 public key (PEM); repeatable")
-    p.add_argument("--require-signature", action="store_true", help="an unsigned closed session is a failure")
+    p.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="PUB",
+        help="trust only signatures by this Ed25519 public key (PEM); repeatable",
+    )
+    p.add_argument(
+        "--require-signature", action="store_true", help="an unsigned closed session is a failure"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,12 +57,16 @@ def _list(trail: Any, args: argparse.Namespace) -> int:
     if not sessions:
         print("no audited sessions")
         return 0
-    print(f"{'SESSION':<26}  {'STARTED (UTC)':<19}  {'EXIT':>4}  {'RECORDS':>7}  {'STATUS':<8}  COMMAND")
+    print(
+        f"{'SESSION':<26}  {'STARTED (UTC)':<19}  {'EXIT':>4}  {'RECORDS':>7}  {'STATUS':<8}  COMMAND"
+    )
     for s in sessions:
         started = (s.started or "")[:19].replace("T", " ")
         code = "" if s.exit_code is None else str(s.exit_code)
         status = s.status + ("+sig" if s.signed else "")
-        print(f"{s.id:<26}  {started:<19}  {code:>4}  {s.records:>7}  {status:<8}  {' '.join(s.command)}")
+        print(
+            f"{s.id:<26}  {started:<19}  {code:>4}  {s.records:>7}  {status:<8}  {' '.join(s.command)}"
+        )
     return 0
 
 
@@ -71,7 +82,11 @@ def _show(trail: Any, args: argparse.Namespace) -> int:
             print(f"  line {number}: (not a valid record)")
             continue
         time = str(record.get("time", ""))[11:23]
-        fields = {k: v for k, v in record.items() if k not in ("seq", "time", "kind", "session", "prev", "hash")}
+        fields = {
+            k: v
+            for k, v in record.items()
+            if k not in ("seq", "time", "kind", "session", "prev", "hash")
+        }
         detail = "  ".join(f"{k}={_value(v)}" for k, v in sorted(fields.items()))
         print(f"  {record.get('seq', '?'):>4}  {time}  {record.get('kind', '?'):<19}  {detail}")
     return 0
@@ -82,12 +97,16 @@ def _verify(trail: Any, args: argparse.Namespace) -> int:
 
     session_id = trail.resolve(args.id) if args.id else None
     trusted = _trusted_keys(args.key) if args.key else None
-    report = verify_trail(trail, session_id, trusted_keys=trusted, require_signature=args.require_signature)
+    report = verify_trail(
+        trail, session_id, trusted_keys=trusted, require_signature=args.require_signature
+    )
     for note in report.notes:
         print(f"note: {note}")
     scope = f"session {session_id}" if session_id else "audit trail"
     if report.ok:
-        print(f"{scope}: OK ({report.sessions} sessions, {report.records} records, ledger chain intact)")
+        print(
+            f"{scope}: OK ({report.sessions} sessions, {report.records} records, ledger chain intact)"
+        )
         return 0
     for finding in report.findings:
         print(f"error: {finding.render()}", file=sys.stderr)

@@ -30,9 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("show", help="a snapshot's details and what its session changed")
     p.add_argument("id", help="snapshot id, unique prefix, or 'latest'")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = sub.add_parser("diff", help="what changed since the snapshot (a file's text diff with PATH)")
+    p = sub.add_parser(
+        "diff", help="what changed since the snapshot (a file's text diff with PATH)"
+    )
     p.add_argument("id", help="snapshot id, unique prefix, or 'latest'")
-    p.add_argument("path", nargs="?", help="limit to this path; a changed file shows its content diff")
+    p.add_argument(
+        "path", nargs="?", help="limit to this path; a changed file shows its content diff"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = sub.add_parser("restore", help="make the trees (or PATHS) match the snapshot again")
     p.add_argument("id", help="snapshot id, unique prefix, or 'latest'")
@@ -42,8 +46,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("verify", help="re-hash a snapshot's objects and recompute its Merkle root")
     p.add_argument("id", help="snapshot id, unique prefix, or 'latest'")
     p = sub.add_parser("cleanup", help="drop old snapshots by count and size, then unused objects")
-    p.add_argument("--keep", type=int, metavar="N", help=f"keep the N newest snapshots (default {DEFAULT_KEEP})")
-    p.add_argument("--max-size", metavar="SIZE", help="then drop the oldest until the store fits (e.g. 2G, 500M)")
+    p.add_argument(
+        "--keep",
+        type=int,
+        metavar="N",
+        help=f"keep the N newest snapshots (default {DEFAULT_KEEP})",
+    )
+    p.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        help="then drop the oldest until the store fits (e.g. 2G, 500M)",
+    )
     p.add_argument("--dry-run", action="store_true", help="show what would be removed")
 
 
@@ -54,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     store = SnapshotStore()
     action = getattr(args, "action", None)
     if action is None:
-        raise UsageError("nono rollback needs an action: list, show, diff, restore, verify or cleanup")
+        raise UsageError(
+            "nono rollback needs an action: list, show, diff, restore, verify or cleanup"
+        )
     handler = {
         "list": _list,
         "show": _show,
@@ -74,12 +89,16 @@ def _list(store: SnapshotStore, args: argparse.Namespace) -> int:
     if not snapshots:
         print("no snapshots")
         return 0
-    print(f"{'ID':<22}  {'CREATED (UTC)':<19}  {'LABEL':<11}  {'FILES':>7}  {'SIZE':>10}  SESSION / TREES")
+    print(
+        f"{'ID':<22}  {'CREATED (UTC)':<19}  {'LABEL':<11}  {'FILES':>7}  {'SIZE':>10}  SESSION / TREES"
+    )
     for s in snapshots:
         created = s.created[:19].replace("T", " ")
         trees = ", ".join(s.roots)
         session = f"{s.session}  " if s.session else ""
-        print(f"{s.id:<22}  {created:<19}  {s.label:<11}  {s.files:>7}  {format_size(s.total_bytes):>10}  {session}{trees}")
+        print(
+            f"{s.id:<22}  {created:<19}  {s.label:<11}  {s.files:>7}  {format_size(s.total_bytes):>10}  {session}{trees}"
+        )
     return 0
 
 
@@ -90,7 +109,11 @@ def _show(store: SnapshotStore, args: argparse.Namespace) -> int:
     if args.json:
         data: dict[str, Any] = {"snapshot": snap.to_json()}
         if diff is not None and base and newer:
-            data["changes"] = {"from": base.id, "to": newer.id, "changes": [c.to_json() for c in diff.changes]}
+            data["changes"] = {
+                "from": base.id,
+                "to": newer.id,
+                "changes": [c.to_json() for c in diff.changes],
+            }
         print(json.dumps(data, indent=2, sort_keys=True))
         return 0
     print(f"snapshot  {snap.id}" + (f"  ({snap.label})" if snap.label else ""))
@@ -99,7 +122,9 @@ def _show(store: SnapshotStore, args: argparse.Namespace) -> int:
     print(f"created   {snap.created}")
     for i, root in enumerate(snap.roots):
         print(f"{'trees' if i == 0 else '':<9} {root}")
-    print(f"contents  {snap.files} files ({format_size(snap.total_bytes)}), {snap.dirs} directories, {snap.symlinks} symlinks")
+    print(
+        f"contents  {snap.files} files ({format_size(snap.total_bytes)}), {snap.dirs} directories, {snap.symlinks} symlinks"
+    )
     print(f"merkle    {snap.merkle_root}")
     _print_left_out(snap)
     if diff is None or base is None or newer is None:
@@ -137,28 +162,41 @@ def _restore(store: SnapshotStore, args: argparse.Namespace) -> int:
         print(f"nothing to restore: the trees already match {snap.id}")
         return 0
     print(f"restoring {snap.id} will:")
-    for verb, items in (("remove", preview.removed), ("create", preview.created),
-                        ("write", preview.written), ("reset mode/time of", preview.updated)):
+    for verb, items in (
+        ("remove", preview.removed),
+        ("create", preview.created),
+        ("write", preview.written),
+        ("reset mode/time of", preview.updated),
+    ):
         if items:
-            print(f"  {verb} {len(items)}: " + ", ".join(_short(p, snap.roots) for p in items[:8])
-                  + (" …" if len(items) > 8 else ""))
+            print(
+                f"  {verb} {len(items)}: "
+                + ", ".join(_short(p, snap.roots) for p in items[:8])
+                + (" …" if len(items) > 8 else "")
+            )
     if args.dry_run:
         return 0
     if not args.yes:
         if not sys.stdin.isatty():
-            raise UsageError("restore changes files: confirm with --yes (standard input is not a terminal)")
+            raise UsageError(
+                "restore changes files: confirm with --yes (standard input is not a terminal)"
+            )
         answer = input("proceed? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             print("nothing restored")
             return 1
     report = store.restore(snap, paths, progress=ProgressBar())
-    print(f"restored {snap.id}: {len(report.written)} written, {len(report.removed)} removed, "
-          f"{len(report.created)} directories created, {len(report.updated)} modes/times reset")
+    print(
+        f"restored {snap.id}: {len(report.written)} written, {len(report.removed)} removed, "
+        f"{len(report.created)} directories created, {len(report.updated)} modes/times reset"
+    )
     if report.resumed:
         print("  (completed an interrupted restore)")
     if report.pre_restore:
-        print(f"  the trees as they were are in snapshot {report.pre_restore}: "
-              f"`nono rollback restore {report.pre_restore}` undoes this restore")
+        print(
+            f"  the trees as they were are in snapshot {report.pre_restore}: "
+            f"`nono rollback restore {report.pre_restore}` undoes this restore"
+        )
     for path, why in report.kept:
         print(f"  kept {_short(path, snap.roots)}: {why}")
     for path, why in report.errors:
@@ -172,12 +210,17 @@ def _verify(store: SnapshotStore, args: argparse.Namespace) -> int:
     snap = store.get(args.id)
     report = store.verify(snap, ProgressBar())
     if report.ok:
-        print(f"snapshot {snap.id}: OK ({report.objects_checked} objects, "
-              f"{format_size(report.bytes_checked)} re-hashed; Merkle root {report.merkle_computed})")
+        print(
+            f"snapshot {snap.id}: OK ({report.objects_checked} objects, "
+            f"{format_size(report.bytes_checked)} re-hashed; Merkle root {report.merkle_computed})"
+        )
         return 0
     for problem in report.problems:
         print(f"snapshot {snap.id}: {problem}", file=sys.stderr)
-    print(f"snapshot {snap.id}: FAILED verification ({len(report.problems)} problems)", file=sys.stderr)
+    print(
+        f"snapshot {snap.id}: FAILED verification ({len(report.problems)} problems)",
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -190,8 +233,10 @@ def _cleanup(store: SnapshotStore, args: argparse.Namespace) -> int:
         raise UsageError("--keep must be 0 or more")
     report = store.cleanup(keep=keep, max_bytes=max_bytes, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
-    print(f"{verb} {len(report.removed)} snapshots and {report.objects_removed} objects "
-          f"({format_size(report.bytes_freed)}); kept {len(report.kept)} snapshots ({format_size(report.bytes_kept)})")
+    print(
+        f"{verb} {len(report.removed)} snapshots and {report.objects_removed} objects "
+        f"({format_size(report.bytes_freed)}); kept {len(report.kept)} snapshots ({format_size(report.bytes_kept)})"
+    )
     for snap_id in report.removed:
         print(f"  {snap_id}")
     return 0
@@ -199,10 +244,16 @@ def _cleanup(store: SnapshotStore, args: argparse.Namespace) -> int:
 
 def _session_pair(store: SnapshotStore, snap: Snapshot) -> tuple[Snapshot | None, Snapshot | None]:
     """The two snapshots whose difference ``show`` reports for ``snap``."""
-    siblings = [s for s in store.session_snapshots(snap.session) if not s.label.startswith("pre-restore")]
+    siblings = [
+        s for s in store.session_snapshots(snap.session) if not s.label.startswith("pre-restore")
+    ]
     if snap in siblings and len(siblings) > 1:
         index = siblings.index(snap)
-        return (snap, siblings[index + 1]) if index + 1 < len(siblings) else (siblings[index - 1], snap)
+        return (
+            (snap, siblings[index + 1])
+            if index + 1 < len(siblings)
+            else (siblings[index - 1], snap)
+        )
     if snap.parent:
         try:
             return store.get(snap.parent), snap

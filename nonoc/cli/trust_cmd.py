@@ -31,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     keygen.add_argument("--name", default="default", help="key name (default: default)")
     keygen.add_argument("--algorithm", choices=("ed25519", "p256"), default="ed25519")
     keygen.add_argument(
-        "--store", choices=("auto", "keyring", "file"), default="auto",
+        "--store",
+        choices=("auto", "keyring", "file"),
+        default="auto",
         help="where the private key goes (auto: the keyring when one works, else a file)",
     )
     keygen.add_argument(
@@ -41,20 +43,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sign = sub.add_parser("sign", help="sign files; writes FILE.sigstore.json next to each")
     sign.add_argument("files", nargs="+", metavar="FILE")
     how = sign.add_mutually_exclusive_group()
-    how.add_argument("--key", metavar="NAME", help="key name, or file:///path/to/key.pem (default: default)")
-    how.add_argument("--keyless", action="store_true", help="sign with Sigstore (OIDC → Fulcio → Rekor)")
+    how.add_argument(
+        "--key", metavar="NAME", help="key name, or file:///path/to/key.pem (default: default)"
+    )
+    how.add_argument(
+        "--keyless", action="store_true", help="sign with Sigstore (OIDC → Fulcio → Rekor)"
+    )
     sign.add_argument("--identity-token", metavar="JWT", help="OIDC token for --keyless")
-    sign.add_argument("--trust-config", metavar="FILE", help="Sigstore client trust config for --keyless")
+    sign.add_argument(
+        "--trust-config", metavar="FILE", help="Sigstore client trust config for --keyless"
+    )
     sign.add_argument("--staging", action="store_true", help="use Sigstore's staging instance")
     sign.add_argument("--policy", metavar="FILE", help="trust policy to record (default: yours)")
 
     verify = sub.add_parser("verify", help="verify files (default: the instruction files here)")
     verify.add_argument("files", nargs="*", metavar="FILE")
-    verify.add_argument("--policy", metavar="FILE", help="trust policy (default: yours, plus .nono-trust.json)")
+    verify.add_argument(
+        "--policy", metavar="FILE", help="trust policy (default: yours, plus .nono-trust.json)"
+    )
     verify.add_argument("--json", action="store_true", help="print the result as JSON")
 
     listing = sub.add_parser("list", help="show your trust keys and whom the policy trusts")
-    listing.add_argument("--policy", metavar="FILE", help="trust policy (default: yours, plus .nono-trust.json)")
+    listing.add_argument(
+        "--policy", metavar="FILE", help="trust policy (default: yours, plus .nono-trust.json)"
+    )
     listing.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -80,8 +92,10 @@ def _keygen(args: argparse.Namespace) -> int:
     stored = keys.create(args.name, args.algorithm, store=args.store)
     print(f"created trust key '{stored.name}' ({stored.algorithm}, id {stored.keyid})")
     if stored.location == "keyring":
-        print(f"  private key: OS keyring (service '{keys.KEYRING_SERVICE}', user "
-              f"'{keys.keyring_username(stored.name)}')")
+        print(
+            f"  private key: OS keyring (service '{keys.KEYRING_SERVICE}', user "
+            f"'{keys.keyring_username(stored.name)}')"
+        )
     else:
         note = "" if args.store == "file" else "; no usable OS keyring"
         print(f"  private key: {stored.location} (0600{note})")
@@ -90,7 +104,7 @@ def _keygen(args: argparse.Namespace) -> int:
         path = _trust_key(stored.name, stored.public_key_path)
         print(f"  trusted in:  {path}")
     else:
-        print("  to trust it: add it to the \"keys\" of your trust policy, or rerun with --trust")
+        print('  to trust it: add it to the "keys" of your trust policy, or rerun with --trust')
     return 0
 
 
@@ -106,7 +120,7 @@ def _trust_key(name: str, public_key_path: Path) -> Path:
         data = json.loads(path.read_text(encoding="utf-8"))
     entries = data.setdefault("keys", [])
     if not isinstance(entries, list):
-        raise PolicyError(f"{path}: \"keys\" is not a list")
+        raise PolicyError(f'{path}: "keys" is not a list')
     entries.append({"name": name, "public_key_file": str(public_key_path)})
     atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return path
@@ -155,8 +169,11 @@ def _verify(args: argparse.Namespace) -> int:
     else:
         root = Path.cwd()
         found = discover(
-            root, file_names=policy.file_names, scripts=policy.scripts,
-            max_depth=policy.max_depth, max_entries=policy.max_entries,
+            root,
+            file_names=policy.file_names,
+            scripts=policy.scripts,
+            max_depth=policy.max_depth,
+            max_entries=policy.max_entries,
         )
         paths = list(found.all_files)
         shown = [str(path.relative_to(found.root)) for path in paths]
@@ -168,14 +185,18 @@ def _verify(args: argparse.Namespace) -> int:
             verified = verify_file(path, policy, display=name)
         except TrustFailure as failure:
             failed += 1
-            results.append({"file": name, "ok": False, "reason": failure.reason, "message": failure.detail})
+            results.append(
+                {"file": name, "ok": False, "reason": failure.reason, "message": failure.detail}
+            )
             if not args.json:
                 print(failure.render(), file=sys.stderr)
             continue
         results.append(verified.to_json(name))
         if not args.json:
-            print(f"ok: {name}: signed by {verified.signer.describe()} at "
-                  f"{verified.to_json(name)['signed_at']}, trusted as {verified.trusted_as}")
+            print(
+                f"ok: {name}: signed by {verified.signer.describe()} at "
+                f"{verified.to_json(name)['signed_at']}, trusted as {verified.trusted_as}"
+            )
     if args.json:
         document = {
             "ok": failed == 0,
@@ -203,11 +224,20 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         document = {
             "keys": [
-                {"name": k.name, "algorithm": k.algorithm, "keyid": k.keyid, "private_key": k.location,
-                 "public_key": str(k.public_key_path)}
+                {
+                    "name": k.name,
+                    "algorithm": k.algorithm,
+                    "keyid": k.keyid,
+                    "private_key": k.location,
+                    "public_key": str(k.public_key_path),
+                }
                 for k in stored
             ],
-            "policy": {"source": policy.source_label(), "sha256": policy.digest(), **policy.to_json()},
+            "policy": {
+                "source": policy.source_label(),
+                "sha256": policy.digest(),
+                **policy.to_json(),
+            },
             "notes": list(policy.notes),
         }
         print(json.dumps(document, indent=2, sort_keys=True))
@@ -218,8 +248,11 @@ def _list(args: argparse.Namespace) -> int:
     for key in stored:
         where = "OS keyring" if key.location == "keyring" else key.location
         print(f"  {key.name}  {key.algorithm}  {key.keyid[:16]}…  {where}")
-    print(f"trust policy: {policy.source_label()} (on_failure {policy.on_failure}"
-          + (f", max_age_days {policy.max_age_days}" if policy.max_age_days else "") + ")")
+    print(
+        f"trust policy: {policy.source_label()} (on_failure {policy.on_failure}"
+        + (f", max_age_days {policy.max_age_days}" if policy.max_age_days else "")
+        + ")"
+    )
     if not policy.keys and not policy.identities:
         print("  trusts nobody yet")
     for trusted in policy.keys:
@@ -227,7 +260,9 @@ def _list(args: argparse.Namespace) -> int:
     for rule in policy.identities:
         print(f"  identity {rule.describe()}")
     if policy.identities:
-        print(f"  trusted root: {policy.trusted_root or '(none set: keyless signatures cannot verify)'}")
+        print(
+            f"  trusted root: {policy.trusted_root or '(none set: keyless signatures cannot verify)'}"
+        )
     for note in policy.notes:
         print(f"note: {note}")
     return 0

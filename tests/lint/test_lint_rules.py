@@ -103,11 +103,16 @@ def test_refuse_strategy_makes_it_an_error_not_a_warning() -> None:
 def test_wildcard_is_an_error_and_protect_metadata_warns_on_linux() -> None:
     name = write("wild.nono", 'profile p {\n  deny "~/.config/*.key"\n}\n')
     errors = [f for f in check(name).findings if f.severity == "error"]
-    assert len(errors) == 1 and "wildcards are not part of the language" in errors[0].diagnostic.message
+    assert (
+        len(errors) == 1
+        and "wildcards are not part of the language" in errors[0].diagnostic.message
+    )
     assert where(errors[0])[1:] == (2, 19)  # the "*"
-    name = write("meta.nono", 'profile p {\n  protect metadata\n}\n')
+    name = write("meta.nono", "profile p {\n  protect metadata\n}\n")
     hits = found(check(name), "unenforceable-deny")
-    assert len(hits) == 1 and "only `nono run`'s supervisor enforces it" in hits[0].diagnostic.message
+    assert (
+        len(hits) == 1 and "only `nono run`'s supervisor enforces it" in hits[0].diagnostic.message
+    )
 
 
 # --------------------------------------------------------------------------- missing-path

@@ -38,7 +38,9 @@ _HEADER = re.compile(
     r"(?P<sep>\s*:\s*)(?P<value>.+)$",
     re.IGNORECASE | re.DOTALL,
 )
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)(?P<pw>[^/\s@]+)(?P<at>@)")
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)(?P<pw>[^/\s@]+)(?P<at>@)"
+)
 _QUERY_SECRET = re.compile(r"(?P<head>[?&](?P<name>[A-Za-z0-9_.-]+)=)(?P<value>[^&#\s]+)")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{32,}(?![0-9A-Fa-f])")
 _B64 = re.compile(r"[A-Za-z0-9+/_-]{32,}={0,2}")
@@ -104,7 +106,8 @@ def redact_text(text: str) -> str:
         return f"{header.group('name')}{header.group('sep')}{REDACTED}"
     text = _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED + m.group("at"), text)
     text = _QUERY_SECRET.sub(
-        lambda m: m.group("head") + REDACTED if is_secret_name(m.group("name")) else m.group(0), text
+        lambda m: m.group("head") + REDACTED if is_secret_name(m.group("name")) else m.group(0),
+        text,
     )
     text = _AWS_KEY_ID.sub(REDACTED, text)
     text = _HEX.sub(REDACTED, text)

@@ -73,7 +73,9 @@ class AuditTrail:
         ids: set[str] = set()
         directory = self.root / "sessions"
         if directory.is_dir():
-            ids.update(p.name[: -len(".jsonl")] for p in directory.iterdir() if p.name.endswith(".jsonl"))
+            ids.update(
+                p.name[: -len(".jsonl")] for p in directory.iterdir() if p.name.endswith(".jsonl")
+            )
         ids.update(str(e["session"]) for _, e in self.ledger_lines() if e and "session" in e)
         return sorted(ids)
 

@@ -56,13 +56,17 @@ class AuditReport:
         return not self.findings
 
 
-def check_chain(lines: list[Line], genesis: str, where: str, kind_key: str = "kind") -> tuple[list[Finding], dict[int, tuple[int, dict[str, Any]]]]:
+def check_chain(
+    lines: list[Line], genesis: str, where: str, kind_key: str = "kind"
+) -> tuple[list[Finding], dict[int, tuple[int, dict[str, Any]]]]:
     """Check one hash chain; return the findings and the records by seq (first occurrence)."""
     findings: list[Finding] = []
     records: list[tuple[int, dict[str, Any]]] = []
     for number, record in lines:
         if record is None or not isinstance(record.get("seq"), int):
-            findings.append(Finding(where, "malformed", f"line {number} is not a valid record", line=number))
+            findings.append(
+                Finding(where, "malformed", f"line {number} is not a valid record", line=number)
+            )
         else:
             records.append((number, record))
 
@@ -75,35 +79,56 @@ def check_chain(lines: list[Line], genesis: str, where: str, kind_key: str = "ki
         intact[number] = good
         if not good:
             findings.append(
-                Finding(where, "changed", f"{name(number, record)} was changed: its content does not match its hash",
-                        record["seq"], number)
+                Finding(
+                    where,
+                    "changed",
+                    f"{name(number, record)} was changed: its content does not match its hash",
+                    record["seq"],
+                    number,
+                )
             )
     for (n1, r1), (n2, r2) in zip(records, records[1:]):
         if r2["seq"] < r1["seq"]:
             findings.append(
-                Finding(where, "reordered",
-                        f"records seq {r1['seq']} (line {n1}) and seq {r2['seq']} (line {n2}) are out of order",
-                        r2["seq"], n2)
+                Finding(
+                    where,
+                    "reordered",
+                    f"records seq {r1['seq']} (line {n1}) and seq {r2['seq']} (line {n2}) are out of order",
+                    r2["seq"],
+                    n2,
+                )
             )
     by_seq: dict[int, tuple[int, dict[str, Any]]] = {}
     for number, record in records:
         if record["seq"] in by_seq:
             findings.append(
-                Finding(where, "duplicated",
-                        f"record seq {record['seq']} appears twice (lines {by_seq[record['seq']][0]} and {number})",
-                        record["seq"], number)
+                Finding(
+                    where,
+                    "duplicated",
+                    f"record seq {record['seq']} appears twice (lines {by_seq[record['seq']][0]} and {number})",
+                    record["seq"],
+                    number,
+                )
             )
         else:
             by_seq[record["seq"]] = (number, record)
     if by_seq:
         missing = sorted(set(range(max(by_seq) + 1)) - by_seq.keys())
         for first, last in _runs(missing):
-            what = f"record seq {first} was" if first == last else f"records seq {first}-{last} were"
+            what = (
+                f"record seq {first} was" if first == last else f"records seq {first}-{last} were"
+            )
             findings.append(Finding(where, "removed", f"{what} removed", first))
     if 0 in by_seq and by_seq[0][1].get("prev") != genesis and intact[by_seq[0][0]]:
         number, record = by_seq[0]
         findings.append(
-            Finding(where, "changed", f"{name(number, record)} does not start this chain (moved or forged)", 0, number)
+            Finding(
+                where,
+                "changed",
+                f"{name(number, record)} does not start this chain (moved or forged)",
+                0,
+                number,
+            )
         )
     for seq in sorted(by_seq):
         if seq - 1 not in by_seq:
@@ -111,9 +136,13 @@ def check_chain(lines: list[Line], genesis: str, where: str, kind_key: str = "ki
         (pn, prev), (cn, cur) = by_seq[seq - 1], by_seq[seq]
         if cur.get("prev") != prev.get("hash") and intact[pn] and intact[cn]:
             findings.append(
-                Finding(where, "changed",
-                        f"{name(pn, prev)} was changed and re-hashed: seq {seq} (line {cn}) committed to a different hash",
-                        seq - 1, pn)
+                Finding(
+                    where,
+                    "changed",
+                    f"{name(pn, prev)} was changed and re-hashed: seq {seq} (line {cn}) committed to a different hash",
+                    seq - 1,
+                    pn,
+                )
             )
     return findings, by_seq
 
@@ -143,7 +172,9 @@ def verify_trail(
         try:
             lines = trail.read_session(sid)
         except FileNotFoundError:
-            report.findings.append(Finding(where, "removed", "the session's record file was removed"))
+            report.findings.append(
+                Finding(where, "removed", "the session's record file was removed")
+            )
             continue
         findings, by_seq = check_chain(lines, session_genesis(sid), where)
         report.findings.extend(findings)
@@ -151,7 +182,12 @@ def verify_trail(
         mismatched = [n for n, r in by_seq.values() if r.get("session") != sid]
         if mismatched:
             report.findings.append(
-                Finding(where, "changed", f"line {mismatched[0]} belongs to another session", line=mismatched[0])
+                Finding(
+                    where,
+                    "changed",
+                    f"line {mismatched[0]} belongs to another session",
+                    line=mismatched[0],
+                )
             )
         _cross_check(where, by_seq, entries.get(sid, {}), report, trusted_keys, require_signature)
     return report
@@ -173,16 +209,30 @@ def _cross_check(
         number, first = by_seq[0]
         if first.get("hash") != opened[1].get("first_hash"):
             report.findings.append(
-                Finding(where, "changed", f"record seq 0 (line {number}) is not the one the ledger's open entry sealed", 0, number)
+                Finding(
+                    where,
+                    "changed",
+                    f"record seq 0 (line {number}) is not the one the ledger's open entry sealed",
+                    0,
+                    number,
+                )
             )
         elif first.get("ledger_head") != opened[1].get("prev"):
             report.findings.append(
-                Finding(where, "changed", "the session is not chained to the ledger where its open entry is", 0, number)
+                Finding(
+                    where,
+                    "changed",
+                    "the session is not chained to the ledger where its open entry is",
+                    0,
+                    number,
+                )
             )
     if closed is None:
         last = by_seq[max(by_seq)][1] if by_seq else None
         if last is not None and last.get("kind") == "session_end":
-            report.findings.append(Finding(where, "removed", "the ledger's close entry for this session was removed"))
+            report.findings.append(
+                Finding(where, "removed", "the ledger's close entry for this session was removed")
+            )
         elif opened is not None:
             report.notes.append(f"{where}: still open, or ended without closing (no session_end)")
         return
@@ -191,32 +241,55 @@ def _cross_check(
     top = max(by_seq) if by_seq else -1
     if top >= count:
         report.findings.append(
-            Finding(where, "appended", f"records seq {count}-{top} were added after the session was closed", count)
+            Finding(
+                where,
+                "appended",
+                f"records seq {count}-{top} were added after the session was closed",
+                count,
+            )
         )
     if top < count - 1:
-        what = f"record seq {count - 1} was" if top + 1 == count - 1 else f"records seq {top + 1}-{count - 1} were"
+        what = (
+            f"record seq {count - 1} was"
+            if top + 1 == count - 1
+            else f"records seq {top + 1}-{count - 1} were"
+        )
         report.findings.append(
-            Finding(where, "removed", f"{what} removed from the end (the ledger sealed {count} records)", top + 1)
+            Finding(
+                where,
+                "removed",
+                f"{what} removed from the end (the ledger sealed {count} records)",
+                top + 1,
+            )
         )
     elif count - 1 in by_seq and by_seq[count - 1][1].get("hash") != entry.get("final_hash"):
         number = by_seq[count - 1][0]
         report.findings.append(
-            Finding(where, "changed",
-                    f"record seq {count - 1} (line {number}) is not the one the ledger sealed: records were changed and re-hashed",
-                    count - 1, number)
+            Finding(
+                where,
+                "changed",
+                f"record seq {count - 1} (line {number}) is not the one the ledger sealed: records were changed and re-hashed",
+                count - 1,
+                number,
+            )
         )
     signature = entry.get("signature")
     if signature is None:
         if require_signature:
             report.findings.append(Finding(where, "signature", "the session is not signed"))
         return
-    problem = _check_signature(where.removeprefix("session "), str(entry.get("final_hash")), signature, trusted_keys)
+    problem = _check_signature(
+        where.removeprefix("session "), str(entry.get("final_hash")), signature, trusted_keys
+    )
     if problem:
         report.findings.append(Finding(where, "signature", problem))
 
 
 def _check_signature(
-    session_id: str, final_hash: str, signature: dict[str, Any], trusted_keys: dict[str, bytes] | None
+    session_id: str,
+    final_hash: str,
+    signature: dict[str, Any],
+    trusted_keys: dict[str, bytes] | None,
 ) -> str | None:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey

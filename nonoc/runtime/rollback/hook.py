@@ -54,7 +54,9 @@ class RollbackHook:
         if self.before.excluded:
             left_out = ", ".join(os.path.basename(x.path) for x in self.before.excluded[:6])
             more = " …" if len(self.before.excluded) > 6 else ""
-            self.stream.write(f"nono: rollback: left out {left_out}{more} (see `nono rollback show {self.before.id}`)\n")
+            self.stream.write(
+                f"nono: rollback: left out {left_out}{more} (see `nono rollback show {self.before.id}`)\n"
+            )
 
     def after_spawn(self, launch: Any) -> None:
         """Nothing to do while the child runs."""
@@ -73,7 +75,11 @@ class RollbackHook:
 
     def _take(self, launch: Any, label: str) -> Snapshot:
         snapshot = self.store.snapshot(
-            self.roots, launch.session_id or "", label, options=self.options, progress=ProgressBar(self.stream)
+            self.roots,
+            launch.session_id or "",
+            label,
+            options=self.options,
+            progress=ProgressBar(self.stream),
         )
         if self.audit is not None:
             self.audit.record(

@@ -24,7 +24,18 @@ EntryType = Literal["file", "dir", "symlink"]
 
 #: Column order of an entry in a manifest: rows, not objects, keep a 10,000-file
 #: manifest quick to write and to read back (it is read by every incremental snapshot).
-FIELDS: tuple[str, ...] = ("path", "type", "mode", "size", "sha256", "target", "mtime_ns", "ctime_ns", "ino", "dev")
+FIELDS: tuple[str, ...] = (
+    "path",
+    "type",
+    "mode",
+    "size",
+    "sha256",
+    "target",
+    "mtime_ns",
+    "ctime_ns",
+    "ino",
+    "dev",
+)
 
 
 @dataclass(slots=True)
@@ -71,8 +82,18 @@ class Entry:
 
     def to_row(self) -> list[Any]:
         """The entry as a manifest row (see :data:`FIELDS`)."""
-        return [self.path, self.type, self.mode, self.size, self.sha256, self.target,
-                self.mtime_ns, self.ctime_ns, self.ino, self.dev]
+        return [
+            self.path,
+            self.type,
+            self.mode,
+            self.size,
+            self.sha256,
+            self.target,
+            self.mtime_ns,
+            self.ctime_ns,
+            self.ino,
+            self.dev,
+        ]
 
     @classmethod
     def from_row(cls, row: list[Any]) -> Entry:

@@ -28,7 +28,9 @@ class ObjectStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self._base = str(self.root)  # string paths on the hot path: pathlib costs ~10% of a snapshot
+        self._base = str(
+            self.root
+        )  # string paths on the hot path: pathlib costs ~10% of a snapshot
         self._tmp = self.root / "tmp"
         self._shards: set[str] = set()
         self._noatime = bool(getattr(os, "O_NOATIME", 0))

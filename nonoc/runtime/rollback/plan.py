@@ -34,7 +34,11 @@ class Plan:
     def steps(self) -> int:
         """How many operations the plan performs (for progress)."""
         return (
-            len(self.remove) + len(self.mkdirs) + 2 * len(self.writes) + len(self.meta) + len(self.dir_modes)
+            len(self.remove)
+            + len(self.mkdirs)
+            + 2 * len(self.writes)
+            + len(self.meta)
+            + len(self.dir_modes)
         )
 
 

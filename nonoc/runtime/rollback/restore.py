@@ -87,7 +87,8 @@ def restore(
     for path in paths or ():
         if not any(within(path, [root]) for root in target.roots):
             raise RollbackError(
-                f"{path} is not inside the snapshot's trees", notes=tuple(f"tree: {r}" for r in target.roots)
+                f"{path} is not inside the snapshot's trees",
+                notes=tuple(f"tree: {r}" for r in target.roots),
             )
     report = RestoreReport(target.id, dry_run=dry_run)
     target_entries = store.entries(target)
@@ -125,7 +126,9 @@ def restore(
             "temporaries": temporaries,
         }
         journal_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(journal_dir / f"{journal_id}.json", json.dumps(journal, sort_keys=True).encode())
+        atomic_write(
+            journal_dir / f"{journal_id}.json", json.dumps(journal, sort_keys=True).encode()
+        )
         for old in previous:
             (journal_dir / f"{old['id']}.json").unlink(missing_ok=True)
         _execute(store, target, plan, temporaries, report, progress)
@@ -188,14 +191,18 @@ def _execute(
                 progress.advance()
             staged: list[tuple[Entry, str]] = []
             for entry, temporary in zip(plan.writes, temporaries):
-                if _attempt(report, entry.path, lambda e=entry, t=temporary: _stage(store, trees, e, t)):
+                if _attempt(
+                    report, entry.path, lambda e=entry, t=temporary: _stage(store, trees, e, t)
+                ):
                     staged.append((entry, temporary))
                 progress.advance()
             if store.durable and staged:
                 for root in target.roots:
                     sync_filesystem(root)
             for entry, temporary in staged:
-                if _attempt(report, entry.path, lambda e=entry, t=temporary: trees.rename(t, e.path)):
+                if _attempt(
+                    report, entry.path, lambda e=entry, t=temporary: trees.rename(t, e.path)
+                ):
                     report.written.append(entry.path)
                 progress.advance()
             for entry in plan.meta:
@@ -204,7 +211,9 @@ def _execute(
                 progress.advance()
             created = {e.path for e in plan.mkdirs}
             for entry in plan.dir_modes:
-                done = _attempt(report, entry.path, lambda e=entry: trees.call(e.path, "set_mode", e.mode))
+                done = _attempt(
+                    report, entry.path, lambda e=entry: trees.call(e.path, "set_mode", e.mode)
+                )
                 if done and entry.path not in created:
                     report.updated.append(entry.path)
                 progress.advance()
@@ -330,7 +339,11 @@ def _make_writable(trees: _TreeSet, plan: Plan, report: RestoreReport) -> None:
         except OSError:
             continue
         if st is not None and stat.S_ISDIR(st.st_mode) and (st.st_mode & 0o300) != 0o300:
-            _attempt(report, parent, lambda t=tree, r=rel, m=st.st_mode: t.set_mode(r, (m & 0o7777) | 0o700))
+            _attempt(
+                report,
+                parent,
+                lambda t=tree, r=rel, m=st.st_mode: t.set_mode(r, (m & 0o7777) | 0o700),
+            )
 
 
 def _check_objects(store: SnapshotStore, plan: Plan, progress: Progress) -> None:
@@ -362,7 +375,9 @@ def _describe(plan: Plan, report: RestoreReport) -> None:
     report.created = [e.path for e in plan.mkdirs]
     report.written = [e.path for e in plan.writes]
     created = set(report.created)
-    report.updated = [e.path for e in plan.meta] + [e.path for e in plan.dir_modes if e.path not in created]
+    report.updated = [e.path for e in plan.meta] + [
+        e.path for e in plan.dir_modes if e.path not in created
+    ]
 
 
 @contextmanager

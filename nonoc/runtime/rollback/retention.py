@@ -43,7 +43,9 @@ def cleanup(
         snapshots = store.list()
         protected: set[str] = set()
         for journal in pending_journals(store):
-            protected.update(str(journal.get(k)) for k in ("snapshot", "pre_restore") if journal.get(k))
+            protected.update(
+                str(journal.get(k)) for k in ("snapshot", "pre_restore") if journal.get(k)
+            )
         newest_first = list(reversed(snapshots))
         kept = newest_first if keep is None else newest_first[: max(keep, 0)]
         kept += [s for s in newest_first if s.id in protected and s not in kept]
@@ -92,5 +94,7 @@ def _remove_incomplete(store: SnapshotStore) -> None:
     if not directory.is_dir():
         return
     for item in os.scandir(directory):
-        if item.is_dir(follow_symlinks=False) and not os.path.exists(os.path.join(item.path, "summary.json")):
+        if item.is_dir(follow_symlinks=False) and not os.path.exists(
+            os.path.join(item.path, "summary.json")
+        ):
             shutil.rmtree(item.path)

@@ -83,7 +83,9 @@ def exclusion_reason(name: str) -> str:
     return "version-control internals" if name in VCS_DIRS else "regenerable"
 
 
-def include_patterns(values: list[str] | tuple[str, ...], roots: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+def include_patterns(
+    values: list[str] | tuple[str, ...], roots: tuple[str, ...] | list[str]
+) -> tuple[str, ...]:
     """``--rollback-include`` values as patterns: a path inside a root becomes anchored to it.
 
     ``--rollback-include ./node_modules/my-fork`` (or its absolute path) becomes
@@ -96,11 +98,20 @@ def include_patterns(values: list[str] | tuple[str, ...], roots: tuple[str, ...]
     for value in values:
         absolute = os.path.abspath(value)
         root = next(
-            (r for r in sorted(roots, key=len, reverse=True) if absolute.startswith(r.rstrip("/") + "/")), None
+            (
+                r
+                for r in sorted(roots, key=len, reverse=True)
+                if absolute.startswith(r.rstrip("/") + "/")
+            ),
+            None,
         )
         if root is not None and os.path.lexists(absolute):
             rel = os.path.relpath(absolute, root)
-            out.append("/" + rel + ("/" if os.path.isdir(absolute) and not os.path.islink(absolute) else ""))
+            out.append(
+                "/"
+                + rel
+                + ("/" if os.path.isdir(absolute) and not os.path.islink(absolute) else "")
+            )
         else:
             out.append(value)
     return tuple(out)

@@ -57,7 +57,9 @@ class Scan:
 def read_gitignore(directory: str) -> bytes | None:
     """The ``.gitignore`` in ``directory`` on disk, not following a symlink."""
     try:
-        fd = os.open(os.path.join(directory, ".gitignore"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(
+            os.path.join(directory, ".gitignore"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+        )
     except OSError:
         return None
     try:
@@ -157,7 +159,9 @@ class TreeScanner:
             ):
                 if is_dir and include is not None and include.may_match_below(rel):
                     # Something inside was asked for by an include pattern: keep only that.
-                    sub, _, _ = self._walk(child.path, rel, dev, stack, passthrough=True, droppable=False)
+                    sub, _, _ = self._walk(
+                        child.path, rel, dev, stack, passthrough=True, droppable=False
+                    )
                     if sub:
                         out.append(_entry(child.path, "dir", st))
                         out.extend(sub)
@@ -168,8 +172,18 @@ class TreeScanner:
                     self._scan.excluded.append(Exclusion(child.path, "file over size limit", size))
                     continue
                 out.append(
-                    Entry(child.path, "file", st.st_mode & 0o7777, size, "", None,
-                          st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+                    Entry(
+                        child.path,
+                        "file",
+                        st.st_mode & 0o7777,
+                        size,
+                        "",
+                        None,
+                        st.st_mtime_ns,
+                        st.st_ctime_ns,
+                        st.st_ino,
+                        st.st_dev,
+                    )
                 )
                 total += size
             elif fmt == _LNK:
@@ -185,13 +199,17 @@ class TreeScanner:
                     child.path, rel, dev, stack, passthrough=False, droppable=not forced
                 )
                 if over:
-                    self._scan.excluded.append(Exclusion(child.path, "directory over size limit", size))
+                    self._scan.excluded.append(
+                        Exclusion(child.path, "directory over size limit", size)
+                    )
                     continue
                 out.append(_entry(child.path, "dir", st))
                 out.extend(sub)
                 total += size
             else:
-                self._scan.excluded.append(Exclusion(child.path, f"unsupported type ({_kind(st.st_mode)})"))
+                self._scan.excluded.append(
+                    Exclusion(child.path, f"unsupported type ({_kind(st.st_mode)})")
+                )
                 continue
             if droppable and total > limit:
                 return [], total, True

@@ -111,7 +111,9 @@ def _dumps(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
-def write_snapshot(directory: Path, snapshot: Snapshot, entries: list[Entry], *, durable: bool) -> None:
+def write_snapshot(
+    directory: Path, snapshot: Snapshot, entries: list[Entry], *, durable: bool
+) -> None:
     """Write the manifest, then the summary that makes the snapshot visible.
 
     With ``durable``, one filesystem sync makes the objects and the manifest durable
@@ -119,7 +121,11 @@ def write_snapshot(directory: Path, snapshot: Snapshot, entries: list[Entry], *,
     what it refers to is on disk.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    manifest = {"snapshot": snapshot.to_json(), "fields": list(FIELDS), "entries": [e.to_row() for e in entries]}
+    manifest = {
+        "snapshot": snapshot.to_json(),
+        "fields": list(FIELDS),
+        "entries": [e.to_row() for e in entries],
+    }
     atomic_write(directory / "manifest.json", _dumps(manifest), durable=False)
     if durable:
         sync_filesystem(directory)

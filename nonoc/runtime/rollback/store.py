@@ -58,7 +58,9 @@ class RollbackError(NonoError):
 
 def default_root() -> Path:
     """``$XDG_STATE_HOME/nono/rollback`` (``~/.local/state/nono/rollback`` when unset)."""
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
     return Path(state) / "nono" / "rollback"
 
 
@@ -113,7 +115,9 @@ class SnapshotStore:
     ) -> Snapshot:
         """Record the trees under ``roots``; return the stored snapshot."""
         with self.lock(shared=True):
-            return self.take(normalize_roots(roots), session_id, label, options or RollbackOptions(), progress)
+            return self.take(
+                normalize_roots(roots), session_id, label, options or RollbackOptions(), progress
+            )
 
     def take(
         self,
@@ -139,7 +143,9 @@ class SnapshotStore:
             id=snap_id,
             session=session_id,
             label=label,
-            created=datetime.fromtimestamp(started_ns / 1e9, timezone.utc).isoformat(timespec="microseconds"),
+            created=datetime.fromtimestamp(started_ns / 1e9, timezone.utc).isoformat(
+                timespec="microseconds"
+            ),
             started_ns=started_ns,
             roots=roots,
             merkle_root=merkle_root(entries, presorted=True),
@@ -227,7 +233,9 @@ class SnapshotStore:
         kept = [e for e in entries if e.path not in gone] if gone else entries
         return kept, excluded, (len(pending) - len(gone), hashed_bytes)
 
-    def _stat_cache(self, parent: Snapshot) -> dict[str, tuple[tuple[int, int, int, int, int], str]]:
+    def _stat_cache(
+        self, parent: Snapshot
+    ) -> dict[str, tuple[tuple[int, int, int, int, int], str]]:
         """path -> ((size, mtime, ctime, inode, device), hash) for the parent's files."""
         _, rows = read_manifest_rows(self.root / "snapshots" / parent.id)
         # Rows follow manifest.FIELDS: path, type, mode, size, sha256, target, mtime, ctime, ino, dev.
@@ -254,7 +262,9 @@ class SnapshotStore:
             if not snapshots:
                 raise RollbackError("there are no snapshots")
             return snapshots[-1]
-        matches = [s for s in snapshots if s.id == ref] or [s for s in snapshots if s.id.startswith(ref)]
+        matches = [s for s in snapshots if s.id == ref] or [
+            s for s in snapshots if s.id.startswith(ref)
+        ]
         if not matches:
             raise RollbackError(f"no snapshot '{ref}'", notes=("`nono rollback list` shows them",))
         if len(matches) > 1:
@@ -282,14 +292,18 @@ class SnapshotStore:
 
     # -- comparing ------------------------------------------------------------------
 
-    def diff(self, a: Snapshot | str, b: Snapshot | str, paths: Sequence[str] | None = None) -> TreeDiff:
+    def diff(
+        self, a: Snapshot | str, b: Snapshot | str, paths: Sequence[str] | None = None
+    ) -> TreeDiff:
         """What changed from snapshot ``a`` to snapshot ``b`` (optionally under ``paths``)."""
         older = self.get(a) if isinstance(a, str) else a
         newer = self.get(b) if isinstance(b, str) else b
         roots = older.roots + newer.roots
         return diff_entries(self.entries(older), self.entries(newer), _absolute(paths, roots))
 
-    def diff_current(self, snapshot: Snapshot | str, paths: Sequence[str] | None = None) -> TreeDiff:
+    def diff_current(
+        self, snapshot: Snapshot | str, paths: Sequence[str] | None = None
+    ) -> TreeDiff:
         """What changed from ``snapshot`` to the trees as they are now (nothing is stored)."""
         snap = self.get(snapshot) if isinstance(snapshot, str) else snapshot
         current = self.scan_current(snap, progress=NoProgress())
@@ -382,6 +396,8 @@ def _absolute(paths: Sequence[str] | None, roots: Sequence[str]) -> list[str] | 
         absolute = os.path.normpath(os.path.abspath(p))
         if not any(absolute == r or absolute.startswith(r.rstrip("/") + "/") for r in roots):
             parent, name = os.path.split(absolute)
-            absolute = os.path.join(os.path.realpath(parent), name) if name else os.path.realpath(absolute)
+            absolute = (
+                os.path.join(os.path.realpath(parent), name) if name else os.path.realpath(absolute)
+            )
         out.append(absolute)
     return out

@@ -75,9 +75,13 @@ def verify_snapshot(store: SnapshotStore, snapshot: Snapshot, progress: Progress
             report.objects_checked += 1
             report.bytes_checked += size
             if actual != digest:
-                report.problems.append(f"{where}: object {digest} is corrupted (its content hashes to {actual})")
+                report.problems.append(
+                    f"{where}: object {digest} is corrupted (its content hashes to {actual})"
+                )
             elif size != sizes[digest]:
-                report.problems.append(f"{where}: object {digest} has {size} bytes, manifest says {sizes[digest]}")
+                report.problems.append(
+                    f"{where}: object {digest} has {size} bytes, manifest says {sizes[digest]}"
+                )
             progress.advance(size)
     finally:
         progress.finish()

@@ -22,7 +22,12 @@ from typing import Any
 
 from nonoc.runtime.trust.keyless import KeylessError, verify_sigstore_envelope
 from nonoc.runtime.trust.policy import IdentityRule
-from nonoc.runtime.trust.statement import INTOTO_PAYLOAD_TYPE, STATEMENT_TYPE, canonical_json, sha256_hex
+from nonoc.runtime.trust.statement import (
+    INTOTO_PAYLOAD_TYPE,
+    STATEMENT_TYPE,
+    canonical_json,
+    sha256_hex,
+)
 
 BUNDLE_PREDICATE_TYPE = "https://nono.dev/attestation/bundle/v1"
 NONO_BUNDLE_PAYLOAD_TYPE = "application/vnd.nono.bundle+json"

@@ -38,7 +38,21 @@ SKIP_DIRS = frozenset(
     }
 )
 SCRIPT_SUFFIXES = frozenset(
-    {".sh", ".bash", ".zsh", ".fish", ".py", ".js", ".mjs", ".cjs", ".ts", ".rb", ".pl", ".ps1", ".lua"}
+    {
+        ".sh",
+        ".bash",
+        ".zsh",
+        ".fish",
+        ".py",
+        ".js",
+        ".mjs",
+        ".cjs",
+        ".ts",
+        ".rb",
+        ".pl",
+        ".ps1",
+        ".lua",
+    }
 )
 #: How much of an instruction file is read when looking for script names.
 MAX_SCAN_BYTES = 1 << 20

@@ -119,7 +119,9 @@ class _IdentityPolicy:
             if rule.matches(identity, issuer):
                 self.matched = rule
                 return
-        raise VerificationError(f"identity {identity} (issuer {issuer}) matches no trusted identity")
+        raise VerificationError(
+            f"identity {identity} (issuer {issuer}) matches no trusted identity"
+        )
 
 
 def load_trusted_root(spec: str | os.PathLike[str] | None) -> TrustedRoot:
@@ -131,8 +133,8 @@ def load_trusted_root(spec: str | os.PathLike[str] | None) -> TrustedRoot:
     if spec is None:
         raise KeylessError(
             "no-trusted-root",
-            "keyless signatures need a trusted root: set \"trusted_root\" in the trust policy "
-            "(a trusted_root.json file, or \"sigstore-production\")",
+            'keyless signatures need a trusted root: set "trusted_root" in the trust policy '
+            '(a trusted_root.json file, or "sigstore-production")',
         )
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import ClientTrustConfig, TrustedRoot
@@ -168,7 +170,9 @@ def verify_sigstore_envelope(
         raise KeylessError(
             "untrusted-identity", "keyless signature, but the trust policy trusts no identities"
         )
-    root = trusted_root if isinstance(trusted_root, TrustedRoot) else load_trusted_root(trusted_root)
+    root = (
+        trusted_root if isinstance(trusted_root, TrustedRoot) else load_trusted_root(trusted_root)
+    )
     try:
         bundle = Bundle.from_json(bundle_bytes)
     except (SigstoreError, ValueError) as exc:
@@ -209,7 +213,9 @@ def identity_token(explicit: str | None) -> Any:
         try:
             raw = detect_credential()
         except (IdentityError, SigstoreError) as exc:
-            raise KeylessError("no-identity", f"no OIDC identity token: {_first_line(exc)}") from exc
+            raise KeylessError(
+                "no-identity", f"no OIDC identity token: {_first_line(exc)}"
+            ) from exc
     if not raw:
         raise KeylessError(
             "no-identity",
@@ -219,7 +225,9 @@ def identity_token(explicit: str | None) -> Any:
     try:
         return IdentityToken(raw)
     except (IdentityError, SigstoreError, ValueError) as exc:
-        raise KeylessError("no-identity", f"invalid OIDC identity token: {_first_line(exc)}") from exc
+        raise KeylessError(
+            "no-identity", f"invalid OIDC identity token: {_first_line(exc)}"
+        ) from exc
 
 
 def token_identity(token: Any) -> tuple[str, str]:

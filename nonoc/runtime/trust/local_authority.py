@@ -74,8 +74,14 @@ def dsse_entry_body(
             "apiVersion": "0.0.1",
             "kind": "dsse",
             "spec": {
-                "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(envelope).hexdigest()},
-                "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+                "envelopeHash": {
+                    "algorithm": "sha256",
+                    "value": hashlib.sha256(envelope).hexdigest(),
+                },
+                "payloadHash": {
+                    "algorithm": "sha256",
+                    "value": hashlib.sha256(payload).hexdigest(),
+                },
                 "signatures": [{"signature": _b64(signature), "verifier": _b64(pem)}],
             },
         }
@@ -142,10 +148,18 @@ class LocalAuthority:
     """CA, CT log and transparency log, each with a fresh P-256 key."""
 
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
-    root_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
-    intermediate_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
-    ct_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
-    rekor_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    root_key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
+    intermediate_key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
+    ct_key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
+    rekor_key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
     leaves: list[bytes] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -154,8 +168,11 @@ class LocalAuthority:
             "nono local test root", self.root_key, self.root_key, None, path_length=1
         )
         self.intermediate_cert = self._ca_cert(
-            "nono local test intermediate", self.intermediate_key, self.root_key,
-            self.root_cert, path_length=0,
+            "nono local test intermediate",
+            self.intermediate_key,
+            self.root_key,
+            self.root_cert,
+            path_length=0,
         )
         # Earlier entries make the inclusion proofs non-trivial, as in a real log.
         for filler in (b"entry 0", b"entry 1", b"entry 2"):
@@ -197,13 +214,21 @@ class LocalAuthority:
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=False, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                    crl_sign=True, encipher_only=False, decipher_only=False,
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
         )
         if parent is not None:
             builder = builder.add_extension(
@@ -226,7 +251,9 @@ class LocalAuthority:
     ) -> x509.Certificate:
         """A Fulcio-like leaf certificate for ``identity`` (from ``issuer``), valid 10 minutes."""
         name: x509.GeneralName = (
-            x509.RFC822Name(identity) if san == "email" else x509.UniformResourceIdentifier(identity)
+            x509.RFC822Name(identity)
+            if san == "email"
+            else x509.UniformResourceIdentifier(identity)
         )
         builder = (
             x509.CertificateBuilder()
@@ -238,21 +265,33 @@ class LocalAuthority:
             .not_valid_after(at + timedelta(minutes=10))
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                    crl_sign=False, encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False
+            )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.intermediate_key.public_key()),
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    self.intermediate_key.public_key()
+                ),
                 critical=False,
             )
             # An empty subject makes the SAN the only name, which RFC 5280 wants critical.
             .add_extension(x509.SubjectAlternativeName([name]), critical=True)
-            .add_extension(x509.UnrecognizedExtension(_OIDC_ISSUER_V1, issuer.encode()), critical=False)
+            .add_extension(
+                x509.UnrecognizedExtension(_OIDC_ISSUER_V1, issuer.encode()), critical=False
+            )
             .add_extension(
                 x509.UnrecognizedExtension(_OIDC_ISSUER_V2, _der_utf8(issuer)), critical=False
             )
@@ -263,7 +302,9 @@ class LocalAuthority:
         sct = self._sct(precert.tbs_certificate_bytes, at)
         sct_list = len(sct).to_bytes(2, "big") + sct
         extension = _der_octet_string(len(sct_list).to_bytes(2, "big") + sct_list)
-        builder = builder.add_extension(x509.UnrecognizedExtension(_SCT_LIST, extension), critical=False)
+        builder = builder.add_extension(
+            x509.UnrecognizedExtension(_SCT_LIST, extension), critical=False
+        )
         return builder.sign(self.intermediate_key, hashes.SHA256())
 
     def _sct(self, tbs: bytes, at: datetime) -> bytes:

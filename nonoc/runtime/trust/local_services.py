@@ -71,7 +71,10 @@ def _handler(authority: LocalAuthority, lock: threading.Lock) -> type[BaseHTTPRe
                 raise ValueError("only ECDSA keys are certified")
             identity = str(claims.get("email") or claims["sub"])
             cert = authority.issue(
-                public_key, identity, str(claims["iss"]), at=datetime.now(UTC).replace(microsecond=0)
+                public_key,
+                identity,
+                str(claims["iss"]),
+                at=datetime.now(UTC).replace(microsecond=0),
             )
             pem = serialization.Encoding.PEM
             chain = [
@@ -100,7 +103,9 @@ def _handler(authority: LocalAuthority, lock: threading.Lock) -> type[BaseHTTPRe
 def serve(authority: LocalAuthority) -> Iterator[str]:
     """Run Fulcio- and Rekor-like endpoints on 127.0.0.1; yield their base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(authority, threading.Lock()))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -113,7 +118,12 @@ def serve(authority: LocalAuthority) -> Iterator[str]:
 def client_trust_config(authority: LocalAuthority, base_url: str) -> bytes:
     """A Sigstore client trust config: the authority's root, and ``base_url`` to sign with."""
     start = authority.valid_from.strftime("%Y-%m-%dT%H:%M:%SZ")
-    service = {"url": base_url, "majorApiVersion": 1, "validFor": {"start": start}, "operator": "nono-test"}
+    service = {
+        "url": base_url,
+        "majorApiVersion": 1,
+        "validFor": {"start": start},
+        "operator": "nono-test",
+    }
     config = {
         "mediaType": CLIENT_CONFIG_MEDIA_TYPE,
         "trustedRoot": json.loads(authority.trusted_root_json()),

@@ -213,7 +213,9 @@ def _from_file(path: Path, base: TrustPolicy) -> TrustPolicy:
 def _merge_project(policy: TrustPolicy, path: Path) -> TrustPolicy:
     label = str(path)
     if policy.project_policy == "ignore":
-        return replace(policy, notes=(*policy.notes, f"{label}: ignored (project_policy is ignore)"))
+        return replace(
+            policy, notes=(*policy.notes, f"{label}: ignored (project_policy is ignore)")
+        )
     data, text = _read_json(path)
     fields = _parse_fields(data, path, text)
     notes = list(policy.notes)
@@ -239,7 +241,7 @@ def _merge_project(policy: TrustPolicy, path: Path) -> TrustPolicy:
     elif anchors:
         notes.append(
             f"{label}: {', '.join(anchors)} ignored: only the user's policy may name whom to "
-            "trust (set \"project_policy\": \"trust\" there to allow it)"
+            'trust (set "project_policy": "trust" there to allow it)'
         )
     return replace(policy, **changes, sources=(*policy.sources, label), notes=tuple(notes))
 
@@ -286,11 +288,11 @@ def _parse_fields(data: Any, path: Path, text: str) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if "on_failure" in data:
         if data["on_failure"] not in ON_FAILURE:
-            raise fail("on_failure must be \"deny\", \"warn\" or \"audit\"", "on_failure")
+            raise fail('on_failure must be "deny", "warn" or "audit"', "on_failure")
         fields["on_failure"] = data["on_failure"]
     if "project_policy" in data:
         if data["project_policy"] not in ("tighten", "trust", "ignore"):
-            raise fail("project_policy must be \"tighten\", \"trust\" or \"ignore\"", "project_policy")
+            raise fail('project_policy must be "tighten", "trust" or "ignore"', "project_policy")
         fields["project_policy"] = cast(ProjectPolicy, data["project_policy"])
     for name, low in (("max_age_days", 1), ("max_depth", 1), ("max_entries", 1)):
         if name in data and data[name] is not None:
@@ -318,7 +320,7 @@ def _parse_fields(data: Any, path: Path, text: str) -> dict[str, Any]:
     if "trusted_root" in data:
         root = data["trusted_root"]
         if not isinstance(root, str) or not root:
-            raise fail("trusted_root must be a file path or \"sigstore-production\"", "trusted_root")
+            raise fail('trusted_root must be a file path or "sigstore-production"', "trusted_root")
         if root not in ("sigstore-production", "sigstore-staging"):
             root = str((path.parent / Path(root).expanduser()).resolve())
         fields["trusted_root"] = root
@@ -334,7 +336,7 @@ def _list(data: dict[str, Any], name: str, fail: Any) -> list[Any]:
 
 def _parse_key(entry: Any, path: Path, fail: Any) -> TrustedKey:
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-        raise fail("each key needs a \"name\" and a \"public_key\" or \"public_key_file\"", "keys")
+        raise fail('each key needs a "name" and a "public_key" or "public_key_file"', "keys")
     name = entry["name"]
     unknown = set(entry) - {"name", "public_key", "public_key_file"}
     if unknown:
@@ -347,28 +349,34 @@ def _parse_key(entry: Any, path: Path, fail: Any) -> TrustedKey:
         try:
             pem = key_path.read_bytes()
         except OSError as exc:
-            raise fail(f"key '{name}': cannot read {key_path}: {exc.strerror}", "public_key_file") from exc
+            raise fail(
+                f"key '{name}': cannot read {key_path}: {exc.strerror}", "public_key_file"
+            ) from exc
         origin = str(key_path)
     else:
-        raise fail(f"key '{name}' needs \"public_key\" or \"public_key_file\"", name)
+        raise fail(f'key \'{name}\' needs "public_key" or "public_key_file"', name)
     try:
         public_key = load_public_pem(pem, origin)
     except TrustKeyError as exc:
         field_name = "public_key" if "public_key" in entry else "public_key_file"
-        raise fail(f"key '{name}': {exc.diagnostic.message.rpartition(': ')[2]}", field_name) from exc
+        raise fail(
+            f"key '{name}': {exc.diagnostic.message.rpartition(': ')[2]}", field_name
+        ) from exc
     return TrustedKey(name, public_key, keyid(public_key))
 
 
 def _parse_identity(entry: Any, fail: Any) -> IdentityRule:
     if not isinstance(entry, dict) or not isinstance(entry.get("issuer"), str):
-        raise fail("each identity needs an \"issuer\"", "identities")
+        raise fail('each identity needs an "issuer"', "identities")
     unknown = set(entry) - {"issuer", "identity", "identity_regex"}
     if unknown:
         raise fail(f"identity: unknown field '{sorted(unknown)[0]}'", sorted(unknown)[0])
     exact = entry.get("identity")
     pattern = entry.get("identity_regex")
     if (exact is None) == (pattern is None):
-        raise fail("each identity needs exactly one of \"identity\" and \"identity_regex\"", "identities")
+        raise fail(
+            'each identity needs exactly one of "identity" and "identity_regex"', "identities"
+        )
     if exact is not None and not isinstance(exact, str):
         raise fail("identity must be a string", "identity")
     if pattern is not None:

@@ -67,8 +67,13 @@ def sign_files(
         outputs = []
         for path, content in targets:
             statement = build_statement(
-                name=path.name, content=content, signer=signer, signed_at=moment,
-                policy_sha256=policy_sha, policy_source=source, tool=TOOL,
+                name=path.name,
+                content=content,
+                signer=signer,
+                signed_at=moment,
+                policy_sha256=policy_sha,
+                policy_source=source,
+                tool=TOOL,
             )
             envelope = sign_envelope(key.private_key, INTOTO_PAYLOAD_TYPE, statement, key.keyid)
             outputs.append(keyed_bundle_bytes(envelope))
@@ -81,8 +86,13 @@ def sign_files(
         signer = Signer(kind="keyless", identity=identity, issuer=issuer)
         statements = [
             build_statement(
-                name=path.name, content=content, signer=signer, signed_at=moment,
-                policy_sha256=policy_sha, policy_source=source, tool=TOOL,
+                name=path.name,
+                content=content,
+                signer=signer,
+                signed_at=moment,
+                policy_sha256=policy_sha,
+                policy_source=source,
+                tool=TOOL,
             )
             for path, content in targets
         ]

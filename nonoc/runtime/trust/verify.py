@@ -150,7 +150,9 @@ def verify_file(
         signed_by_key = None
 
     if payload_type != INTOTO_PAYLOAD_TYPE:
-        raise fail("malformed", f"signed payload has type {payload_type!r}, not an in-toto statement")
+        raise fail(
+            "malformed", f"signed payload has type {payload_type!r}, not an in-toto statement"
+        )
     try:
         statement = parse_statement(payload)
     except StatementError as exc:
@@ -158,10 +160,14 @@ def verify_file(
     signer = statement.signer
     if certified is None:
         if signer.kind != "key" or signer.keyid != signed_by_key:
-            raise fail("malformed", "the statement names another signer than the key that signed it")
+            raise fail(
+                "malformed", "the statement names another signer than the key that signed it"
+            )
     else:
         if signer.kind != "keyless":
-            raise fail("malformed", "the statement claims a key signed it, but it was signed keylessly")
+            raise fail(
+                "malformed", "the statement claims a key signed it, but it was signed keylessly"
+            )
         signer = certified
     if statement.subject_name != path.name:
         raise fail(

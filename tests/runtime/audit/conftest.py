@@ -22,12 +22,18 @@ def full_session(root: Path, session_id: str | None = None, **open_fields: objec
         **open_fields,  # type: ignore[arg-type]
     )
     session.record("policy", digest="sha256:" + "ab" * 32, profile="claude-code", grants=3)
-    session.record("snapshot", snapshot_id="20250101-000000-aaaaaa", label="before", merkle_root="cd" * 32)
+    session.record(
+        "snapshot", snapshot_id="20250101-000000-aaaaaa", label="before", merkle_root="cd" * 32
+    )
     session.record("network_decision", host="pypi.org", port=443, decision="allow", rule="p0")
     session.record("supervisor_decision", syscall="openat", path="/etc/shadow", decision="deny")
     session.record("command", argv=["git", "push", "--token", "ghp_secret"], decision="blocked")
-    session.record("snapshot", snapshot_id="20250101-000100-bbbbbb", label="after", merkle_root="ef" * 32)
-    session.record("trust", on_failure="deny", verified=[{"file": "CLAUDE.md", "ok": True}], failures=[])
+    session.record(
+        "snapshot", snapshot_id="20250101-000100-bbbbbb", label="after", merkle_root="ef" * 32
+    )
+    session.record(
+        "trust", on_failure="deny", verified=[{"file": "CLAUDE.md", "ok": True}], failures=[]
+    )
     session.close(0)
     return session
 

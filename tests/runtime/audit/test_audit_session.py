@@ -13,7 +13,9 @@ from nonoc.runtime.audit import EVENT_KINDS, AuditSession, AuditTrail, verify_tr
 from nonoc.runtime.audit.chain import canonical, record_hash, session_genesis
 
 
-def test_every_event_kind_is_recorded(make_session: Callable[..., AuditSession], audit_root: Path) -> None:
+def test_every_event_kind_is_recorded(
+    make_session: Callable[..., AuditSession], audit_root: Path
+) -> None:
     session = make_session()
     records = [r for _, r in AuditTrail(audit_root).read_session(session.id)]
     assert {r["kind"] for r in records} == set(EVENT_KINDS)
@@ -29,7 +31,9 @@ def test_every_event_kind_is_recorded(make_session: Callable[..., AuditSession],
     assert [s["merkle_root"] for s in snapshots] == ["cd" * 32, "ef" * 32]
 
 
-def test_records_are_chained_canonical_lines(make_session: Callable[..., AuditSession], audit_root: Path) -> None:
+def test_records_are_chained_canonical_lines(
+    make_session: Callable[..., AuditSession], audit_root: Path
+) -> None:
     session = make_session()
     raw = (audit_root / "sessions" / f"{session.id}.jsonl").read_bytes().splitlines()
     prev = session_genesis(session.id)
@@ -42,12 +46,17 @@ def test_records_are_chained_canonical_lines(make_session: Callable[..., AuditSe
     assert prev == session.last_hash
 
 
-def test_ledger_chains_sessions(make_session: Callable[..., AuditSession], audit_root: Path) -> None:
+def test_ledger_chains_sessions(
+    make_session: Callable[..., AuditSession], audit_root: Path
+) -> None:
     first, second = make_session(), make_session()
     trail = AuditTrail(audit_root)
     ledger = [e for _, e in trail.ledger_lines()]
     assert [(e["event"], e["session"]) for e in ledger] == [
-        ("open", first.id), ("close", first.id), ("open", second.id), ("close", second.id)
+        ("open", first.id),
+        ("close", first.id),
+        ("open", second.id),
+        ("close", second.id),
     ]
     second_start = trail.read_session(second.id)[0][1]
     assert second_start is not None and second_start["ledger_head"] == ledger[1]["hash"]
@@ -71,7 +80,9 @@ def test_open_session_is_noted_not_failed(audit_root: Path) -> None:
     session = AuditSession.open(command=["long-running"], root=audit_root)
     session.record("policy", digest="x")
     report = verify_trail(AuditTrail(audit_root))
-    assert report.ok and report.notes == [f"session {session.id}: still open, or ended without closing (no session_end)"]
+    assert report.ok and report.notes == [
+        f"session {session.id}: still open, or ended without closing (no session_end)"
+    ]
     assert AuditTrail(audit_root).sessions()[0].status == "open"
 
 
@@ -122,7 +133,12 @@ def test_signed_session_verifies_and_names_bad_signatures(audit_root: Path) -> N
 
 def test_bundle_signing_key_is_accepted(audit_root: Path) -> None:
     """nono's own SigningKey (the bundle key) signs as well as a cryptography key."""
-    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+        PublicFormat,
+    )
 
     from nonoc.bundle.keys import SigningKey
 
@@ -134,7 +150,9 @@ def test_bundle_signing_key_is_accepted(audit_root: Path) -> None:
     assert verify_trail(AuditTrail(audit_root), require_signature=True).ok
 
 
-def test_unsigned_session_fails_when_signatures_are_required(make_session: Callable[..., AuditSession], audit_root: Path) -> None:
+def test_unsigned_session_fails_when_signatures_are_required(
+    make_session: Callable[..., AuditSession], audit_root: Path
+) -> None:
     make_session()
     report = verify_trail(AuditTrail(audit_root), require_signature=True)
     assert [f.message for f in report.findings] == ["the session is not signed"]

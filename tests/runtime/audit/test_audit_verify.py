@@ -23,7 +23,9 @@ def write_lines(path: Path, lines: list[bytes]) -> None:
 
 
 @pytest.fixture
-def sessions(make_session: Callable[..., AuditSession], audit_root: Path) -> tuple[AuditTrail, str, Path]:
+def sessions(
+    make_session: Callable[..., AuditSession], audit_root: Path
+) -> tuple[AuditTrail, str, Path]:
     """Three sessions; the middle one is the victim."""
     make_session()
     victim = make_session()
@@ -42,12 +44,16 @@ def test_a_changed_record_is_named(sessions: tuple[AuditTrail, str, Path], seq: 
     lines[seq] = canonical(record)
     write_lines(path, lines)
     findings = verify_trail(trail).findings
-    assert [(f.where, f.problem, f.seq, f.line) for f in findings] == [(f"session {sid}", "changed", seq, seq + 1)]
+    assert [(f.where, f.problem, f.seq, f.line) for f in findings] == [
+        (f"session {sid}", "changed", seq, seq + 1)
+    ]
     assert f"record seq {seq} (line {seq + 1}" in findings[0].message
 
 
 @pytest.mark.parametrize("seq", range(RECORDS))
-def test_a_changed_and_rehashed_record_is_named(sessions: tuple[AuditTrail, str, Path], seq: int) -> None:
+def test_a_changed_and_rehashed_record_is_named(
+    sessions: tuple[AuditTrail, str, Path], seq: int
+) -> None:
     trail, sid, path = sessions
     lines = lines_of(path)
     record = json.loads(lines[seq])
@@ -78,7 +84,10 @@ def test_two_reordered_records_are_named(sessions: tuple[AuditTrail, str, Path],
     write_lines(path, lines)
     findings = verify_trail(trail).findings
     assert [f.problem for f in findings] == ["reordered"]
-    assert f"records seq {seq + 1} (line {seq + 1}) and seq {seq} (line {seq + 2}) are out of order" in findings[0].message
+    assert (
+        f"records seq {seq + 1} (line {seq + 1}) and seq {seq} (line {seq + 2}) are out of order"
+        in findings[0].message
+    )
 
 
 def test_far_apart_records_swapped(sessions: tuple[AuditTrail, str, Path]) -> None:
@@ -114,8 +123,16 @@ def test_a_record_appended_after_close(sessions: tuple[AuditTrail, str, Path]) -
     trail, sid, path = sessions
     lines = lines_of(path)
     last = json.loads(lines[-1])
-    extra = seal({"seq": RECORDS, "time": last["time"], "kind": "command", "session": sid,
-                  "prev": last["hash"], "argv": ["rm", "-rf", "evidence"]})
+    extra = seal(
+        {
+            "seq": RECORDS,
+            "time": last["time"],
+            "kind": "command",
+            "session": sid,
+            "prev": last["hash"],
+            "argv": ["rm", "-rf", "evidence"],
+        }
+    )
     write_lines(path, lines + [canonical(extra)])
     findings = verify_trail(trail).findings
     assert [(f.problem, f.seq) for f in findings] == [("appended", RECORDS)]
@@ -134,7 +151,9 @@ def test_a_deleted_session_file(sessions: tuple[AuditTrail, str, Path]) -> None:
     trail, sid, path = sessions
     path.unlink()
     findings = verify_trail(trail).findings
-    assert [(f.where, f.message) for f in findings] == [(f"session {sid}", "the session's record file was removed")]
+    assert [(f.where, f.message) for f in findings] == [
+        (f"session {sid}", "the session's record file was removed")
+    ]
 
 
 def test_a_session_dropped_from_the_ledger(sessions: tuple[AuditTrail, str, Path]) -> None:
@@ -161,7 +180,9 @@ def test_a_changed_ledger_entry(sessions: tuple[AuditTrail, str, Path]) -> None:
     assert [(f.where, f.problem, f.seq) for f in findings] == [("ledger", "changed", 3)]
 
 
-def test_a_record_copied_from_another_session(make_session: Callable[..., AuditSession], audit_root: Path) -> None:
+def test_a_record_copied_from_another_session(
+    make_session: Callable[..., AuditSession], audit_root: Path
+) -> None:
     a, b = make_session(), make_session()
     trail = AuditTrail(audit_root)
     path_a, path_b = trail.session_path(a.id), trail.session_path(b.id)

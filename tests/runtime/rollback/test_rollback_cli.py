@@ -34,7 +34,9 @@ def test_list(session: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> N
     assert [s["id"] for s in json.loads(capsys.readouterr().out)] == list(session)
 
 
-def test_show_reports_the_sessions_changes(session: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_reports_the_sessions_changes(
+    session: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["rollback", "show", session[0]]) == 0
     out = capsys.readouterr().out
     assert "+ added.txt" in out and "~ src/app.py" in out and "- secret.txt" in out
@@ -56,7 +58,10 @@ def test_diff_against_the_tree_and_of_one_file(
 
 
 def test_restore_needs_yes_off_a_terminal(
-    session: tuple[str, str], project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    session: tuple[str, str],
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False, raising=False)
     assert main(["rollback", "restore", session[0]]) == 2
@@ -71,7 +76,10 @@ def test_restore_needs_yes_off_a_terminal(
 
 
 def test_restore_asks_on_a_terminal(
-    session: tuple[str, str], project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    session: tuple[str, str],
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
     monkeypatch.setattr(builtins, "input", lambda prompt: "n")
@@ -82,14 +90,20 @@ def test_restore_asks_on_a_terminal(
     assert not (project / "added.txt").exists() and not (project / "secret.txt").exists()
 
 
-def test_restore_dry_run(session: tuple[str, str], project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_restore_dry_run(
+    session: tuple[str, str], project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["rollback", "restore", session[0], "--dry-run"]) == 0
     assert "remove 1: added.txt" in capsys.readouterr().out
     assert (project / "added.txt").exists()
 
 
-def test_verify_exit_codes(store: SnapshotStore, session: tuple[str, str], project: Path,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_exit_codes(
+    store: SnapshotStore,
+    session: tuple[str, str],
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["rollback", "verify", session[0]]) == 0
     assert "OK" in capsys.readouterr().out
     digest = store.entries(session[0])[str(project / "secret.txt")].sha256
@@ -106,7 +120,9 @@ def test_cleanup(session: tuple[str, str], capsys: pytest.CaptureFixture[str]) -
     assert main(["rollback", "cleanup", "--max-size", "lots"]) == 2
 
 
-def test_unknown_snapshot_is_a_clean_error(store: SnapshotStore, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_snapshot_is_a_clean_error(
+    store: SnapshotStore, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["rollback", "show", "nope"]) == 1
     assert "error: no snapshot 'nope'" in capsys.readouterr().err
     assert main(["rollback"]) == 2
@@ -114,7 +130,14 @@ def test_unknown_snapshot_is_a_clean_error(store: SnapshotStore, capsys: pytest.
 
 @pytest.mark.parametrize(
     ("text", "size"),
-    [("4096", 4096), ("1k", 1024), ("500M", 500 << 20), ("2G", 2 << 30), ("1.5GiB", 3 << 29), ("3 MB", 3 << 20)],
+    [
+        ("4096", 4096),
+        ("1k", 1024),
+        ("500M", 500 << 20),
+        ("2G", 2 << 30),
+        ("1.5GiB", 3 << 29),
+        ("3 MB", 3 << 20),
+    ],
 )
 def test_parse_size(text: str, size: int) -> None:
     assert parse_size(text) == size
@@ -126,4 +149,10 @@ def test_parse_size_rejects_nonsense() -> None:
 
 
 def test_format_size() -> None:
-    assert [format_size(n) for n in (0, 1023, 1024, 5 << 20, 3 << 30)] == ["0 B", "1023 B", "1.0 KiB", "5.0 MiB", "3.0 GiB"]
+    assert [format_size(n) for n in (0, 1023, 1024, 5 << 20, 3 << 30)] == [
+        "0 B",
+        "1023 B",
+        "1.0 KiB",
+        "5.0 MiB",
+        "3.0 GiB",
+    ]

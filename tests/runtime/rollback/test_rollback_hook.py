@@ -16,7 +16,9 @@ class FakeLaunch:
         self.argv, self.session_id, self.pid = argv, None, None
 
 
-def test_hooks_snapshot_record_and_undo(store: SnapshotStore, project: Path, tmp_path: Path) -> None:
+def test_hooks_snapshot_record_and_undo(
+    store: SnapshotStore, project: Path, tmp_path: Path
+) -> None:
     audit_root = tmp_path / "audit"
     stream = io.StringIO()
     audit = AuditHook(root=audit_root, policy_digest="sha256:00", landlock_abi=7)
@@ -35,13 +37,23 @@ def test_hooks_snapshot_record_and_undo(store: SnapshotStore, project: Path, tmp
 
     assert rollback.before and rollback.after
     assert rollback.before.session == rollback.after.session == launch.session_id
-    assert f"1 added, 1 modified, 0 deleted; undo with `nono rollback restore {rollback.before.id}`" in stream.getvalue()
+    assert (
+        f"1 added, 1 modified, 0 deleted; undo with `nono rollback restore {rollback.before.id}`"
+        in stream.getvalue()
+    )
     trail = AuditTrail(audit_root)
     records = [r for _, r in trail.read_session(launch.session_id)]
-    assert [r["kind"] for r in records] == ["session_start", "snapshot", "command", "snapshot", "session_end"]
+    assert [r["kind"] for r in records] == [
+        "session_start",
+        "snapshot",
+        "command",
+        "snapshot",
+        "session_end",
+    ]
     assert records[0]["command"] == ["agent", "--token", "<redacted>"]
     assert [r["merkle_root"] for r in records if r["kind"] == "snapshot"] == [
-        rollback.before.merkle_root, rollback.after.merkle_root
+        rollback.before.merkle_root,
+        rollback.after.merkle_root,
     ]
     assert records[-1]["exit_code"] == 3
     assert verify_trail(trail).ok
@@ -56,12 +68,18 @@ def test_proxy_and_supervisor_events_are_recorded(tmp_path: Path) -> None:
 
     session = AuditSession.open(root=tmp_path / "audit")
     session.network_event(ProxyEvent("connect", "pypi.org", 443, True, Reason.ALLOWLISTED))
-    session.supervisor_event(Event("openat", 77, "deny", "never_grantable", path="/etc/shadow", error=13))
+    session.supervisor_event(
+        Event("openat", 77, "deny", "never_grantable", path="/etc/shadow", error=13)
+    )
     session.close(0)
     records = [r for _, r in AuditTrail(tmp_path / "audit").read_session(session.id)]
     network, supervisor = records[1], records[2]
     assert network["kind"] == "network_decision" and network["host"] == "pypi.org"
-    assert network["reason"] == "allowlisted" and network["allowed"] is True and "event_time" in network
+    assert (
+        network["reason"] == "allowlisted"
+        and network["allowed"] is True
+        and "event_time" in network
+    )
     assert network["event_kind"] == "connect"
     assert supervisor["kind"] == "supervisor_decision" and supervisor["errno"] == "EACCES"
     assert supervisor["path"] == "/etc/shadow"

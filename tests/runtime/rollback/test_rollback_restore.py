@@ -62,7 +62,9 @@ def test_restore_is_byte_for_byte(
     assert capture_tree(project) == after_state
 
 
-def test_restore_recreates_a_deleted_root(store: SnapshotStore, project: Path, capture_tree) -> None:  # type: ignore[no-untyped-def]
+def test_restore_recreates_a_deleted_root(
+    store: SnapshotStore, project: Path, capture_tree
+) -> None:  # type: ignore[no-untyped-def]
     before_state = capture_tree(project)
     before = store.snapshot([project])
     os.chmod(project, 0o755)
@@ -154,7 +156,9 @@ def test_what_was_left_out_is_never_touched(store: SnapshotStore, project: Path)
     assert report.kept == [(str(project / "newpkg"), "holds content the snapshot left out")]
 
 
-def test_a_gitignore_written_by_the_agent_hides_nothing(store: SnapshotStore, project: Path) -> None:
+def test_a_gitignore_written_by_the_agent_hides_nothing(
+    store: SnapshotStore, project: Path
+) -> None:
     before = store.snapshot([project])
     (project / ".gitignore").write_text("*\n")
     (project / "planted.txt").write_text("agent")
@@ -213,7 +217,9 @@ report = store.restore(snap.id)
 assert not report.errors, report.errors
 print(Path({str(root / "ro" / "f.txt")!r}).read_text(), oct(os.stat({str(root / "ro")!r}).st_mode & 0o777))
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["original", "0o755"]
 
@@ -254,7 +260,9 @@ print("finished")
 """
 
 
-def _run_killer(store: SnapshotStore, snap_id: str, phase: str, at: int, pause: float = 0.0) -> subprocess.Popen[str]:
+def _run_killer(
+    store: SnapshotStore, snap_id: str, phase: str, at: int, pause: float = 0.0
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", KILLER, str(store.root), snap_id, phase, str(at), str(pause)],
         stdout=subprocess.PIPE,
@@ -270,8 +278,15 @@ def _steps(store: SnapshotStore, snap_id: str) -> int:
 
 @pytest.mark.parametrize(
     ("phase", "fraction"),
-    [("snapshot", 0.0), ("checking objects", 0.0), ("restore", 0.05), ("restore", 0.3),
-     ("restore", 0.5), ("restore", 0.7), ("restore", 0.95)],
+    [
+        ("snapshot", 0.0),
+        ("checking objects", 0.0),
+        ("restore", 0.05),
+        ("restore", 0.3),
+        ("restore", 0.5),
+        ("restore", 0.7),
+        ("restore", 0.95),
+    ],
 )
 def test_interrupted_restore_completes_when_rerun(
     store: SnapshotStore, project: Path, capture_tree, phase: str, fraction: float

@@ -60,22 +60,37 @@ def test_large_file_is_streamed_into_the_store(store: SnapshotStore, tmp_path: P
     assert store.objects.read_bytes(entry.sha256) == data
 
 
-def test_merkle_root_commits_to_path_type_mode_and_content(store: SnapshotStore, project: Path) -> None:
+def test_merkle_root_commits_to_path_type_mode_and_content(
+    store: SnapshotStore, project: Path
+) -> None:
     snap = store.snapshot([project])
     entries = list(store.entries(snap).values())
     assert merkle_root(entries) == snap.merkle_root
-    changed = [Entry(e.path, e.type, e.mode ^ 0o100 if e.type == "file" else e.mode, e.size, e.sha256, e.target)
-               for e in entries]
+    changed = [
+        Entry(
+            e.path,
+            e.type,
+            e.mode ^ 0o100 if e.type == "file" else e.mode,
+            e.size,
+            e.sha256,
+            e.target,
+        )
+        for e in entries
+    ]
     assert merkle_root(changed) != snap.merkle_root
     # The stat fields are a cache, not content: they do not move the root.
-    recached = [Entry(e.path, e.type, e.mode, e.size, e.sha256, e.target, 1, 2, 3, 4) for e in entries]
+    recached = [
+        Entry(e.path, e.type, e.mode, e.size, e.sha256, e.target, 1, 2, 3, 4) for e in entries
+    ]
     assert merkle_root(recached) == snap.merkle_root
     again = store.snapshot([project])
     assert again.merkle_root == snap.merkle_root
 
 
 def test_merkle_root_matches_rfc6962_for_three_leaves() -> None:
-    entries = [Entry(f"/r/{n}", "file", 0o644, 1, hashlib.sha256(n.encode()).hexdigest()) for n in "abc"]
+    entries = [
+        Entry(f"/r/{n}", "file", 0o644, 1, hashlib.sha256(n.encode()).hexdigest()) for n in "abc"
+    ]
     from nonoc.runtime.rollback.manifest import leaf_hash
 
     a, b, c = (leaf_hash(e) for e in entries)
@@ -95,7 +110,9 @@ def test_unchanged_files_are_not_hashed_again(store: SnapshotStore, project: Pat
     assert third.hashed_files == 1
 
 
-def test_same_size_change_with_mtime_put_back_is_still_seen(store: SnapshotStore, project: Path) -> None:
+def test_same_size_change_with_mtime_put_back_is_still_seen(
+    store: SnapshotStore, project: Path
+) -> None:
     target = project / "src" / "app.py"
     before = store.snapshot([project])
     st = os.stat(target)
@@ -118,7 +135,15 @@ def test_files_changed_just_before_a_snapshot_are_rehashed(
 
 
 def test_default_exclusions_are_reported(store: SnapshotStore, project: Path) -> None:
-    for name in ("node_modules/lib", ".git/objects", "__pycache__", "target/debug", ".venv/bin", "dist", "build"):
+    for name in (
+        "node_modules/lib",
+        ".git/objects",
+        "__pycache__",
+        "target/debug",
+        ".venv/bin",
+        "dist",
+        "build",
+    ):
         (project / name).mkdir(parents=True)
         (project / name / "f").write_text("x")
     (project / "src" / "__pycache__").mkdir()
@@ -149,7 +174,13 @@ def test_include_patterns_win_over_defaults(store: SnapshotStore, project: Path)
     options = RollbackOptions(include=("dist", "/node_modules/keep/"))
     snap = store.snapshot([project], options=options)
     recorded = paths_of(store, snap.id, project)
-    assert {"dist", "dist/bundle.js", "node_modules", "node_modules/keep", "node_modules/keep/index.js"} <= recorded
+    assert {
+        "dist",
+        "dist/bundle.js",
+        "node_modules",
+        "node_modules/keep",
+        "node_modules/keep/index.js",
+    } <= recorded
     assert "node_modules/drop" not in recorded and "node_modules/drop/index.js" not in recorded
 
 
@@ -165,7 +196,15 @@ def test_exclude_patterns(store: SnapshotStore, project: Path) -> None:
 def test_gitignore_is_honoured(store: SnapshotStore, project: Path) -> None:
     (project / ".gitignore").write_text("*.log\n!keep.log\n/out/\ncache\n")
     (project / "src" / ".gitignore").write_text("generated_*.py\n")
-    for name in ("a.log", "keep.log", "out/x", "src/out/y", "src/cache", "src/generated_x.py", "src/real.py"):
+    for name in (
+        "a.log",
+        "keep.log",
+        "out/x",
+        "src/out/y",
+        "src/cache",
+        "src/generated_x.py",
+        "src/real.py",
+    ):
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         (project / name).write_text(name)
     snap = store.snapshot([project])
@@ -190,7 +229,10 @@ def test_directories_over_the_size_limit_are_left_out(store: SnapshotStore, proj
     (project / "huge.bin").write_bytes(b"h" * 150_000)
     snap = store.snapshot([project], options=RollbackOptions(dir_size_limit=100_000))
     reported = {os.path.relpath(x.path, project): x.reason for x in snap.excluded}
-    assert reported == {"assets/big": "directory over size limit", "huge.bin": "file over size limit"}
+    assert reported == {
+        "assets/big": "directory over size limit",
+        "huge.bin": "file over size limit",
+    }
     recorded = paths_of(store, snap.id, project)
     assert "assets/small.txt" in recorded and "assets/big" not in recorded
 
@@ -198,10 +240,14 @@ def test_directories_over_the_size_limit_are_left_out(store: SnapshotStore, proj
 def test_special_files_are_reported(store: SnapshotStore, project: Path) -> None:
     os.mkfifo(project / "pipe")
     snap = store.snapshot([project])
-    assert [(os.path.basename(x.path), x.reason) for x in snap.excluded] == [("pipe", "unsupported type (fifo)")]
+    assert [(os.path.basename(x.path), x.reason) for x in snap.excluded] == [
+        ("pipe", "unsupported type (fifo)")
+    ]
 
 
-def test_several_roots_and_nested_roots(store: SnapshotStore, project: Path, tmp_path: Path) -> None:
+def test_several_roots_and_nested_roots(
+    store: SnapshotStore, project: Path, tmp_path: Path
+) -> None:
     other = tmp_path / "other"
     other.mkdir()
     (other / "o.txt").write_text("o")
@@ -218,7 +264,9 @@ def test_manifest_is_canonical_json(store: SnapshotStore, project: Path) -> None
     assert data["snapshot"]["merkle_root"] == snap.merkle_root
 
 
-def test_diff_reports_added_modified_deleted_with_sizes(store: SnapshotStore, project: Path) -> None:
+def test_diff_reports_added_modified_deleted_with_sizes(
+    store: SnapshotStore, project: Path
+) -> None:
     before = store.snapshot([project], "s", "before")
     (project / "new.txt").write_text("12345")
     (project / "docs" / "readme.md").write_text("short")
@@ -227,7 +275,10 @@ def test_diff_reports_added_modified_deleted_with_sizes(store: SnapshotStore, pr
     os.rename(project / "src" / "pkg" / "util.py", project / "src" / "pkg" / "helpers.py")
     after = store.snapshot([project], "s", "after")
     diff = store.diff(before, after)
-    kinds = {os.path.relpath(c.path, project): (c.kind, c.old_size, c.new_size, c.what) for c in diff.changes}
+    kinds = {
+        os.path.relpath(c.path, project): (c.kind, c.old_size, c.new_size, c.what)
+        for c in diff.changes
+    }
     assert kinds == {
         "new.txt": ("added", None, 5, ()),
         "docs/readme.md": ("modified", 500, 5, ("content",)),
@@ -260,7 +311,9 @@ def test_unknown_and_ambiguous_ids(store: SnapshotStore, project: Path) -> None:
         store.get(time.strftime("%Y"))
 
 
-def test_nonos_own_state_is_never_snapshotted(store: SnapshotStore, project: Path, tmp_path: Path) -> None:
+def test_nonos_own_state_is_never_snapshotted(
+    store: SnapshotStore, project: Path, tmp_path: Path
+) -> None:
     store.snapshot([project])  # the store now exists under tmp_path/state/nono/rollback
     (tmp_path / "state" / "nono" / "audit").mkdir(parents=True)
     snap = store.snapshot([tmp_path])
@@ -272,8 +325,9 @@ def test_nonos_own_state_is_never_snapshotted(store: SnapshotStore, project: Pat
     assert store.verify(snap.id).ok and not (project / "new.txt").exists()
 
 
-def test_include_paths_become_anchored_patterns(store: SnapshotStore, project: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_include_paths_become_anchored_patterns(
+    store: SnapshotStore, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from nonoc.runtime.rollback.rules import include_patterns
 
     (project / "node_modules" / "fork").mkdir(parents=True)

@@ -31,7 +31,9 @@ def test_verify_names_a_corrupted_object(store: SnapshotStore, project: Path) ->
     report = store.verify(snap.id)
     assert not report.ok
     assert len(report.problems) == 1
-    assert str(project / "src" / "app.py") in report.problems[0] and "corrupted" in report.problems[0]
+    assert (
+        str(project / "src" / "app.py") in report.problems[0] and "corrupted" in report.problems[0]
+    )
 
 
 def test_verify_names_a_missing_object(store: SnapshotStore, project: Path) -> None:
@@ -81,13 +83,18 @@ def test_cleanup_by_size_drops_oldest_first(store: SnapshotStore, tmp_path: Path
     assert store.cleanup(max_bytes=1).kept == ids[2:]  # the newest always stays
 
 
-def test_cleanup_spares_snapshots_of_an_unfinished_restore(store: SnapshotStore, project: Path) -> None:
+def test_cleanup_spares_snapshots_of_an_unfinished_restore(
+    store: SnapshotStore, project: Path
+) -> None:
     old = store.snapshot([project]).id
     store.snapshot([project])
     journal = store.root / "journal"
     journal.mkdir(parents=True)
-    (journal / "abc.json").write_text(json.dumps({"id": "abc", "snapshot": old, "pre_restore": None,
-                                                  "roots": [], "temporaries": []}))
+    (journal / "abc.json").write_text(
+        json.dumps(
+            {"id": "abc", "snapshot": old, "pre_restore": None, "roots": [], "temporaries": []}
+        )
+    )
     report = store.cleanup(keep=1)
     assert old in report.kept
 

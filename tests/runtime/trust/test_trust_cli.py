@@ -20,7 +20,9 @@ def nono(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
-def test_keygen_sign_verify_list(work: Path, capsys: pytest.CaptureFixture[str], memory_keyring: MemoryKeyring) -> None:
+def test_keygen_sign_verify_list(
+    work: Path, capsys: pytest.CaptureFixture[str], memory_keyring: MemoryKeyring
+) -> None:
     (work / "CLAUDE.md").write_text("Be careful.\n")
     code, out, _ = nono(capsys, "keygen", "--name", "alice", "--algorithm", "p256", "--trust")
     assert code == 0
@@ -45,7 +47,9 @@ def test_keygen_sign_verify_list(work: Path, capsys: pytest.CaptureFixture[str],
     assert "alice  p256" in out and "key alice" in out
 
 
-def test_verify_refuses_a_changed_file_with_exit_1(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_refuses_a_changed_file_with_exit_1(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (work / "AGENTS.md").write_text("original\n")
     assert nono(capsys, "keygen", "--trust")[0] == 0
     assert nono(capsys, "sign", "AGENTS.md")[0] == 0
@@ -116,7 +120,11 @@ def test_a_real_process_exits_1_without_a_traceback(work: Path) -> None:
     env = dict(os.environ)
     result = subprocess.run(
         [sys.executable, "-m", "nonoc.cli.nono", "trust", "verify", "CLAUDE.md"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=60,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert result.stderr == "error: CLAUDE.md: not signed (no CLAUDE.md.sigstore.json)\n"

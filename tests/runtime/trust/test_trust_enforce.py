@@ -26,19 +26,25 @@ def names(paths: tuple[Path, ...], root: Path) -> list[str]:
 
 
 def test_discovery_finds_instruction_files_and_skips_tooling(work: Path) -> None:
-    tree(work, {
-        "CLAUDE.md": "top\n",
-        "docs/AGENTS.md": "docs\n",
-        ".claude/skills/release/SKILL.md": "skill\n",
-        "pkg/claude.md": "lower case counts too\n",
-        "node_modules/dep/CLAUDE.md": "not ours\n",
-        ".git/CLAUDE.md": "not ours\n",
-        ".venv/lib/AGENTS.md": "not ours\n",
-        "README.md": "not an instruction file\n",
-    })
+    tree(
+        work,
+        {
+            "CLAUDE.md": "top\n",
+            "docs/AGENTS.md": "docs\n",
+            ".claude/skills/release/SKILL.md": "skill\n",
+            "pkg/claude.md": "lower case counts too\n",
+            "node_modules/dep/CLAUDE.md": "not ours\n",
+            ".git/CLAUDE.md": "not ours\n",
+            ".venv/lib/AGENTS.md": "not ours\n",
+            "README.md": "not an instruction file\n",
+        },
+    )
     found = discover(work, file_names=DEFAULT_FILE_NAMES)
     assert names(found.instruction_files, work) == [
-        ".claude/skills/release/SKILL.md", "CLAUDE.md", "docs/AGENTS.md", "pkg/claude.md",
+        ".claude/skills/release/SKILL.md",
+        "CLAUDE.md",
+        "docs/AGENTS.md",
+        "pkg/claude.md",
     ]
     assert not found.truncated
 
@@ -46,21 +52,26 @@ def test_discovery_finds_instruction_files_and_skips_tooling(work: Path) -> None
 def test_discovery_finds_the_scripts_instruction_files_name(work: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside.sh"
     outside.write_text("echo outside\n")
-    tree(work, {
-        "CLAUDE.md": (
-            "Before committing run `./scripts/check.sh` and [lint](tools/lint.py).\n"
-            "Never run /usr/bin/evil.sh or https://example.com/x.sh or ../outside.sh.\n"
-            "Run ./bin/setup too; see ./notes.md.\n"
-        ),
-        "scripts/check.sh": "echo check\n",
-        "tools/lint.py": "print('lint')\n",
-        "bin/setup": "#!/bin/sh\n",
-        "notes.md": "a document, not a script\n",
-    })
+    tree(
+        work,
+        {
+            "CLAUDE.md": (
+                "Before committing run `./scripts/check.sh` and [lint](tools/lint.py).\n"
+                "Never run /usr/bin/evil.sh or https://example.com/x.sh or ../outside.sh.\n"
+                "Run ./bin/setup too; see ./notes.md.\n"
+            ),
+            "scripts/check.sh": "echo check\n",
+            "tools/lint.py": "print('lint')\n",
+            "bin/setup": "#!/bin/sh\n",
+            "notes.md": "a document, not a script\n",
+        },
+    )
     os.chmod(work / "bin/setup", 0o755)
     found = discover(work, file_names=DEFAULT_FILE_NAMES)
     assert [(str(s.relative_to(work)), str(d.relative_to(work))) for s, d in found.scripts] == [
-        ("bin/setup", "CLAUDE.md"), ("scripts/check.sh", "CLAUDE.md"), ("tools/lint.py", "CLAUDE.md"),
+        ("bin/setup", "CLAUDE.md"),
+        ("scripts/check.sh", "CLAUDE.md"),
+        ("tools/lint.py", "CLAUDE.md"),
     ]
 
 
@@ -119,7 +130,9 @@ def test_warn_goes_on_and_says_why(work: Path) -> None:
 def test_warn_prints_to_stderr_by_default(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (work / "CLAUDE.md").write_text("x\n")
     enforce(work, policy_trusting(on_failure="warn"), now=NOW)
-    assert capsys.readouterr().err == "warning: CLAUDE.md: not signed (no CLAUDE.md.sigstore.json)\n"
+    assert (
+        capsys.readouterr().err == "warning: CLAUDE.md: not signed (no CLAUDE.md.sigstore.json)\n"
+    )
 
 
 def test_audit_is_silent_and_records(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,23 +141,37 @@ def test_audit_is_silent_and_records(work: Path, capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().err == ""
     record = report.to_json()
     assert record["failures"] == [
-        {"file": "CLAUDE.md", "ok": False, "reason": "unsigned",
-         "message": "not signed (no CLAUDE.md.sigstore.json)"}
+        {
+            "file": "CLAUDE.md",
+            "ok": False,
+            "reason": "unsigned",
+            "message": "not signed (no CLAUDE.md.sigstore.json)",
+        }
     ]
     assert record["on_failure"] == "audit"
 
 
 def test_all_signed_files_verify_and_are_protected(work: Path) -> None:
     key = make_key()
-    tree(work, {"CLAUDE.md": "run ./scripts/test.sh\n", "scripts/test.sh": "pytest\n",
-                ".claude/skills/x/SKILL.md": "skill\n"})
+    tree(
+        work,
+        {
+            "CLAUDE.md": "run ./scripts/test.sh\n",
+            "scripts/test.sh": "pytest\n",
+            ".claude/skills/x/SKILL.md": "skill\n",
+        },
+    )
     for name in ("CLAUDE.md", "scripts/test.sh", ".claude/skills/x/SKILL.md"):
         sign(work / name, key)
     report = enforce(work, policy_trusting(key, on_failure="deny"), now=NOW)
     assert report.ok
     assert sorted(str(p.relative_to(work)) for p in report.protected_paths()) == [
-        ".claude/skills/x/SKILL.md", ".claude/skills/x/SKILL.md.sigstore.json",
-        "CLAUDE.md", "CLAUDE.md.sigstore.json", "scripts/test.sh", "scripts/test.sh.sigstore.json",
+        ".claude/skills/x/SKILL.md",
+        ".claude/skills/x/SKILL.md.sigstore.json",
+        "CLAUDE.md",
+        "CLAUDE.md.sigstore.json",
+        "scripts/test.sh",
+        "scripts/test.sh.sigstore.json",
     ]
 
 

@@ -45,14 +45,22 @@ def root_file(authority: LocalAuthority, tmp_path: Path) -> Path:
 
 
 def keyless_sign(
-    authority: LocalAuthority, path: Path, *, identity: str = EMAIL, issuer: str = ISSUER,
+    authority: LocalAuthority,
+    path: Path,
+    *,
+    identity: str = EMAIL,
+    issuer: str = ISSUER,
     san: str = "email",
 ) -> Path:
     """Sign ``path`` the way a keyless signer would, through the local authority."""
     statement = build_statement(
-        name=path.name, content=path.read_bytes(),
-        signer=Signer("keyless", identity=identity, issuer=issuer), signed_at=NOW,
-        policy_sha256="0" * 64, policy_source="test", tool="test",
+        name=path.name,
+        content=path.read_bytes(),
+        signer=Signer("keyless", identity=identity, issuer=issuer),
+        signed_at=NOW,
+        policy_sha256="0" * 64,
+        policy_source="test",
+        tool="test",
     )
     bundle = authority.sign_dsse(statement, identity=identity, issuer=issuer, at=NOW, san=san)  # type: ignore[arg-type]
     out = path.with_name(path.name + ".sigstore.json")
@@ -84,12 +92,16 @@ def test_a_repository_workflow_identity_by_regex(
     doc = work / "AGENTS.md"
     doc.write_text("rules\n")
     keyless_sign(authority, doc, identity=WORKFLOW, issuer=GITHUB, san="uri")
-    rule = IdentityRule(GITHUB, identity_regex=r"https://github\.com/acme/agent-rules/\.github/workflows/.*")
+    rule = IdentityRule(
+        GITHUB, identity_regex=r"https://github\.com/acme/agent-rules/\.github/workflows/.*"
+    )
     result = verify_file(doc, keyless_policy(root_file, rule), now=NOW)
     assert result.signer.identity == WORKFLOW
 
 
-def test_a_wrong_identity_is_refused(work: Path, authority: LocalAuthority, root_file: Path) -> None:
+def test_a_wrong_identity_is_refused(
+    work: Path, authority: LocalAuthority, root_file: Path
+) -> None:
     doc = work / "CLAUDE.md"
     doc.write_text("x\n")
     keyless_sign(authority, doc, identity="intruder@example.com")
@@ -111,7 +123,9 @@ def test_the_right_identity_from_the_wrong_issuer_is_refused(
     assert failure.reason == "untrusted-identity"
 
 
-def test_another_authoritys_root_is_refused(work: Path, authority: LocalAuthority, tmp_path: Path) -> None:
+def test_another_authoritys_root_is_refused(
+    work: Path, authority: LocalAuthority, tmp_path: Path
+) -> None:
     doc = work / "CLAUDE.md"
     doc.write_text("x\n")
     keyless_sign(authority, doc)
@@ -214,15 +228,24 @@ def test_the_shipped_production_root_loads_offline_and_refuses_a_local_bundle(
     doc = work / "CLAUDE.md"
     doc.write_text("x\n")
     keyless_sign(authority, doc)
-    policy = TrustPolicy(identities=(IdentityRule(ISSUER, EMAIL),), trusted_root="sigstore-production")
+    policy = TrustPolicy(
+        identities=(IdentityRule(ISSUER, EMAIL),), trusted_root="sigstore-production"
+    )
     failure = refused(doc, policy)
     assert failure.reason == "invalid"
 
 
-def test_verify_sigstore_envelope_returns_the_payload(authority: LocalAuthority, root_file: Path) -> None:
+def test_verify_sigstore_envelope_returns_the_payload(
+    authority: LocalAuthority, root_file: Path
+) -> None:
     statement = build_statement(
-        name="app.bundle", content=b"payload", signer=Signer("keyless", identity=EMAIL, issuer=ISSUER),
-        signed_at=NOW, policy_sha256="0" * 64, policy_source="test", tool="test",
+        name="app.bundle",
+        content=b"payload",
+        signer=Signer("keyless", identity=EMAIL, issuer=ISSUER),
+        signed_at=NOW,
+        policy_sha256="0" * 64,
+        policy_source="test",
+        tool="test",
     )
     bundle = authority.sign_dsse(statement, identity=EMAIL, issuer=ISSUER)
     result = verify_sigstore_envelope(bundle, [IdentityRule(ISSUER, identity=EMAIL)], root_file)
@@ -233,7 +256,9 @@ def test_verify_sigstore_envelope_returns_the_payload(authority: LocalAuthority,
         verify_sigstore_envelope(bundle, [IdentityRule(ISSUER, identity="x@y.z")], root_file)
 
 
-def test_keyless_signing_without_a_token_fails_in_one_line(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keyless_signing_without_a_token_fails_in_one_line(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL", "GOOGLE_SERVICE_ACCOUNT_NAME"):
         monkeypatch.delenv(name, raising=False)
     doc = work / "CLAUDE.md"
@@ -265,7 +290,9 @@ def test_a_keyless_nono_bundle_round_trip(authority: LocalAuthority, root_file: 
 
     payload = b'{"format":"nono-bundle/1"}'
     rule = IdentityRule(GITHUB, identity=WORKFLOW)
-    signed = authority.sign_dsse(wrap_bundle_payload(payload), identity=WORKFLOW, issuer=GITHUB, san="uri")
+    signed = authority.sign_dsse(
+        wrap_bundle_payload(payload), identity=WORKFLOW, issuer=GITHUB, san="uri"
+    )
     assert verify_bundle_payload(signed, [rule], root_file) == payload
     with pytest.raises(KeylessError, match="matches no trusted identity"):
         verify_bundle_payload(signed, [IdentityRule(GITHUB, identity=WORKFLOW + "x")], root_file)
@@ -280,13 +307,20 @@ def test_a_bundle_statement_whose_payload_differs_from_its_subject_is_refused() 
         unwrap_bundle_payload(json.dumps(statement).encode())
 
 
-def test_inclusion_proofs_hold_for_many_tree_shapes(authority: LocalAuthority, root_file: Path) -> None:
+def test_inclusion_proofs_hold_for_many_tree_shapes(
+    authority: LocalAuthority, root_file: Path
+) -> None:
     """Entries at indices 3..10 (trees of 4..11 leaves): every proof shape sigstore checks."""
     rules = [IdentityRule(ISSUER, identity=EMAIL)]
     for n in range(8):
         statement = build_statement(
-            name=f"f{n}", content=bytes([n]), signer=Signer("keyless", identity=EMAIL, issuer=ISSUER),
-            signed_at=NOW, policy_sha256="0" * 64, policy_source="test", tool="test",
+            name=f"f{n}",
+            content=bytes([n]),
+            signer=Signer("keyless", identity=EMAIL, issuer=ISSUER),
+            signed_at=NOW,
+            policy_sha256="0" * 64,
+            policy_source="test",
+            tool="test",
         )
         bundle = authority.sign_dsse(statement, identity=EMAIL, issuer=ISSUER)
         assert verify_sigstore_envelope(bundle, rules, root_file).payload == statement

@@ -42,30 +42,47 @@ def test_keyless_sign_and_verify_end_to_end(
     config, root = services
     (work / "CLAUDE.md").write_text("Prefer small commits.\n")
     (work / "run.sh").write_text("make test\n")
-    code = main([
-        "trust", "sign", "--keyless", "--trust-config", str(config),
-        "--identity-token", fake_token(EMAIL, ISSUER), "CLAUDE.md", "run.sh",
-    ])
+    code = main(
+        [
+            "trust",
+            "sign",
+            "--keyless",
+            "--trust-config",
+            str(config),
+            "--identity-token",
+            fake_token(EMAIL, ISSUER),
+            "CLAUDE.md",
+            "run.sh",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out.splitlines() == [
-        "signed CLAUDE.md -> CLAUDE.md.sigstore.json", "signed run.sh -> run.sh.sigstore.json",
+        "signed CLAUDE.md -> CLAUDE.md.sigstore.json",
+        "signed run.sh -> run.sh.sigstore.json",
     ]
     bundle = json.loads((work / "CLAUDE.md.sigstore.json").read_text())
     assert bundle["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
     assert bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"] == "dsse"
 
     policy_file = work.parent / "policy.json"
-    policy_file.write_text(json.dumps({
-        "on_failure": "deny", "trusted_root": str(root),
-        "identities": [{"issuer": ISSUER, "identity": EMAIL}],
-    }))
+    policy_file.write_text(
+        json.dumps(
+            {
+                "on_failure": "deny",
+                "trusted_root": str(root),
+                "identities": [{"issuer": ISSUER, "identity": EMAIL}],
+            }
+        )
+    )
     code = main(["trust", "verify", "--policy", str(policy_file), "CLAUDE.md", "run.sh"])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out.startswith(f"ok: CLAUDE.md: signed by {EMAIL} (issuer {ISSUER})")
 
-    report = enforce(work, keyless_policy(root, IdentityRule(ISSUER, identity=EMAIL), on_failure="deny"))
+    report = enforce(
+        work, keyless_policy(root, IdentityRule(ISSUER, identity=EMAIL), on_failure="deny")
+    )
     assert [v.kind for v in report.verified] == ["keyless"]
 
 
@@ -76,10 +93,23 @@ def test_keyless_signature_by_another_identity_is_refused_at_start(
 
     config, root = services
     (work / "AGENTS.md").write_text("x\n")
-    assert main([
-        "trust", "sign", "--keyless", "--trust-config", str(config),
-        "--identity-token", fake_token("someone@else.org", ISSUER), "AGENTS.md",
-    ]) == 0
+    assert (
+        main(
+            [
+                "trust",
+                "sign",
+                "--keyless",
+                "--trust-config",
+                str(config),
+                "--identity-token",
+                fake_token("someone@else.org", ISSUER),
+                "AGENTS.md",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    with pytest.raises(TrustDenied, match=r"^AGENTS.md: signed by someone@else.org .* matches no trusted identity"):
+    with pytest.raises(
+        TrustDenied, match=r"^AGENTS.md: signed by someone@else.org .* matches no trusted identity"
+    ):
         enforce(work, keyless_policy(root, IdentityRule(ISSUER, identity=EMAIL), on_failure="deny"))

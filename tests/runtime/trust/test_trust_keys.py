@@ -27,8 +27,11 @@ def test_keygen_stores_the_private_key_in_the_keyring(
     assert (directory / "alice.pub").read_text().startswith("-----BEGIN PUBLIC KEY-----")
     record = json.loads((directory / "alice.json").read_text())
     assert record == {
-        "algorithm": algorithm, "keyid": stored.keyid, "name": "alice",
-        "private_key": "keyring", "public_key": "alice.pub",
+        "algorithm": algorithm,
+        "keyid": stored.keyid,
+        "name": "alice",
+        "private_key": "keyring",
+        "public_key": "alice.pub",
     }
     loaded = keys.load("alice")
     assert loaded.keyid == stored.keyid

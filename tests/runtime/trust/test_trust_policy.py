@@ -35,22 +35,27 @@ def test_user_policy_with_keys_and_identities(work: Path) -> None:
     alice, bob = make_key("alice"), make_key("bob", "p256")
     pub = work.parent / "bob.pub"
     pub.write_bytes(public_pem(bob.public_key))
-    write_json(user_policy_path(), {
-        "version": 1,
-        "on_failure": "deny",
-        "max_age_days": 30,
-        "keys": [
-            {"name": "alice", "public_key": public_pem(alice.public_key).decode()},
-            {"name": "bob", "public_key_file": str(pub)},
-        ],
-        "identities": [
-            {"issuer": "https://token.actions.githubusercontent.com",
-             "identity": "https://github.com/o/r/.github/workflows/sign.yml@refs/heads/main"},
-            {"issuer": "https://accounts.google.com", "identity_regex": ".*@example\\.com"},
-        ],
-        "trusted_root": "root.json",
-        "files": ["GEMINI.md"],
-    })
+    write_json(
+        user_policy_path(),
+        {
+            "version": 1,
+            "on_failure": "deny",
+            "max_age_days": 30,
+            "keys": [
+                {"name": "alice", "public_key": public_pem(alice.public_key).decode()},
+                {"name": "bob", "public_key_file": str(pub)},
+            ],
+            "identities": [
+                {
+                    "issuer": "https://token.actions.githubusercontent.com",
+                    "identity": "https://github.com/o/r/.github/workflows/sign.yml@refs/heads/main",
+                },
+                {"issuer": "https://accounts.google.com", "identity_regex": ".*@example\\.com"},
+            ],
+            "trusted_root": "root.json",
+            "files": ["GEMINI.md"],
+        },
+    )
     policy = load_policy(work)
     assert policy.on_failure == "deny"
     assert policy.max_age_days == 30
@@ -71,7 +76,10 @@ def test_identity_regex_must_match_the_whole_identity() -> None:
 
 def test_the_digest_follows_meaning_not_formatting(tmp_path: Path) -> None:
     key = make_key()
-    data = {"on_failure": "warn", "keys": [{"name": "k", "public_key": public_pem(key.public_key).decode()}]}
+    data = {
+        "on_failure": "warn",
+        "keys": [{"name": "k", "public_key": public_pem(key.public_key).decode()}],
+    }
     compact = tmp_path / "a.json"
     compact.write_text(json.dumps(data))
     spaced = write_json(tmp_path / "b.json", data)
@@ -83,12 +91,28 @@ def test_the_digest_follows_meaning_not_formatting(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "text, message, position",
     [
-        ('{"on_failure": "deny",\n "keyz": []}\n', "unknown field 'keyz' (did you mean 'keys'?)", ":2:2"),
+        (
+            '{"on_failure": "deny",\n "keyz": []}\n',
+            "unknown field 'keyz' (did you mean 'keys'?)",
+            ":2:2",
+        ),
         ('{"on_failure": "never"}\n', 'on_failure must be "deny", "warn" or "audit"', ":1:2"),
         ('{"max_age_days": 0}\n', "max_age_days must be a whole number of at least 1", ":1:2"),
-        ('{"identities": [{"issuer": "x", "identity_regex": "("}]}\n', "identity_regex does not compile", ":1:33"),
-        ('{"identities": [{"issuer": "x"}]}\n', 'exactly one of "identity" and "identity_regex"', ":1:2"),
-        ('{"keys": [{"name": "k", "public_key": "nope"}]}\n', "key 'k': not a PEM public key", ":1:25"),
+        (
+            '{"identities": [{"issuer": "x", "identity_regex": "("}]}\n',
+            "identity_regex does not compile",
+            ":1:33",
+        ),
+        (
+            '{"identities": [{"issuer": "x"}]}\n',
+            'exactly one of "identity" and "identity_regex"',
+            ":1:2",
+        ),
+        (
+            '{"keys": [{"name": "k", "public_key": "nope"}]}\n',
+            "key 'k': not a PEM public key",
+            ":1:25",
+        ),
         ('{"on_failure": "deny",,}\n', "invalid JSON", ":1:23"),
         ('{"version": 2}\n', "unsupported trust policy version", ":1:2"),
     ],
@@ -107,14 +131,23 @@ def test_bad_policies_are_reported_with_a_position(
 
 def test_project_policy_can_only_tighten_by_default(work: Path) -> None:
     alice, mallory = make_key("alice"), make_key("mallory")
-    write_json(user_policy_path(), {
-        "on_failure": "warn", "max_age_days": 90,
-        "keys": [{"name": "alice", "public_key": public_pem(alice.public_key).decode()}],
-    })
-    write_json(work / ".nono-trust.json", {
-        "on_failure": "deny", "max_age_days": 7, "files": ["RULES.md"],
-        "keys": [{"name": "mallory", "public_key": public_pem(mallory.public_key).decode()}],
-    })
+    write_json(
+        user_policy_path(),
+        {
+            "on_failure": "warn",
+            "max_age_days": 90,
+            "keys": [{"name": "alice", "public_key": public_pem(alice.public_key).decode()}],
+        },
+    )
+    write_json(
+        work / ".nono-trust.json",
+        {
+            "on_failure": "deny",
+            "max_age_days": 7,
+            "files": ["RULES.md"],
+            "keys": [{"name": "mallory", "public_key": public_pem(mallory.public_key).decode()}],
+        },
+    )
     policy = load_policy(work)
     assert policy.on_failure == "deny"
     assert policy.max_age_days == 7
@@ -134,9 +167,12 @@ def test_project_policy_cannot_loosen(work: Path) -> None:
 def test_project_trust_anchors_count_when_the_user_allows(work: Path) -> None:
     team = make_key("team")
     write_json(user_policy_path(), {"project_policy": "trust"})
-    write_json(work / ".nono-trust.json", {
-        "keys": [{"name": "team", "public_key": public_pem(team.public_key).decode()}],
-    })
+    write_json(
+        work / ".nono-trust.json",
+        {
+            "keys": [{"name": "team", "public_key": public_pem(team.public_key).decode()}],
+        },
+    )
     assert [k.name for k in load_policy(work).keys] == ["team"]
 
 

@@ -51,7 +51,9 @@ def test_bundle_is_a_sigstore_v03_bundle_with_an_in_toto_statement(work: Path) -
     doc = work / "AGENTS.md"
     doc.write_bytes(b"hello\n")
     bundle = json.loads(sign(doc, key).read_bytes())
-    assert bundle["mediaType"] == BUNDLE_MEDIA_TYPE == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    assert (
+        bundle["mediaType"] == BUNDLE_MEDIA_TYPE == "application/vnd.dev.sigstore.bundle.v0.3+json"
+    )
     assert bundle["verificationMaterial"] == {"publicKey": {"hint": key.keyid}}
     envelope = bundle["dsseEnvelope"]
     assert envelope["payloadType"] == "application/vnd.in-toto+json"
@@ -59,8 +61,12 @@ def test_bundle_is_a_sigstore_v03_bundle_with_an_in_toto_statement(work: Path) -
     assert statement["_type"] == STATEMENT_TYPE == "https://in-toto.io/Statement/v1"
     assert statement["predicateType"] == PREDICATE_TYPE
     assert statement["subject"] == [
-        {"name": "AGENTS.md",
-         "digest": {"sha256": "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"}}
+        {
+            "name": "AGENTS.md",
+            "digest": {
+                "sha256": "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+            },
+        }
     ]
     predicate = statement["predicate"]
     assert predicate["signer"] == {"kind": "key", "name": "alice", "keyid": key.keyid}
@@ -97,7 +103,10 @@ def test_an_untrusted_key_is_refused(work: Path) -> None:
     sign(doc, mallory)
     failure = refusal(doc, policy_trusting(alice), now=NOW, display="CLAUDE.md")
     assert failure.reason == "untrusted-key"
-    assert f"signed by key {mallory.keyid[:16]}…, which the trust policy does not trust" in failure.detail
+    assert (
+        f"signed by key {mallory.keyid[:16]}…, which the trust policy does not trust"
+        in failure.detail
+    )
 
 
 def test_no_trusted_keys_says_so(work: Path) -> None:
@@ -114,8 +123,13 @@ def test_a_forged_hint_does_not_help(work: Path) -> None:
     doc = work / "CLAUDE.md"
     doc.write_text("x\n")
     statement = build_statement(
-        name="CLAUDE.md", content=b"x\n", signer=Signer("key", "alice", alice.keyid),
-        signed_at=NOW, policy_sha256="0" * 64, policy_source="test", tool="test",
+        name="CLAUDE.md",
+        content=b"x\n",
+        signer=Signer("key", "alice", alice.keyid),
+        signed_at=NOW,
+        policy_sha256="0" * 64,
+        policy_source="test",
+        tool="test",
     )
     envelope = sign_envelope(mallory.private_key, INTOTO_PAYLOAD_TYPE, statement, alice.keyid)
     signature_path(doc).write_bytes(keyed_bundle_bytes(envelope))
@@ -174,8 +188,10 @@ def test_an_unsigned_file_is_refused(work: Path) -> None:
         (b"not json", "not JSON"),
         (b"[]", "top level is not an object"),
         (json.dumps({"mediaType": "x"}).encode(), "unsupported bundle media type 'x'"),
-        (json.dumps({"mediaType": BUNDLE_MEDIA_TYPE, "verificationMaterial": {}}).encode(),
-         "carries no DSSE envelope"),
+        (
+            json.dumps({"mediaType": BUNDLE_MEDIA_TYPE, "verificationMaterial": {}}).encode(),
+            "carries no DSSE envelope",
+        ),
     ],
 )
 def test_a_malformed_signature_file_is_refused(work: Path, content: bytes, expected: str) -> None:
@@ -192,8 +208,13 @@ def test_a_statement_naming_another_signer_is_refused(work: Path) -> None:
     doc = work / "CLAUDE.md"
     doc.write_text("x\n")
     statement = build_statement(
-        name="CLAUDE.md", content=b"x\n", signer=Signer("key", "bob", bob.keyid),
-        signed_at=NOW, policy_sha256="0" * 64, policy_source="test", tool="test",
+        name="CLAUDE.md",
+        content=b"x\n",
+        signer=Signer("key", "bob", bob.keyid),
+        signed_at=NOW,
+        policy_sha256="0" * 64,
+        policy_source="test",
+        tool="test",
     )
     envelope = sign_envelope(alice.private_key, INTOTO_PAYLOAD_TYPE, statement, alice.keyid)
     signature_path(doc).write_bytes(keyed_bundle_bytes(envelope))

@@ -14,6 +14,7 @@ from nonoc.runtime.trust.keys import SigningKey, algorithm_of, generate, keyid
 from nonoc.runtime.trust.policy import IdentityRule, TrustedKey, TrustPolicy
 from nonoc.runtime.trust.sign import sign_files
 
+
 class MemoryKeyring(keyring.backend.KeyringBackend):
     """A keyring backend holding passwords in a dict: the OS keyring's stand-in."""
 
@@ -31,7 +32,6 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
 
     def delete_password(self, service: str, username: str) -> None:
         del self.store[(service, username)]
-
 
 
 #: The tests' "now": signatures are made and checked against this clock.
@@ -69,14 +69,23 @@ def days(n: float) -> timedelta:
     return timedelta(days=n)
 
 
-def fake_token(email: str = "signer@example.com", issuer: str = "https://accounts.google.com") -> str:
+def fake_token(
+    email: str = "signer@example.com", issuer: str = "https://accounts.google.com"
+) -> str:
     """An unsigned JWT shaped like an OIDC identity token (only its claims are read locally)."""
+
     def part(data: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
     now = int(datetime.now(UTC).timestamp())
     claims = {
-        "iss": issuer, "aud": "sigstore", "sub": email, "email": email,
-        "email_verified": True, "iat": now, "nbf": now, "exp": now + 600,
+        "iss": issuer,
+        "aud": "sigstore",
+        "sub": email,
+        "email": email,
+        "email_verified": True,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
     }
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
