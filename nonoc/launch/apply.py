@@ -19,7 +19,7 @@ from nonoc.launch import landlock
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the launcher milliseconds at run time
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any, TextIO
 
     from nonoc.launch.plan import Plan
@@ -145,12 +145,19 @@ def apply_payload(
     bundle_name: str = "bundle",
     out: TextIO | None = None,
     err: TextIO | None = None,
+    before_exec: Callable[[], None] | None = None,
 ) -> int:
     """Sandbox this process as ``payload`` (a verified bundle payload) says, then exec ``argv``.
 
     Returns only without exec: 0 after a dry run, 127 when the command is not found.
     Raises ``SandboxError`` (126) or ``NonoError`` (1) otherwise. ``kernel_abi`` simulates an
     older kernel (tests). ``out``/``err`` default to ``sys.stdout``/``sys.stderr``.
+
+    ``before_exec`` is called once the sandbox is complete (Landlock, then the bundle's
+    filter) and right before ``execve``: ``nono run``'s child installs the supervisor's
+    filter there, which must come last so that nothing of the launcher's own set-up is
+    notified. It runs sandboxed, so it may only use what is already imported; what it
+    raises is reported like a failure to apply the sandbox. ``nono exec`` passes none.
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -207,6 +214,8 @@ def apply_payload(
     enforce(plan)
     if program is not None:
         filters.install(program)
+    if before_exec is not None:
+        before_exec()
     return _exec(command, argv, env, err)
 
 

@@ -107,6 +107,14 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--allow-file", "grants", "FILE", "read and write exactly FILE", "allow file {}", True),
     Flag("--read-file", "grants", "FILE", "read exactly FILE", "read file {}", True),
     Flag("--write-file", "grants", "FILE", "write exactly FILE", "write file {}", True),
+    Flag(
+        "--allow-unix-socket",
+        "grants",
+        "PATH",
+        "connect to the unix socket PATH (a directory: any socket beneath it)",
+        "unix_socket {}",
+        True,
+    ),
     Flag("--allow-cwd", "grants", None, "read and write the working directory", 'allow "$CWD"'),
     Flag(
         "--net-block", "network", None, "block the network (TCP, UDP, raw sockets)", "network block"
@@ -193,6 +201,20 @@ FLAGS: tuple[Flag, ...] = (
         "session",
         None,
         "with the proxy: a private network namespace where only the proxy answers",
+    ),
+    # The supervisor (nonoc.runtime.supervisor.hook): kept in ``session`` too.
+    Flag(
+        "--supervised",
+        "session",
+        None,
+        "ask on the terminal before the command opens a file outside its grants",
+    ),
+    Flag(
+        "--answers",
+        "session",
+        "FILE",
+        "with --supervised: answer from FILE's rules instead of the terminal (CI)",
+        path=True,
     ),
     Flag("-v", "verbose", None, "print the account on stderr, then run (also --verbose)"),
 )

@@ -1,4 +1,4 @@
-"""The parent's session options of ``nono run``: rollback, audit, instruction-file trust.
+"""The parent's session options of ``nono run``: rollback, audit, trust, the supervisor.
 
 The flags (``nonoc.runtime.flags``, kept in ``RunRequest.session``) become one
 ``SessionOptions``; contradictions are usage errors:
@@ -9,7 +9,10 @@ The flags (``nonoc.runtime.flags``, kept in ``RunRequest.session``) become one
   either with ``--no-rollback`` is a contradiction;
 - ``--no-audit``: no audit trail (it is on by default); ``--audit-sign`` signs the
   session's final hash with the bundle signing key, and contradicts ``--no-audit``;
-- ``--trust-policy FILE``: the trust policy for instruction files, instead of the user's.
+- ``--trust-policy FILE``: the trust policy for instruction files, instead of the user's;
+- ``--supervised``: opens outside the grants are asked about (the supervisor runs on every
+  run for unix sockets and metadata; this adds the question); ``--answers FILE`` answers
+  from a rules file instead of the terminal, and goes with ``--supervised``.
 
 Standard library only: a cached ``nono run`` parses these on every start.
 """
@@ -26,18 +29,20 @@ if TYPE_CHECKING:
     from nonoc.runtime.flags import RunRequest
 
 
-_VALUED = ("--rollback-include", "--rollback-exclude", "--trust-policy")
+_VALUED = ("--rollback-include", "--rollback-exclude", "--trust-policy", "--answers")
 
 
 class SessionOptions:
     """What the parent does around the child, from the flags and the payload."""
 
     __slots__ = (
+        "answers",
         "audit",
         "audit_sign",
         "rollback",
         "rollback_exclude",
         "rollback_include",
+        "supervised",
         "trust_policy",
     )
 
@@ -50,12 +55,16 @@ class SessionOptions:
         audit: bool = True,
         audit_sign: bool = False,
         trust_policy: str | None = None,
+        supervised: bool = False,
+        answers: str | None = None,
     ) -> None:
         #: True/False from a flag; None: the profile decides (``rollback_wanted``).
         self.rollback = rollback
         self.rollback_include, self.rollback_exclude = rollback_include, rollback_exclude
         self.audit, self.audit_sign = audit, audit_sign
         self.trust_policy = trust_policy
+        #: ``--supervised``: ask before an open outside the grants; ``--answers FILE``.
+        self.supervised, self.answers = supervised, answers
 
     def rollback_wanted(self, payload: Mapping[str, Any]) -> bool:
         """Whether to snapshot: the flag, else the profile's ``rollback`` setting."""
@@ -85,6 +94,11 @@ def session_options(request: RunRequest) -> SessionOptions:
     for option, value in given:
         if option in _VALUED and not value.strip():
             raise UsageError(f"{option} needs a value")
+    answers = list(dict.fromkeys(value for option, value in given if option == "--answers"))
+    if len(answers) > 1:
+        raise UsageError(f"--answers given twice ({answers[0]}, {answers[1]}); choose one")
+    if answers and "--supervised" not in options:
+        raise UsageError("--answers goes with --supervised (it answers the supervisor's questions)")
     return SessionOptions(
         rollback=True if "--rollback" in options else False if "--no-rollback" in options else None,
         rollback_include=tuple(v for o, v in given if o == "--rollback-include"),
@@ -92,6 +106,8 @@ def session_options(request: RunRequest) -> SessionOptions:
         audit="--no-audit" not in options,
         audit_sign="--audit-sign" in options,
         trust_policy=policies[0] if policies else None,
+        supervised="--supervised" in options,
+        answers=answers[0] if answers else None,
     )
 
 

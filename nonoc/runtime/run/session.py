@@ -7,7 +7,9 @@ Order of work::
     fork
       child:  default signal dispositions, the caller's signal mask back,
               hooks: in_child(launch)   # e.g. enter a private network namespace
-              nonoc.launch.apply.apply_payload(payload, argv, environ)  # Landlock, seccomp, execve
+              nonoc.launch.apply.apply_payload(payload, argv, environ)  # Landlock, seccomp,
+                hooks: in_sandbox(launch)  # sandboxed, before execve: the supervisor's filter
+                execve
               (only returns on failure: 127 not found, 126 cannot apply, 1 nono's error)
       parent: hooks: after_spawn(launch, pid); forward signals until the child exits
     hooks: after_exit(launch, exit_code)   # in reverse order
@@ -37,7 +39,7 @@ Hook points (``Hook``; none is installed yet, each is the place for later work):
   ``enforce(cwd, load_policy(cwd))``; raising ``NonoError`` there stops the run before the
   fork.
 - seccomp user-notification supervisor (``nonoc.runtime.supervisor.hook.SupervisorHook``):
-  ``before_spawn`` builds a notify-only filter and a channel; the forked child installs it
+  ``before_spawn`` builds a notify-only filter and a channel; ``in_sandbox`` installs it
   after the bundle's own filter and hands the listener over before ``execve``
   (``nonoc.runtime.supervisor.handoff``); ``after_spawn`` takes it and serves;
   ``after_exit`` stops serving.
@@ -58,7 +60,7 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs a cached run milliseconds (docs/performance.md)
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any, TextIO
 
 #: Signals the parent forwards to the child when a process sends them to the parent.
@@ -141,6 +143,14 @@ class Hook:
 
         Only what was imported before the fork may be used. Raising stops the child: an
         ``OSError`` is reported as "cannot apply the sandbox" (exit 126).
+        """
+
+    def in_sandbox(self, launch: Launch) -> None:
+        """In the forked child, sandboxed (Landlock, the bundle's filter), right before ``execve``.
+
+        Only what was imported before the fork may be used: the sandbox may no longer let
+        this process read Python's library. Raising stops the child, reported as a failure
+        to apply the sandbox (exit 126). Linux only (``nono run`` on macOS execs at once).
         """
 
     def after_spawn(self, launch: Launch) -> None:
@@ -240,7 +250,19 @@ def _child(launch: Launch, mask: Any, hooks: Sequence[Hook] = ()) -> None:
             in_child = getattr(hook, "in_child", None)  # hooks need not subclass Hook
             if in_child is not None:
                 in_child(launch)
-        code = exec_payload(launch.payload, launch.argv, launch.environ, err=err)
+        steps = [step for step in (getattr(h, "in_sandbox", None) for h in hooks) if step]
+
+        def sandboxed() -> None:
+            for step in steps:
+                step(launch)
+
+        code = exec_payload(
+            launch.payload,
+            launch.argv,
+            launch.environ,
+            err=err,
+            before_exec=sandboxed if steps else None,
+        )
     except BaseException as exc:  # noqa: BLE001 - the child reports and exits, whatever it was
         code = report_failure(exc, err)
     finally:
@@ -256,8 +278,13 @@ def exec_payload(
     environ: dict[str, str],
     *,
     err: TextIO | None = None,
+    before_exec: Callable[[], None] | None = None,
 ) -> int:
-    """Apply ``payload`` to this process and exec ``argv`` (returns only on failure)."""
+    """Apply ``payload`` to this process and exec ``argv`` (returns only on failure).
+
+    ``before_exec`` runs sandboxed, right before ``execve`` (Linux only; see
+    ``nonoc.launch.apply.apply_payload``).
+    """
     if sys.platform == "darwin":
         from nonoc.launch import macos
         from nonoc.launch.apply import child_environment
@@ -267,7 +294,9 @@ def exec_payload(
         return macos.exec_command(payload["macos"]["seatbelt"], list(argv), environ=env)
     from nonoc.launch.apply import apply_payload
 
-    return apply_payload(payload, argv, environ=environ, bundle_name="nono run", err=err)
+    return apply_payload(
+        payload, argv, environ=environ, bundle_name="nono run", err=err, before_exec=before_exec
+    )
 
 
 def report_failure(exc: BaseException, err: TextIO | None = None) -> int:

@@ -99,10 +99,12 @@ def parent_hooks(request: RunRequest, payload: Mapping[str, Any]) -> list[Any]:
     The one place where later work is switched on (``session`` describes each hook point):
     the proxy (``proxy_hook.network_hooks``: network ``proxy``, ``--proxy-credential``) and
     env-mode credentials, after the others so that the audit session is open; the supervisor
-    (``nonoc.runtime.supervisor.hook.SupervisorHook``) when mediation is asked for; audit,
-    instruction-file trust and rollback (``nonoc.runtime.run.hooks``), in that order: audit
-    first so it closes last. Audit sinks for later hooks: ``audit.network_event`` (the
-    proxy's ``on_event``), ``SupervisorHook(audit=audit)``; ``audit`` is None with --no-audit.
+    (``nonoc.runtime.supervisor.hook.SupervisorHook``) on every Linux run, last (unix sockets
+    below Landlock ABI 9 and ``protect metadata`` need it without ``--supervised``; it costs
+    a run that makes no mediated call the hand-off only); audit, instruction-file trust and
+    rollback (``nonoc.runtime.run.hooks``), in that order: audit first so it closes last.
+    Audit sinks for later hooks: ``audit.network_event`` (the proxy's ``on_event``),
+    ``SupervisorHook(audit=audit)``; ``audit`` is None with --no-audit.
     """
     from nonoc.runtime.run.hooks import audit_hook, rollback_hook, trust_hook
     from nonoc.runtime.run.options import launch_section, session_options
@@ -119,6 +121,14 @@ def parent_hooks(request: RunRequest, payload: Mapping[str, Any]) -> list[Any]:
 
         sink = audit.network_event if audit is not None else None
         hooks += network_hooks(request.session, payload, verbose=request.verbose, on_event=sink)
+    if sys.platform != "darwin":  # seccomp user notification: Linux only
+        from nonoc.runtime.supervisor.hook import SupervisorHook
+
+        hooks.append(
+            SupervisorHook(supervised=options.supervised, answers_file=options.answers, audit=audit)
+        )
+    elif options.supervised:
+        raise UsageError("--supervised needs Linux (seccomp user notification)")
     return hooks
 
 

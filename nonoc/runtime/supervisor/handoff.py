@@ -11,81 +11,123 @@ Why not ``SCM_RIGHTS``: once the filter is installed, ``sendmsg`` may itself be 
 (unix-socket mediation), and nobody would be there yet to answer it.
 
 :func:`install_and_hand_over` runs in the child after ``landlock_restrict_self``: it and
-everything it calls must already be imported, and it uses only ``os`` and ctypes.
+everything it calls must already be imported, and it uses only ``os`` and the launcher's
+own ``seccomp``/``libc`` modules. ``nono run`` imports this module on every run: no
+``ctypes``, no ``threading``.
 """
 
 from __future__ import annotations
 
-import ctypes
+import _thread
 import errno
 import os
 import select
-import struct
-import threading
+import sys
 
+from nonoc.launch import libc
 from nonoc.launch import seccomp as filters
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # ``nono run`` imports this module every run: collections.abc costs it
-    from collections.abc import Callable
-
-    #: ``nonoc.launch.seccomp.install``'s shape.
-    Installer = Callable[..., int | None]
-
-_NUMBER = struct.Struct("=i")
+_NUMBER_SIZE = 4  # the descriptor number, a C int in native byte order
 _PIDFD_GETFD = 438  # the generic syscall table: same number on x86_64 and aarch64
 _READY = b"\x01"
 PIDFD_THREAD = os.O_EXCL  # linux/pidfd.h: a pidfd for one thread (6.9)
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
 
 
-def install_and_hand_over(
-    program: bytes, channel: int, *, install: Installer | None = None
-) -> None:
+def install_and_hand_over(program: bytes, channel: int, reply: int | None = None) -> None:
     """Child side: install ``program`` with a listener, pass it to the parent, close it.
 
-    Asks the kernel to make a received notification wait killably only (5.19+; without
-    it, a signal makes the parked call restart and the question is asked again). Raises
-    ``SandboxError`` when the filter cannot be installed, ``OSError`` when the parent does
-    not take the listener. ``install`` replaces ``nonoc.launch.seccomp.install``.
+    ``channel`` carries the number to the parent and its answer back (a socket); or give
+    the answer its own descriptor, ``reply`` (a pair of pipes). Raises ``OSError`` when
+    the filter cannot be installed (:func:`install_listener`) or the parent does not take
+    the listener.
     """
-    install = install or filters.install
-    flags = filters.SECCOMP_FILTER_FLAG_NEW_LISTENER
+    listener = install_listener(program)
     try:
-        listener = install(program, flags=flags | filters.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
-    except Exception:
-        # EINVAL from an older kernel: nothing was installed, so trying again is safe.
-        listener = install(program, flags=flags)
-    if listener is None:
-        raise OSError(errno.EINVAL, "the kernel returned no listener")
-    try:
-        os.write(channel, _NUMBER.pack(listener))
-        if os.read(channel, 1) != _READY:
+        os.write(channel, listener.to_bytes(_NUMBER_SIZE, sys.byteorder, signed=True))
+        if os.read(channel if reply is None else reply, 1) != _READY:
             raise OSError(errno.EPIPE, "the supervisor did not take the listener")
     finally:
         os.close(listener)
 
 
-def receive_listener(pid: int, channel: int, *, timeout: float = 30.0) -> int:
+_SECCOMP_NR = {"x86_64": 317, "aarch64": 277}
+
+
+def install_listener(program: bytes) -> int:
+    """Install ``program`` as a seccomp filter with a new listener; return the listener.
+
+    Asks the kernel to make a received notification wait killably only (5.19+; without
+    it, a signal makes the parked call restart and the question is asked again), and
+    retries without that flag on a kernel that refuses it. Not
+    ``nonoc.launch.seccomp.install``: its refusals import ``nonoc.errors``, which the
+    sandboxed child may no longer read; this raises ``OSError`` with the reason instead.
+    EBUSY means a filter of this process already has a listener (``nono run`` inside
+    ``nono run``): the kernel allows one per chain of filters.
+    """
+    if libc.prctl(filters.PR_GET_NO_NEW_PRIVS) != 1:
+        libc.prctl(filters.PR_SET_NO_NEW_PRIVS, 1)
+    nr = _SECCOMP_NR.get(filters.native_arch())
+    if nr is None:
+        raise OSError(errno.ENOSYS, f"seccomp is not supported by nono on {os.uname().machine}")
+    buffer = libc.Pinned(program)  # struct sock_fprog, as nonoc.launch.seccomp lays it out
+    count = len(program) // filters.INSTRUCTION_SIZE
+    fprog = libc.u16(count) + bytes(libc.POINTER_SIZE - 2) + buffer.pointer()
+    flags = filters.SECCOMP_FILTER_FLAG_NEW_LISTENER
+    try:
+        try:
+            return libc.syscall(
+                nr,
+                filters.SECCOMP_SET_MODE_FILTER,
+                flags | filters.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+                fprog,
+            )
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            # A kernel before 5.19: nothing was installed, so trying again is safe.
+            return libc.syscall(nr, filters.SECCOMP_SET_MODE_FILTER, flags, fprog)
+    except OSError as exc:
+        if exc.errno == errno.EBUSY:
+            raise OSError(
+                errno.EBUSY,
+                "another supervisor already listens to this process's system calls "
+                "(nono run inside nono run?); the kernel allows only one",
+            ) from None
+        raise OSError(
+            exc.errno, f"cannot install the supervisor's seccomp filter: {exc.strerror}"
+        ) from None
+
+
+def receive_listener(
+    pid: int, channel: int, reply: int | None = None, *, timeout: float = 30.0
+) -> int:
     """Parent side: take the listener ``pid`` announces on ``channel``; return our descriptor.
 
-    Raises ``OSError`` (ETIMEDOUT, EPIPE, or what ``pidfd_getfd`` refused).
+    The answer goes back on ``channel``, or on ``reply`` when the child reads it there.
+
+    Raises ``OSError``: EPIPE when the child ended before handing it over (it never
+    reaches ``execve`` then), ETIMEDOUT, or what ``pidfd_getfd`` refused.
     """
     poller = select.poll()
     poller.register(channel, select.POLLIN)
     if not poller.poll(int(timeout * 1000)):
         raise OSError(errno.ETIMEDOUT, "the sandboxed child never announced its listener")
-    raw = os.read(channel, _NUMBER.size)
-    if len(raw) != _NUMBER.size:
+    raw = os.read(channel, _NUMBER_SIZE)
+    if len(raw) != _NUMBER_SIZE:
         raise OSError(errno.EPIPE, "the sandboxed child exited before handing over its listener")
-    (number,) = _NUMBER.unpack(raw)
+    number = int.from_bytes(raw, sys.byteorder, signed=True)
     pidfd = os.pidfd_open(pid)
     try:
         listener = pidfd_getfd(pidfd, number)
     finally:
         os.close(pidfd)
-    os.write(channel, _READY)
+    try:
+        os.write(channel if reply is None else reply, _READY)
+    except OSError:
+        os.close(listener)
+        raise OSError(
+            errno.EPIPE, "the sandboxed child exited while handing over its listener"
+        ) from None
     return listener
 
 
@@ -94,15 +136,10 @@ def pidfd_getfd(pidfd: int, number: int) -> int:
 
     The copy shares the open file description: same offset, flags and socket state.
     """
-    result = int(
-        _libc.syscall(
-            ctypes.c_long(_PIDFD_GETFD), ctypes.c_int(pidfd), ctypes.c_int(number), ctypes.c_uint(0)
-        )
-    )
-    if result < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"pidfd_getfd: {os.strerror(err)}")
-    return result
+    try:
+        return libc.syscall(_PIDFD_GETFD, pidfd, number, 0)
+    except OSError as exc:
+        raise OSError(exc.errno, f"pidfd_getfd: {exc.strerror}") from None
 
 
 def take_fd(pid: int, number: int) -> int:
@@ -142,7 +179,7 @@ def take_fd(pid: int, number: int) -> int:
 
 
 _pidfds: dict[int, int] = {}
-_pidfds_lock = threading.Lock()
+_pidfds_lock = _thread.allocate_lock()  # not ``threading``: nono run imports this module every run
 _PIDFDS_KEPT = 256
 
 

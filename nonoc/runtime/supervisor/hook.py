@@ -1,37 +1,33 @@
 """``nono run``'s supervisor hook: mediate sockets and metadata always, opens with ``--supervised``.
 
-Plugged into ``nonoc.runtime.run.session.run_child`` as a ``Hook``, after the audit hook::
+``nono run`` installs it on every run (``nonoc.runtime.run.start.parent_hooks``), after the
+audit hook::
 
-    from nonoc.runtime.supervisor.hook import SupervisorHook
-    hooks.append(SupervisorHook(supervised=request.supervised, answers_file=request.answers,
-                                audit=audit))   # anything with record(kind, **fields)
+    SupervisorHook(supervised=options.supervised, answers_file=options.answers, audit=audit)
 
 * ``before_spawn``: decides what to mediate (opens if supervised; unix sockets on kernels
   whose Landlock lacks the unix-socket right, ABI < 9; metadata when the bundle's launch
   section says ``protect_metadata``) and takes the second, notify-only seccomp filter
   (``lowering.notify_filter``, precompiled): the bundle is not recompiled;
-* the child installs that filter right after the bundle's own (the last thing before
-  ``execve``) and hands its listener over (:mod:`handoff`);
-* ``after_spawn``: builds the grant table while the child sandboxes itself, takes the
-  listener and starts the supervisor threads. If anything fails, the child is killed:
-  mediation that was asked for is never skipped;
+* ``in_sandbox`` (in the forked child, once the launcher has applied Landlock and the
+  bundle's own filter, right before ``execve``): installs that filter last and hands its
+  listener over (:mod:`handoff`);
+* ``after_spawn``: takes the listener (killing the child if it never comes: mediation that
+  was asked for is never skipped) and watches it. Nothing else happens until the sandbox
+  makes its first mediated call: then the grant table is built, the supervisor modules are
+  imported and its threads start, while that call waits. A run whose command never
+  connects, sends to an address or opens outside the grants (``/bin/true``, ``git
+  status``) pays for the hand-off only (``docs/performance.md``);
 * ``after_exit``: stops the supervisor and writes the count of granted continues.
-
-The child side. Until the launcher offers a way to install a filter of the caller's after
-the bundle's, this hook wraps ``nonoc.launch.seccomp.install`` between ``before_spawn`` and
-``after_spawn`` (the forked child inherits the wrapper; the parent gets the original back
-before it does anything else). The launcher needs only to call, after its own install::
-
-    handoff.install_and_hand_over(hook.program, hook.child_channel)
-
-and the wrapper can go (``docs/supervisor.md``, "Integration").
 """
 
 from __future__ import annotations
 
+import _thread
+import errno
 import os
+import select
 
-from nonoc.launch import seccomp as filters
 from nonoc.runtime.run.session import Hook, Launch
 from nonoc.runtime.supervisor import handoff
 from nonoc.runtime.supervisor.lowering import Mediation, notify_filter, socket_mediation_needed
@@ -40,12 +36,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``nono run`` imports this module every run: typing, pathlib… cost it
     from collections.abc import Callable
     from pathlib import Path
-    from typing import Any
 
     from nonoc.runtime.supervisor.answers import AnswerSource
     from nonoc.runtime.supervisor.record import AuditRecorder, AuditSink
     from nonoc.runtime.supervisor.supervisor import Supervisor
     from nonoc.runtime.supervisor.verdict import Event
+
+_SIGKILL = 9
+_GONE = select.POLLHUP | select.POLLERR | select.POLLNVAL
 
 
 class SupervisorHook(Hook):
@@ -68,23 +66,27 @@ class SupervisorHook(Hook):
 
             answers = FileAnswers.load(answers_file)  # a bad file stops the run before it starts
         self.answers = answers
+        self.audit = audit
+        #: Made with the supervisor, from ``audit`` (its module imports typing).
         self.recorder: AuditRecorder | None = None
-        if audit is not None:
-            from nonoc.runtime.supervisor.record import AuditRecorder
-
-            self.recorder = AuditRecorder(audit)
         self.on_event = on_event
         self.prompt_timeout = prompt_timeout
         self.landlock_abi = landlock_abi
         self.mediation = Mediation()
         self.program = b""
-        self.child_channel = -1
-        self._parent_channel = -1
-        self._original: Any = None
+        #: The hand-off pipes: the child's ends (number out, answer in), then ours.
+        self.child_channel = (-1, -1)
+        self._parent_channel = (-1, -1)
+        #: Our copy of the child's listener, until a supervisor owns it.
+        self.listener = -1
         self.supervisor: Supervisor | None = None
+        #: Why the supervisor could not be started (the child was killed), if it could not.
+        self.failure: str | None = None
+        self._wake = (-1, -1)
+        self._watching: _thread.LockType | None = None
 
     def before_spawn(self, launch: Launch) -> None:
-        """Decide what to mediate, build the table and the filter, arm the child side."""
+        """Decide what to mediate, take the filter, make the hand-off channel."""
         from nonoc.launch import landlock
         from nonoc.launch.seccomp import native_arch
 
@@ -97,65 +99,39 @@ class SupervisorHook(Hook):
         )
         if not self.mediation.any:
             return
-        if not linux.get("seccomp"):
-            from nonoc.errors import SandboxError
-
-            raise SandboxError("the bundle has no seccomp filter to attach the supervisor's after")
         self.program = notify_filter(self.mediation, native_arch())
-        import _socket  # the C module: ``socket`` builds enums at import
+        # Two pipes rather than a socket pair: ``_socket`` would cost every run an import.
+        from_child, to_parent = os.pipe()
+        from_parent, to_child = os.pipe()
+        self.child_channel, self._parent_channel = (to_parent, from_parent), (from_child, to_child)
 
-        parent, child = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        self._parent_channel, self.child_channel = parent.detach(), child.detach()
-        self._arm()
-
-    def _arm(self) -> None:
-        """Wrap the launcher's install so the forked child installs our filter right after."""
-        original = self._original = filters.install
-        program, channel = self.program, self.child_channel
-
-        def install(bundle_program: bytes, *, flags: int = 0) -> int | None:
-            result = original(bundle_program, flags=flags)
-            handoff.install_and_hand_over(program, channel, install=original)
-            return result
-
-        filters.install = install  # type: ignore[assignment]
-
-    def _disarm(self) -> None:
-        if self._original is not None:
-            filters.install = self._original
-            self._original = None
-        if self.child_channel >= 0:
-            os.close(self.child_channel)
-            self.child_channel = -1
+    def in_sandbox(self, launch: Launch) -> None:
+        """In the child, after the bundle's filter: install ours last and hand the listener over."""
+        if self.program:
+            # The parent's ends: so that a parent that dies is seen as the end of the pipe.
+            self._close_channel("_parent_channel")
+            handoff.install_and_hand_over(self.program, *self.child_channel)
 
     def after_spawn(self, launch: Launch) -> None:
-        """Take the child's listener and start serving it; kill the child if it never comes."""
-        self._disarm()
+        """Take the child's listener and watch it; kill the child if it never comes."""
+        self._close_channel("child_channel")
         if not self.mediation.any or launch.pid is None:
             return
         try:
-            # Imported while the child sets its sandbox up, before waiting for its listener.
-            from nonoc.runtime.supervisor.grants import GrantTable
-            from nonoc.runtime.supervisor.prompt import SandboxFreezer, TerminalPrompter
-            from nonoc.runtime.supervisor.supervisor import Supervisor
-
-            # Built now, not before the fork (other hooks may have added rules: the proxy's
-            # port), and before taking the listener: the child is busy sandboxing itself.
-            grants = GrantTable.from_payload(launch.payload, environ=launch.environ)
-            listener = handoff.receive_listener(launch.pid, self._parent_channel)
-            answers = self.answers
-            if answers is None and self.mediation.opens:
-                freeze = SandboxFreezer(launch.pid).frozen
-                answers = TerminalPrompter(timeout=self.prompt_timeout, freeze=freeze)
-            self.supervisor = Supervisor(listener, grants, answers=answers, on_event=self._report)
-            self.supervisor.start()
-        except (
-            Exception
-        ) as exc:  # mediation that was asked for is never skipped: no supervisor, no child
             try:
-                os.kill(launch.pid, 9)  # SIGKILL
-            except ProcessLookupError:
-                pass
+                self.listener = handoff.receive_listener(launch.pid, *self._parent_channel)
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:
+                    # The child ended before its last step (command not found, a sandbox
+                    # it could not apply): it never execs, and its exit code says why.
+                    return
+                raise
+            self._wake = os.pipe()
+            self._watching = _thread.allocate_lock()
+            self._watching.acquire()
+            _thread.start_new_thread(self._watch, (launch,))
+        except Exception as exc:  # mediation that was asked for is never skipped
+            self._kill(launch.pid)
             from nonoc.errors import SandboxError
 
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -163,8 +139,67 @@ class SupervisorHook(Hook):
                 f"the supervisor could not attach to the sandboxed command: {why}"
             ) from None
         finally:
-            os.close(self._parent_channel)
-            self._parent_channel = -1
+            self._close_channel("_parent_channel")
+
+    def _watch(self, launch: Launch) -> None:
+        """Until the first notification, the end of the sandbox, or ``after_exit``'s word."""
+        assert self._watching is not None
+        try:
+            poller = select.poll()
+            poller.register(self.listener, select.POLLIN)
+            poller.register(self._wake[0], select.POLLIN)
+            while True:
+                events = poller.poll()
+                if any(fd == self._wake[0] for fd, _ in events):
+                    return
+                masks = [mask for fd, mask in events if fd == self.listener]
+                if masks and masks[0] & select.POLLIN:
+                    self._start(launch)
+                    return
+                if masks and masks[0] & _GONE:
+                    return  # every sandboxed process ended without a mediated call
+        except BaseException as exc:  # no supervisor: the sandbox must not go on
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.failure = why or type(exc).__name__
+            if launch.pid is not None:
+                self._kill(launch.pid)
+            os.write(
+                2,
+                f"nono: error: the supervisor could not start ({self.failure}); "
+                "the sandboxed command was killed\n".encode(),
+            )
+        finally:
+            self._watching.release()
+
+    def _start(self, launch: Launch) -> None:
+        """Build the grant table and the supervisor, and start serving (on the watch thread).
+
+        ``threading`` may be imported here for the first time, off the main thread: Python
+        then treats the main thread as a foreign one, which it supports (a process whose
+        threads were started by C code is in the same position); nothing in ``nono run``'s
+        parent asks ``threading`` which thread is the main one after this point.
+        """
+        from nonoc.runtime.supervisor.grants import GrantTable
+        from nonoc.runtime.supervisor.supervisor import Supervisor
+
+        # Built now, from the final payload (other hooks may have added rules: the proxy's
+        # port) and the filesystem as it is when the first question comes.
+        grants = GrantTable.from_payload(launch.payload, environ=launch.environ)
+        answers = self.answers
+        if answers is None and self.mediation.opens:
+            from nonoc.runtime.supervisor.prompt import SandboxFreezer, TerminalPrompter
+
+            assert launch.pid is not None
+            freeze = SandboxFreezer(launch.pid).frozen
+            answers = TerminalPrompter(timeout=self.prompt_timeout, freeze=freeze)
+        if self.audit is not None:
+            from nonoc.runtime.supervisor.record import AuditRecorder
+
+            self.recorder = AuditRecorder(self.audit)
+        supervisor = Supervisor(self.listener, grants, answers=answers, on_event=self._report)
+        self.listener = -1  # the supervisor owns it now
+        supervisor.start()
+        self.supervisor = supervisor
 
     def _report(self, event: Event) -> None:
         if self.recorder is not None:
@@ -173,13 +208,36 @@ class SupervisorHook(Hook):
             self.on_event(event)
 
     def after_exit(self, launch: Launch, exit_code: int) -> None:
-        """Stop the supervisor (the sandbox is gone) and release what is left."""
-        self._disarm()
-        if self._parent_channel >= 0:
-            os.close(self._parent_channel)
-            self._parent_channel = -1
+        """Stop watching or serving (the sandbox is gone) and release what is left."""
+        self._close_channel("child_channel")
+        self._close_channel("_parent_channel")
+        if self._watching is not None:
+            os.write(self._wake[1], b"\0")
+            self._watching.acquire()  # the watch thread has returned
+            self._watching.release()
+            self._watching = None
+        for fd in self._wake:
+            if fd >= 0:
+                os.close(fd)
+        self._wake = (-1, -1)
+        if self.listener >= 0:
+            os.close(self.listener)
+            self.listener = -1
         if self.supervisor is not None:
             self.supervisor.wait(2.0)
             self.supervisor.stop()
             if self.recorder is not None:
                 self.recorder.close(self.supervisor.granted)
+
+    def _close_channel(self, name: str) -> None:
+        for fd in getattr(self, name):
+            if fd >= 0:
+                os.close(fd)
+        setattr(self, name, (-1, -1))
+
+    @staticmethod
+    def _kill(pid: int) -> None:
+        try:
+            os.kill(pid, _SIGKILL)
+        except ProcessLookupError:
+            pass

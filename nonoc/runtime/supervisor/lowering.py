@@ -24,8 +24,6 @@ Seccomp ranks actions as the kernel does, so a policy's own ``deny`` still beats
 
 from __future__ import annotations
 
-from nonoc.runtime.supervisor.syscalls import METADATA_CALLS, METADATA_IOCTLS
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ``nono run`` milliseconds; it imports this module every run
     from nonoc.ir import Policy, SyscallRule
@@ -97,6 +95,8 @@ def mediation_for(policy: Policy, *, supervised: bool, landlock_abi: int) -> Med
 
 def rules_for(mediation: Mediation) -> tuple[NotifyRule, ...]:
     """Every rule ``mediation`` calls for, on any architecture."""
+    from nonoc.runtime.supervisor.syscalls import METADATA_CALLS, METADATA_IOCTLS
+
     rules: list[NotifyRule] = []
     if mediation.opens:
         label = "nono run --supervised"

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from typing import Any
 
 import pytest
 from supervisor_helpers import PYTHON, Tree, compile_payload
 
-from nonoc.errors import SandboxError
 from nonoc.launch import seccomp as filters
 from nonoc.runtime.run import session
 from nonoc.runtime.supervisor.answers import CallbackAnswers
@@ -67,7 +65,7 @@ def test_supervised_run_asks_and_the_agent_reads(
     audit.close(status)
     assert (status, output) == (0, "outside notes\n")
     assert [q.path for q in answers.asked] == [str(tree.outside / "notes.txt")]
-    assert filters.install.__module__ == "nonoc.launch.seccomp"  # the parent's install is back
+    assert filters.install.__module__ == "nonoc.launch.seccomp"  # nothing is wrapped
     assert hook.supervisor is not None and not hook.supervisor._threads[0].is_alive()
     records = [r for _, r in AuditTrail(tree.root / "audit").read_session(audit.id) if r]
     decisions = [r for r in records if r["kind"] == "supervisor_decision"]
@@ -112,13 +110,30 @@ def test_on_landlock_abi_9_sockets_are_left_to_landlock(
     assert not hook.mediation.any and hook.supervisor is None
 
 
-def test_a_bundle_without_a_filter_is_refused_before_the_fork(tree: Tree) -> None:
+def test_a_bundle_without_a_filter_is_still_mediated(
+    tree: Tree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The launcher's ``before_exec`` point runs whether or not the bundle has a filter."""
     payload = plain_payload(f'allow "{tree.work}"')
     del payload["linux"]["seccomp"]
     hook = SupervisorHook(supervised=True, answers=CallbackAnswers(lambda q: True))
-    with pytest.raises(SandboxError, match="no seccomp filter"):
-        hook.before_spawn(session.Launch(payload, [PYTHON], dict(tree.env)))
-    assert sys.modules["nonoc.launch.seccomp"].install is filters.install
+    status, output = run(
+        payload, f"print(open({str(tree.outside / 'notes.txt')!r}).read())", tree.env, hook, capsys
+    )
+    assert (status, output) == (0, "outside notes\n")
+    assert hook.supervisor is not None and hook.supervisor.counts.get("approved") == 1
+
+
+def test_a_run_without_a_mediated_call_starts_no_supervisor(
+    tree: Tree, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hook watches the listener; the supervisor is built at the first notification only."""
+    payload = plain_payload(f'allow "{tree.work}"')
+    hook = SupervisorHook(supervised=False, landlock_abi=7)
+    status, output = run(payload, "print('ran')", tree.env, hook, capsys)
+    assert (status, output) == (0, "ran\n")
+    assert hook.mediation.sockets and hook.supervisor is None and hook.failure is None
+    assert hook.listener == -1 and hook._watching is None
 
 
 def test_an_answers_file_decides_without_a_terminal(
