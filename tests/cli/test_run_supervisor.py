@@ -180,6 +180,33 @@ def test_a_granted_unix_socket_works(sandbox: Sandbox, listening: Path) -> None:
     assert connect(sandbox, paths=[listening]) == ["OK"]
 
 
+OWN_SERVER = r"""
+import errno, json, socket, sys
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind("own.sock")
+server.listen(1)
+out = []
+for path in ("own.sock", sys.argv[1]):
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        client.connect(path)
+        out.append("OK")
+    except OSError as exc:
+        out.append(errno.errorcode[exc.errno])
+print(json.dumps(out))
+"""
+
+
+def test_a_socket_the_command_binds_itself_is_reachable(sandbox: Sandbox, listening: Path) -> None:
+    """As on Landlock ABI 9: the sandbox's own server, yes; another's in the same tree, no."""
+    foreign = sandbox.work / "foreign.sock"
+    listening.rename(foreign)  # a listening socket of this (unsandboxed) test process
+    got = results(
+        sandbox.run("--allow-cwd", command=[PYTHON, "-I", "-S", "-c", OWN_SERVER, str(foreign)])
+    )
+    assert got == ["OK", "EACCES"]
+
+
 def test_a_unix_socket_grant_shows_in_the_dry_run(sandbox: Sandbox, listening: Path) -> None:
     result = sandbox.run("--allow-unix-socket", str(listening), "--dry-run", command=["true"])
     assert result.returncode == 0, result.stderr

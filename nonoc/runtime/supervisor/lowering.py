@@ -7,7 +7,8 @@ Which calls are sent to the supervisor, and why:
   pointer) and ``creat``: the opens a question may widen.
 * **unix-socket mediation**, on kernels whose Landlock has no unix-socket right (ABI < 9)
   — ``connect``, ``sendto`` *with* a destination (``arg4 != 0``: a register, so the test
-  cannot be raced), ``sendmsg`` and ``sendmmsg`` (their destination is behind a pointer).
+  cannot be raced), ``sendmsg`` and ``sendmmsg`` (their destination is behind a pointer);
+  and ``bind``, so that the sandbox's own sockets are known (:mod:`bound`).
   On ABI 9 and later, Landlock's ``LANDLOCK_ACCESS_FS_RESOLVE_UNIX`` does the same job in
   the kernel and no rule is needed (see ``docs/supervisor.md``).
 * ``protect metadata`` — the chmod, chown, utimes and xattr families and ``file_setattr``,
@@ -110,6 +111,7 @@ def rules_for(mediation: Mediation) -> tuple[NotifyRule, ...]:
         rules.append(NotifyRule("sendto", label, ((4, "ne", 0, None),)))
         rules.append(NotifyRule("sendmsg", label))
         rules.append(NotifyRule("sendmmsg", label))
+        rules.append(NotifyRule("bind", label))  # recorded, then continued (``bound``)
     if mediation.metadata:
         label = "protect metadata"
         rules.extend(NotifyRule(name, label) for name in METADATA_CALLS)

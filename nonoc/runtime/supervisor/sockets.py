@@ -2,7 +2,9 @@
 
 Landlock before ABI 9 does not mediate reaching a pathname unix socket, and a reachable
 ``docker.sock`` is root on the host. The filter sends these calls here; a pathname
-destination is allowed only when its real path is a ``unix_socket`` grant.
+destination is allowed only when its real path is a ``unix_socket`` grant, or when the
+socket bound there is one the sandbox bound itself (:mod:`bound`, as Landlock ABI 9 lets
+a domain reach its own sockets). ``bind`` is notified for that record and then continued.
 
 The supervisor never lets the kernel *continue* one of these calls: the destination sits
 in the process's memory and the socket behind the descriptor number can be swapped by
@@ -27,6 +29,7 @@ import stat
 import struct
 
 from nonoc.runtime.supervisor import memory, walk
+from nonoc.runtime.supervisor.bound import BoundSockets
 from nonoc.runtime.supervisor.grants import GrantTable
 from nonoc.runtime.supervisor.handoff import take_fd
 from nonoc.runtime.supervisor.notif import Listener, Notification
@@ -86,6 +89,8 @@ class SocketMediator:
 
     def __init__(self, grants: GrantTable) -> None:
         self.grants = grants
+        #: The unix sockets the sandbox bound (reachable from inside, as on ABI 9).
+        self.bound = BoundSockets()
 
     def handles(self, name: str) -> bool:
         """Whether ``name`` is a socket call this mediator answers."""
@@ -94,6 +99,8 @@ class SocketMediator:
     def handle(self, listener: Listener, n: Notification, name: str) -> tuple[Verdict, Event] | Job:
         """Read the call, decide; refusals are answered now, allowed calls become a :class:`Job`."""
         pid, args = n.pid, n.args
+        if name == "bind":
+            return self._bind(n)
         if name == "sendto" and args[4] == 0:
             # No destination (a register, not memory): nothing can be resolved by path.
             return CONTINUE, Event(name, pid, "continue", "no_address")
@@ -161,6 +168,27 @@ class SocketMediator:
             run,
             restricted=domain in (AF_INET, AF_INET6),
             cleanup=lambda: close_all(sock, messages, mem_fd),
+        )
+
+    def _bind(self, n: Notification) -> tuple[Verdict, Event]:
+        """Record the socket if it is an unbound unix socket; the kernel then runs the bind.
+
+        Continuing is safe: the supervisor restricts nothing here, and Landlock judges
+        where the socket file may be made. What the record is worth is in :mod:`bound`.
+        """
+        try:
+            sock = take_fd(n.pid, n.arg32(0))
+        except OSError:
+            # Not a descriptor of the process (any more): the kernel answers EBADF itself.
+            return CONTINUE, Event("bind", n.pid, "continue", "bad_arguments")
+        try:
+            recorded = self.bound.record(n.pid, sock)
+        except OSError:
+            recorded = False
+        finally:
+            os.close(sock)
+        return CONTINUE, Event(
+            "bind", n.pid, "continue", "sandbox_socket" if recorded else "not_unix"
         )
 
     # --------------------------------------------------------------- reading
@@ -249,19 +277,20 @@ class SocketMediator:
             return Outgoing(address=raw, reason="abstract")
         path = name.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
         target = _resolve_socket(pid, path)
+        reason = "socket_granted"
         try:
             if self.grants.never_grantable(target.path):
                 raise Refused("never_grantable", errno.EACCES, target.path)
             if not self.grants.socket_granted(target.path):
-                raise Refused("socket_not_granted", errno.EACCES, target.path)
+                if not self.bound.holds(target.fd):
+                    raise Refused("socket_not_granted", errno.EACCES, target.path)
+                reason = "sandbox_socket"
         except BaseException:
             target.close()
             raise
         via = f"/proc/self/fd/{target.fd}".encode()
         address = struct.pack("=H", AF_UNIX) + via + b"\0"
-        return Outgoing(
-            address=address, socket_inode=target, path=target.path, reason="socket_granted"
-        )
+        return Outgoing(address=address, socket_inode=target, path=target.path, reason=reason)
 
 
 class _Stale(Exception):

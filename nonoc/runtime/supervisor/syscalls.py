@@ -4,8 +4,9 @@ from __future__ import annotations
 
 #: Opens that may be widened by a question (``--supervised``).
 OPEN_CALLS = ("open", "openat", "openat2", "creat")
-#: Calls that can reach a pathname unix socket: connect, and sends carrying an address.
-SOCKET_CALLS = ("connect", "sendto", "sendmsg", "sendmmsg")
+#: Calls that can reach a pathname unix socket: connect, and sends carrying an address;
+#: and ``bind``, which tells the sandbox's own sockets from the others (``bound``).
+SOCKET_CALLS = ("connect", "sendto", "sendmsg", "sendmmsg", "bind")
 #: Calls that change a file's metadata without opening it for writing.
 METADATA_CALLS = (
     "chmod",

@@ -55,7 +55,8 @@ def inject(fd: int, *, cloexec: bool) -> Verdict:
 #: directory, or on procfs; ``walk_error``: the path does not resolve (the errno says why);
 #: ``socket_granted`` / ``socket_not_granted`` / ``abstract_scoped`` / ``not_unix``: unix
 #: socket mediation (``no_address``: nothing to resolve; ``abstract``: an abstract name the
-#: policy leaves open); ``writable`` / ``not_writable`` / ``not_a_path``: metadata mediation;
+#: policy leaves open; ``sandbox_socket``: a socket the sandbox bound itself, recorded at
+#: its ``bind`` and reachable from inside); ``writable`` / ``not_writable`` / ``not_a_path``: metadata mediation;
 #: ``bad_arguments``: unreadable memory, over-long path; ``internal_error``: a supervisor bug
 #: (answered with EPERM: closed, not open).
 REASONS = frozenset(
@@ -81,6 +82,7 @@ REASONS = frozenset(
         "internal_error",
         "no_address",
         "abstract",
+        "sandbox_socket",
     }
 )
 
