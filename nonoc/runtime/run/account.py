@@ -19,6 +19,13 @@ from nonoc.runtime.run.commands import blocked_name
 from nonoc.runtime.run.prepare import Prepared
 
 
+#: How ``nono run`` enforces ``unix_socket`` grants (``docs/supervisor.md``).
+UNIX_SOCKETS_NOTE = (
+    "nono run's supervisor refuses a connect to any other pathname socket, except one the "
+    "command bound itself"
+)
+
+
 def command_verdict(argv: Sequence[str], resolved: str | None, launch: Mapping[str, Any]) -> str:
     """``runs``, ``blocked as NAME`` or ``not found``."""
     if not argv:
@@ -45,6 +52,8 @@ def text(
     width = max(len(label) for label, _ in prepared.flags)
     lines.extend(f"  {label.ljust(width)}  {body}" for label, body in prepared.flags)
     lines.append(f"network: {launch.get('network', 'open')}{_proxy_note(launch)}")
+    sockets = " ".join(launch.get("unix_sockets") or ()) or "none"
+    lines.append(f"unix sockets granted: {sockets} ({UNIX_SOCKETS_NOTE})")
     lines.extend(_environment_lines(launch, environ))
     blocked = " ".join(launch.get("blocked_commands") or ()) or "none"
     lines.append(f"blocked commands (a check on the command's name; defense in depth): {blocked}")
@@ -75,6 +84,7 @@ def as_json(
         "flags": [{"flag": label, "statements": body} for label, body in prepared.flags],
         "launch": {
             "network": launch.get("network", "open"),
+            "unix_sockets": list(launch.get("unix_sockets") or ()),
             "blocked_commands": list(launch.get("blocked_commands") or ()),
             "allowed_commands": list(launch.get("allowed_commands") or ()),
             "environment": {

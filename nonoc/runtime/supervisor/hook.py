@@ -5,9 +5,10 @@ audit hook::
 
     SupervisorHook(supervised=options.supervised, answers_file=options.answers, audit=audit)
 
-* ``before_spawn``: decides what to mediate (opens if supervised; unix sockets on kernels
-  whose Landlock lacks the unix-socket right, ABI < 9; metadata when the bundle's launch
-  section says ``protect_metadata``) and takes the second, notify-only seccomp filter
+* ``before_spawn``: decides what to mediate (opens if supervised; unix sockets unless
+  Landlock does it — a kernel with its unix-socket right, ABI 9, *and* a bundle whose
+  table handles that right, which nonoc does not write yet; metadata when the bundle's
+  launch section says ``protect_metadata``) and takes the second, notify-only seccomp filter
   (``lowering.notify_filter``, precompiled): the bundle is not recompiled;
 * ``in_sandbox`` (in the forked child, once the launcher has applied Landlock and the
   bundle's own filter, right before ``execve``): installs that filter last and hands its
@@ -92,9 +93,10 @@ class SupervisorHook(Hook):
 
         linux = launch.payload.get("linux") or {}
         abi = self.landlock_abi if self.landlock_abi is not None else landlock.abi_version()
+        handled = (linux.get("landlock") or {}).get("handled_fs") or ()
         self.mediation = Mediation(
             opens=self.supervised,
-            sockets=socket_mediation_needed(abi),
+            sockets=socket_mediation_needed(abi, handled),
             metadata=bool((linux.get("launch") or {}).get("protect_metadata")),
         )
         if not self.mediation.any:

@@ -27,10 +27,14 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs ``nono run`` milliseconds; it imports this module every run
+    from collections.abc import Collection
+
     from nonoc.ir import Policy, SyscallRule
 
 #: The first Landlock ABI with a unix-socket right (``LANDLOCK_ACCESS_FS_RESOLVE_UNIX``).
 UNIX_SOCKET_RIGHT_ABI = 9
+#: That right's name (``LANDLOCK_ACCESS_FS_RESOLVE_UNIX``) in a rule table's ``handled_fs``.
+RESOLVE_UNIX = "RESOLVE_UNIX"
 O_PATH = 0o10000000
 
 
@@ -80,9 +84,16 @@ class NotifyRule:
         self.name, self.label, self.conditions = name, label, conditions
 
 
-def socket_mediation_needed(landlock_abi: int) -> bool:
-    """Whether unix sockets need the supervisor on a kernel with this Landlock ABI."""
-    return landlock_abi < UNIX_SOCKET_RIGHT_ABI
+def socket_mediation_needed(landlock_abi: int, handled_fs: Collection[str] | None = None) -> bool:
+    """Whether unix sockets need the supervisor on a kernel with this Landlock ABI.
+
+    Below ABI 9, always. From ABI 9, Landlock does it only for a rule table that handles
+    its unix-socket right (``handled_fs``, the bundle's table): nonoc does not write that
+    right yet, so a table given here without it keeps the supervisor on.
+    """
+    if landlock_abi < UNIX_SOCKET_RIGHT_ABI:
+        return True
+    return handled_fs is not None and RESOLVE_UNIX not in handled_fs
 
 
 def mediation_for(policy: Policy, *, supervised: bool, landlock_abi: int) -> Mediation:

@@ -202,6 +202,8 @@ def test_notify_rules_per_family() -> None:
 def test_socket_mediation_stops_at_the_landlock_unix_right() -> None:
     assert socket_mediation_needed(7) and socket_mediation_needed(8)
     assert not socket_mediation_needed(9)
+    assert socket_mediation_needed(9, ["READ_FILE"])  # a table without the unix-socket right
+    assert not socket_mediation_needed(9, ["READ_FILE", "RESOLVE_UNIX"])
 
 
 def test_mediation_for_a_policy() -> None:
