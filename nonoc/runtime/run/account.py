@@ -18,7 +18,6 @@ from nonoc.runtime import envhygiene
 from nonoc.runtime.run.commands import blocked_name
 from nonoc.runtime.run.prepare import Prepared
 
-
 #: How ``nono run`` enforces ``unix_socket`` grants (``docs/supervisor.md``).
 UNIX_SOCKETS_NOTE = (
     "nono run's supervisor refuses a connect to any other pathname socket, except one the "
