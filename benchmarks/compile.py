@@ -96,7 +96,8 @@ def main() -> int:
         return statistics.median(m for _, m in runs) / 1024
 
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, Python {platform.python_version()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
+        f"Python {platform.python_version()}"
     )
     print(f"source: {args.source}   runs: {args.runs} each (medians of wall time and of peak RSS)")
     print(f"python -c pass        {median_ms(bare):7.1f} ms  {peak_mib(bare):6.1f} MiB")

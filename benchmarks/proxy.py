@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nonoc.runtime.proxy import MapResolver, ProxyConfig, ProxyServer  # noqa: E402
+from nonoc.runtime.proxy import MapResolver, ProxyConfig, ProxyServer
 
 BLOCK = memoryview(b"x" * (1 << 20))
 

@@ -38,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nonoc.runtime.rollback import SnapshotStore  # noqa: E402
+from nonoc.runtime.rollback import SnapshotStore
 
 
 def generate(root: Path, files: int, total_bytes: int, rng: random.Random) -> list[Path]:

@@ -32,14 +32,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nonoc.backends.seccomp import bpf, codegen, policy_rules, tables
 from nonoc.backends.seccomp.interp import SeccompData, check, run
 from nonoc.backends.seccomp.ir_rules import SourceRule, build_rule_set
 from nonoc.backends.seccomp.rules import ALLOW, Op
 from nonoc.ir import Policy
+
+REPO = Path(__file__).resolve().parent.parent
 
 try:
     import pyseccomp

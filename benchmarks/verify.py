@@ -122,7 +122,8 @@ def main() -> int:
         memo_imports, memo_top = import_ms(memo, env)
 
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, Python {platform.python_version()}"
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
+        f"Python {platform.python_version()}"
     )
     print(f"runs: {args.runs} fresh interpreters each; medians")
     print("                          process wall  in-process (import + verify)")

@@ -20,6 +20,7 @@ read that secret is ignored, so a laxer old bundle cannot be passed off as a fre
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nonoc.bundle.canonical import canonical_json
-from nonoc.launch.verify import cache_dir, compare_digest, local_secret, mac
+from nonoc.launch.verify import cache_dir, local_secret, mac
 
 _INDEX_DOMAIN = b"nono-compile-cache/1\0"
 
@@ -99,7 +100,7 @@ def lookup(request: str) -> CachedBundle | None:
         tag = entry.pop("mac")
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return None
-    if not compare_digest(str(tag).encode(), _mac(secret, request, entry).encode()):
+    if not hmac.compare_digest(str(tag).encode(), _mac(secret, request, entry).encode()):
         return None
     try:
         for path, digest in entry["files"].items():

@@ -269,7 +269,7 @@ def _usable_keyring():  # type: ignore[no-untyped-def]
         from keyring.backends import fail, null
 
         backend = keyring.get_keyring()
-    except Exception:  # noqa: BLE001 - any backend discovery failure means "no keyring"
+    except Exception:  # any backend discovery failure means "no keyring"
         return None
     if isinstance(backend, (fail.Keyring, null.Keyring)):
         return None
@@ -286,7 +286,7 @@ def _keyring_store(name: str, pem: bytes) -> bool:
         backend.set_password(KEYRING_SERVICE, username, text)
         # Some backends accept a write and drop it; trust only what reads back.
         return bool(backend.get_password(KEYRING_SERVICE, username) == text)
-    except Exception:  # noqa: BLE001 - D-Bus, locked collections, …: fall back to the file
+    except Exception:  # D-Bus, locked collections, …: fall back to the file
         return False
 
 
@@ -296,7 +296,7 @@ def _keyring_load(name: str) -> bytes | None:
         return None
     try:
         text = backend.get_password(KEYRING_SERVICE, f"signing-key:{name}")
-    except Exception:  # noqa: BLE001 - an unreachable keyring is the same as an empty one here
+    except Exception:  # an unreachable keyring is the same as an empty one here
         return None
     return text.encode("ascii") if text else None
 

@@ -97,7 +97,8 @@ def _list(store: SnapshotStore, args: argparse.Namespace) -> int:
         trees = ", ".join(s.roots)
         session = f"{s.session}  " if s.session else ""
         print(
-            f"{s.id:<22}  {created:<19}  {s.label:<11}  {s.files:>7}  {format_size(s.total_bytes):>10}  {session}{trees}"
+            f"{s.id:<22}  {created:<19}  {s.label:<11}  {s.files:>7}  "
+            f"{format_size(s.total_bytes):>10}  {session}{trees}"
         )
     return 0
 
@@ -123,7 +124,8 @@ def _show(store: SnapshotStore, args: argparse.Namespace) -> int:
     for i, root in enumerate(snap.roots):
         print(f"{'trees' if i == 0 else '':<9} {root}")
     print(
-        f"contents  {snap.files} files ({format_size(snap.total_bytes)}), {snap.dirs} directories, {snap.symlinks} symlinks"
+        f"contents  {snap.files} files ({format_size(snap.total_bytes)}), "
+        f"{snap.dirs} directories, {snap.symlinks} symlinks"
     )
     print(f"merkle    {snap.merkle_root}")
     _print_left_out(snap)
@@ -257,7 +259,7 @@ def _session_pair(store: SnapshotStore, snap: Snapshot) -> tuple[Snapshot | None
     if snap.parent:
         try:
             return store.get(snap.parent), snap
-        except Exception:  # noqa: BLE001 - the parent may have been cleaned up
+        except Exception:  # the parent may have been cleaned up
             return None, None
     return None, None
 

@@ -72,10 +72,11 @@ def run(args: argparse.Namespace) -> int:
         if profile is None:
             profile, chosen = _run_profile()
         evidence = from_profile(profile, args.target or native_target(), args.name)
-    if network:
-        answer = explain_network(evidence, args.host, args.port)
-    else:
-        answer = explain_path(evidence, args.path, args.op)
+    answer = (
+        explain_network(evidence, args.host, args.port)
+        if network
+        else explain_path(evidence, args.path, args.op)
+    )
     if chosen:
         answer.notes.insert(0, f"profile {answer.origin['profile']}: {chosen}, as nono run would")
     if args.json:

@@ -172,7 +172,7 @@ def _policy_file(
                     profile_block(ctx, name, body, at, root)
         elif key == "credentials" and kind == "network":
             root.blank()
-            for name, route, at in items(ctx, value, where, root):
+            for _name, route, at in items(ctx, value, where, root):
                 upstream = route.get("upstream", "?") if isinstance(route, dict) else "?"
                 ctx.warn(
                     at,

@@ -76,7 +76,8 @@ def groups(ctx: Context, names: list[tuple[str, JsonPath]], defined: set[str]) -
             found = GROUP_EQUIVALENTS[name]
             ctx.warn(
                 path,
-                f"group {name} is imported as the standard library's {', '.join(found)} (close, not identical: see docs/profiles.md)",
+                f"group {name} is imported as the standard library's {', '.join(found)} "
+                "(close, not identical: see docs/profiles.md)",
             )
         else:
             ctx.warn(

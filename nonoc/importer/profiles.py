@@ -29,7 +29,10 @@ WORKDIR = {
 NOT_EXPRESSIBLE = {
     "undo": "rollback exclusions have no statement; `rollback on` snapshots everything but .gitignore'd files",
     "interactive": "no statement: the launcher passes the terminal through in every profile",
-    "unsafe_macos_seatbelt_rules": "raw Seatbelt rules cannot be imported: the policy language compiles for Linux and macOS alike",
+    "unsafe_macos_seatbelt_rules": (
+        "raw Seatbelt rules cannot be imported: "
+        "the policy language compiles for Linux and macOS alike"
+    ),
     "hooks": "hooks have no statement in the policy language",
     "secrets": "secrets have no statement in the policy language; use nono's credential routes",
 }

@@ -83,7 +83,7 @@ def apply(
     splits: list[Split] = []
     index = 0
     try:
-        for index, grant in enumerate(grants):
+        for index, grant in enumerate(grants):  # noqa: B007 - the except closes grants[index:]
             cover = _covering(grant, denies)
             if cover is not None:
                 dropped.append(Dropped(grant, cover[0], cover[1]))

@@ -252,7 +252,9 @@ def resolve_grants(
                 if optional:
                     skipped.append(Skip(rule_id, template, reason))
                     continue
-                raise sandbox_error(f"{describe(rule_id)}: {reason}; cannot resolve {template}")
+                raise sandbox_error(
+                    f"{describe(rule_id)}: {reason}; cannot resolve {template}"
+                ) from exc
             real = realpath(expanded)
             try:
                 fd = os.open(real, O_PATH_FLAGS)
@@ -261,7 +263,7 @@ def resolve_grants(
                 if optional:
                     skipped.append(Skip(rule_id, template, reason))
                     continue
-                raise sandbox_error(f"{describe(rule_id)}: required path {reason}")
+                raise sandbox_error(f"{describe(rule_id)}: required path {reason}") from exc
             is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
             if kind == "file" and is_dir:
                 os.close(fd)

@@ -277,4 +277,4 @@ def describe(
     """What ``--dry-run`` prints: the parameters as this host resolves them, then the profile."""
     params = parameters(section, environ, proxy_port=proxy_port)
     lines = [f";; parameter {name} = {value!r}" for name, value in sorted(params.items())]
-    return "\n".join(lines + ["", str(section["sbpl"])])
+    return "\n".join([*lines, "", str(section["sbpl"])])

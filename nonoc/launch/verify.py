@@ -34,12 +34,6 @@ from nonoc.launch.memo import digest as digest
 from nonoc.launch.memo import local_secret as local_secret
 from nonoc.launch.memo import mac as mac
 
-# Re-exported for the compile cache and the run memo, as before memos had a module.
-try:  # the constant-time comparison ``hmac`` itself falls back to, without OpenSSL
-    from _operator import _compare_digest as compare_digest  # noqa: F401
-except ImportError:  # pragma: no cover
-    from hmac import compare_digest  # type: ignore[no-redef]  # noqa: F401
-
 # ``typing`` and ``base64`` cost more to import than this whole module's work on the memo
 # path (base64 pulls in ``re``); annotations are strings, and binascii does the base64.
 TYPE_CHECKING = False

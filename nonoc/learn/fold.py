@@ -158,7 +158,7 @@ def fold(items: Iterable[Item], roots: list[Root]) -> tuple[list[Rule], list[Ite
     merged: dict[tuple[str, bool], set[Mode]] = {}
     hosts: dict[tuple[str, bool], str] = dict(single_hosts)
     for (_, mode, _), (root, directories) in groups.items():
-        common = os.path.commonprefix(directories)  # works on tuples, component by component
+        common = os.path.commonprefix(directories)  # noqa: RUF071 - on tuples: component-wise
         key = (root.template_for(tuple(common)), False)
         merged.setdefault(key, set()).add(mode)
         hosts[key] = os.path.join(root.host, *common) if common else root.host

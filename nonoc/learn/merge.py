@@ -147,11 +147,8 @@ def merge(
             + text[closing:]
         )
     else:
-        if (
-            line_start >= 2
-            and text[line_start - 2] == "\n"
-            or text[opening + 1 : closing].strip() == ""
-        ):
+        blank_before = line_start >= 2 and text[line_start - 2] == "\n"
+        if blank_before or text[opening + 1 : closing].strip() == "":
             lines = lines[1:]  # a blank line is already there (or the body is empty)
         new_text = text[:line_start] + "\n".join(lines) + "\n" + text[line_start:]
     return Merge(new_text, len(grants), tuple(warnings))

@@ -173,7 +173,7 @@ class FileKeyring(KeyringBackend):
         self.path = Path(chosen)
 
     @properties.classproperty
-    def priority(cls) -> float:  # noqa: N805 - keyring reads it on the class
+    def priority(cls) -> float:  # keyring reads it on the class
         """Viable only when ``$NONO_KEYRING_FILE`` is set (keyring skips it otherwise)."""
         if not os.environ.get(KEYRING_FILE_ENV):
             raise RuntimeError(f"${KEYRING_FILE_ENV} is not set")

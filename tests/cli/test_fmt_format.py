@@ -180,7 +180,7 @@ def test_a_result_that_would_change_the_meaning_is_refused(monkeypatch: pytest.M
         return head.replace(" file", ""), items
 
     monkeypatch.setattr(fmt, "_simple", drops_files)
-    with pytest.raises(NonoError, match="would change the meaning or the comments of t.nono"):
+    with pytest.raises(NonoError, match=r"would change the meaning or the comments of t\.nono"):
         format_text('profile p {\n  read file "/a"\n}\n', "t.nono")
 
 
@@ -232,7 +232,9 @@ def test_shipped_files_are_kept_in_meaning_and_idempotent(path: Path) -> None:
         original, changed = SourceSet(), SourceSet()
         file_before = original.load_text(text, str(path))
         file_after = changed.load_text(formatted, str(path))
-        for group, group_after in zip(file_before.syntax.groups, file_after.syntax.groups):
+        for group, group_after in zip(
+            file_before.syntax.groups, file_after.syntax.groups, strict=True
+        ):
             before = _outcome(partial(_group_policy, original, file_before, group, target))
             after = _outcome(partial(_group_policy, changed, file_after, group_after, target))
             assert before == after, f"group {group.name.text} ({target})"

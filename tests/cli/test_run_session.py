@@ -192,7 +192,7 @@ def test_ctrl_c_on_a_terminal_reaches_the_child_once(sandbox: Sandbox) -> None:
         stdout=slave,
         stderr=slave,
         start_new_session=True,
-        preexec_fn=controlling_terminal,  # noqa: PLW1509 - TIOCSCTTY must run in the child; no threads here
+        preexec_fn=controlling_terminal,  # TIOCSCTTY must run in the child; no threads here
     )
     os.close(slave)
     output = b""

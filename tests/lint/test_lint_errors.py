@@ -143,9 +143,9 @@ def test_directories_are_searched_and_hidden_ones_skipped() -> None:
 
 
 def test_no_policy_files_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="no .nono files"):
+    with pytest.raises(UsageError, match=r"no \.nono files"):
         policy_files([])
-    with pytest.raises(UsageError, match="no such file or directory: missing.nono"):
+    with pytest.raises(UsageError, match=r"no such file or directory: missing\.nono"):
         policy_files(["missing.nono"])
 
 

@@ -276,7 +276,7 @@ def test_an_unreadable_file_is_an_error_not_a_traceback(monkeypatch: pytest.Monk
         return real(self)
 
     monkeypatch.setattr(Path, "read_bytes", refuse)
-    with pytest.raises(NonoError, match="cannot read lib.nono: Permission denied"):
+    with pytest.raises(NonoError, match=r"cannot read lib\.nono: Permission denied"):
         load_policy("p.nono", "linux")
 
 

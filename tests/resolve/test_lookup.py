@@ -71,7 +71,7 @@ def test_find_profile_order(workdir: Path) -> None:
 
 
 def test_find_profile_missing_path() -> None:
-    with pytest.raises(NonoError, match="no such policy file: nope.nono"):
+    with pytest.raises(NonoError, match=r"no such policy file: nope\.nono"):
         find_profile("nope.nono")
 
 

@@ -136,7 +136,7 @@ def test_unknown_keys_and_bad_values_on_set() -> None:
     write_config("")
     document = ConfigFile()
     with pytest.raises(
-        UsageError, match="unknown setting 'default_profil'.*did you mean 'default_profile'"
+        UsageError, match=r"unknown setting 'default_profil'.*did you mean 'default_profile'"
     ):
         document.set("default_profil", ["x"])
     with pytest.raises(UsageError, match="takes exactly one value"):

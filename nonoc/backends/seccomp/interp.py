@@ -96,10 +96,11 @@ def check(program: Sequence[bpf.Insn]) -> None:
         if insn.code in (bpf.ALU | bpf.LSH | bpf.K, bpf.ALU | bpf.RSH | bpf.K) and insn.k >= 32:
             raise ProgramError(f"instruction {pc}: shift by {insn.k}")
         if insn.code & 0x07 == bpf.JMP:
-            if insn.code == bpf.JMP | bpf.JA:
-                targets = [pc + 1 + insn.k]
-            else:
-                targets = [pc + 1 + insn.jt, pc + 1 + insn.jf]
+            targets = (
+                [pc + 1 + insn.k]
+                if insn.code == bpf.JMP | bpf.JA
+                else [pc + 1 + insn.jt, pc + 1 + insn.jf]
+            )
             if any(target >= len(program) for target in targets):
                 raise ProgramError(f"instruction {pc}: jump beyond the end of the program")
     if program[-1].code & 0x07 != bpf.RET:

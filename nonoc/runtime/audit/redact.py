@@ -23,6 +23,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from itertools import pairwise
 
 REDACTED = "<redacted>"
 
@@ -126,7 +127,7 @@ def _looks_opaque(candidate: str) -> bool:
     # Random text switches between lower case, upper case and digits at about two
     # adjacent pairs in three; identifiers (CamelCase, snake_case) far less often.
     classes = [_char_class(c) for c in body]
-    switches = sum(a != b for a, b in zip(classes, classes[1:])) / (len(body) - 1)
+    switches = sum(a != b for a, b in pairwise(classes)) / (len(body) - 1)
     return entropy >= 4.0 and switches >= 0.45
 
 

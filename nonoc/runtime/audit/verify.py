@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from nonoc.runtime.audit.chain import ledger_genesis, record_hash, session_genesis, signed_message
@@ -87,7 +88,7 @@ def check_chain(
                     number,
                 )
             )
-    for (n1, r1), (n2, r2) in zip(records, records[1:]):
+    for (n1, r1), (n2, r2) in pairwise(records):
         if r2["seq"] < r1["seq"]:
             findings.append(
                 Finding(
@@ -268,7 +269,8 @@ def _cross_check(
             Finding(
                 where,
                 "changed",
-                f"record seq {count - 1} (line {number}) is not the one the ledger sealed: records were changed and re-hashed",
+                f"record seq {count - 1} (line {number}) is not the one the ledger sealed: "
+                "records were changed and re-hashed",
                 count - 1,
                 number,
             )

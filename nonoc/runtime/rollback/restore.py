@@ -18,10 +18,10 @@ The order of work, and why:
 
 Rerunning an interrupted restore removes the temporaries its journal lists, takes another
 safety snapshot (``pre-restore-resumed``) and computes the plan again from the trees as they
-are: whatever was done is not redone, whatever was not is. Every path operation goes through :class:`safefs.TreeHandle`, which never follows a
-symlink out of the tree. What the snapshot left out (excluded, ignored, over the size
-limit, other filesystems) is never touched; a directory that must go but still holds such
-content is kept and reported.
+are: whatever was done is not redone, whatever was not is. Every path operation goes through
+:class:`safefs.TreeHandle`, which never follows a symlink out of the tree. What the snapshot
+left out (excluded, ignored, over the size limit, other filesystems) is never touched; a
+directory that must go but still holds such content is kept and reported.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def _execute(
                 _attempt(report, entry.path, lambda e=entry: _mkdir(trees, e, report))
                 progress.advance()
             staged: list[tuple[Entry, str]] = []
-            for entry, temporary in zip(plan.writes, temporaries):
+            for entry, temporary in zip(plan.writes, temporaries, strict=True):
                 if _attempt(
                     report, entry.path, lambda e=entry, t=temporary: _stage(store, trees, e, t)
                 ):

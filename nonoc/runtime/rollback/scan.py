@@ -129,7 +129,7 @@ class TreeScanner:
             text = self.ignore_source(directory)
             if text is not None:
                 parsed = gitignore.parse(text.decode("utf-8", "surrogateescape"), rel_dir)
-                stack = stack + (parsed,)
+                stack = (*stack, parsed)
         try:
             with os.scandir(directory) as it:
                 children = list(it)

@@ -20,10 +20,10 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -143,7 +143,7 @@ class SnapshotStore:
             id=snap_id,
             session=session_id,
             label=label,
-            created=datetime.fromtimestamp(started_ns / 1e9, timezone.utc).isoformat(
+            created=datetime.fromtimestamp(started_ns / 1e9, UTC).isoformat(
                 timespec="microseconds"
             ),
             started_ns=started_ns,

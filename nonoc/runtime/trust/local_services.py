@@ -38,7 +38,7 @@ def _token_claims(header: str) -> dict[str, Any]:
 
 def _handler(authority: LocalAuthority, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:  # http.server names the argument
             return  # keep test output clean
 
         def _reply(self, status: int, data: object) -> None:
@@ -49,7 +49,7 @@ def _handler(authority: LocalAuthority, lock: threading.Lock) -> type[BaseHTTPRe
             self.end_headers()
             self.wfile.write(body)
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:  # http.server's naming
             length = int(self.headers.get("Content-Length", "0"))
             request = json.loads(self.rfile.read(length) or b"{}")
             try:

@@ -42,7 +42,7 @@ def golden(snapshot):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("name", sorted(HAND_POLICIES))
-def test_hand_built(name: str, golden, vocabulary_if_present: Vocabulary | None) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+def test_hand_built(name: str, golden, vocabulary_if_present: Vocabulary | None) -> None:  # type: ignore[no-untyped-def]
     artifact, _ = compile_policy(HAND_POLICIES[name])
     check(artifact, vocabulary_if_present)
     assert artifact["sbpl"] == golden

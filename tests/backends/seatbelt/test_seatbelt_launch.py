@@ -79,7 +79,7 @@ def test_unset_variable_is_a_sandbox_error_naming_it() -> None:
 
 def test_required_path_missing_is_a_sandbox_error(tmp_path: Path) -> None:
     p = policy(grants=(grant("$CWD/missing", R, optional=False),))
-    with pytest.raises(SandboxError, match="required path .*missing.* does not exist"):
+    with pytest.raises(SandboxError, match=r"required path .*missing.* does not exist"):
         macos.parameters(section(p), {"HOME": "/h"}, cwd=str(tmp_path))
     optional = policy(grants=(grant("$CWD/missing", R),))
     assert macos.parameters(section(optional), {"HOME": "/h"}, cwd=str(tmp_path))[

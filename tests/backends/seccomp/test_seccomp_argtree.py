@@ -54,9 +54,10 @@ def test_graph_agrees_with_the_clause_list(seed: int) -> None:
             )
     decision = make_decision(clauses, Action("allow"))
     root = argtree.build(decision)
-    probes = [v + d for v in values for d in (-1, 0, 1)] + [rng.getrandbits(64) for _ in range(20)]
+    probes = [v + d for v in values for d in (-1, 0, 1)]
+    probes += [rng.getrandbits(64) for _ in range(20)]
     for _ in range(200):
-        args = tuple(rng.choice(probes) & (2**64 - 1) for _ in range(3)) + (0, 0, 0)
+        args = (*(rng.choice(probes) & (2**64 - 1) for _ in range(3)), 0, 0, 0)
         assert argtree.evaluate(root, args) == decision.evaluate(args), (clauses, args)
 
 

@@ -90,7 +90,7 @@ def test_hand_built(name: str, arch: str, golden) -> None:  # type: ignore[no-un
 
 def _front_end() -> bool:
     try:
-        import nonoc.resolve  # noqa: F401
+        import nonoc.resolve  # noqa: F401 - importing it is the test
     except ImportError:
         return False
     return True
@@ -121,7 +121,7 @@ def shipped_profiles() -> list[tuple[str, str]]:
             relative = path.relative_to(REPO).as_posix()
             try:
                 profiles = parse(path.read_text(encoding="utf-8"), relative).profiles
-            except Exception:  # noqa: BLE001 - a broken file fails its own tests, not collection
+            except Exception:  # a broken file fails its own tests, not collection
                 profiles = ()
             found += [(relative, p.name.text) for p in profiles]
     return found

@@ -111,8 +111,9 @@ def test_signed_session_verifies_and_names_bad_signatures(audit_root: Path) -> N
     session.close(0)
     trail = AuditTrail(audit_root)
     assert trail.sessions()[0].signed
-    from nonoc.runtime.audit.session import public_raw
     import hashlib
+
+    from nonoc.runtime.audit.session import public_raw
 
     raw = public_raw(key)
     assert verify_trail(trail, trusted_keys={hashlib.sha256(raw).hexdigest(): raw}).ok

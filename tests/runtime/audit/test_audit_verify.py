@@ -54,7 +54,7 @@ def test_a_changed_record_is_named(sessions: tuple[AuditTrail, str, Path], seq: 
 def test_a_changed_and_rehashed_record_is_named(
     sessions: tuple[AuditTrail, str, Path], seq: int
 ) -> None:
-    trail, sid, path = sessions
+    trail, _sid, path = sessions
     lines = lines_of(path)
     record = json.loads(lines[seq])
     record["forged"] = True
@@ -67,7 +67,7 @@ def test_a_changed_and_rehashed_record_is_named(
 
 @pytest.mark.parametrize("seq", range(RECORDS))
 def test_a_removed_record_is_named(sessions: tuple[AuditTrail, str, Path], seq: int) -> None:
-    trail, sid, path = sessions
+    trail, _sid, path = sessions
     lines = lines_of(path)
     del lines[seq]
     write_lines(path, lines)
@@ -78,7 +78,7 @@ def test_a_removed_record_is_named(sessions: tuple[AuditTrail, str, Path], seq: 
 
 @pytest.mark.parametrize("seq", range(RECORDS - 1))
 def test_two_reordered_records_are_named(sessions: tuple[AuditTrail, str, Path], seq: int) -> None:
-    trail, sid, path = sessions
+    trail, _sid, path = sessions
     lines = lines_of(path)
     lines[seq], lines[seq + 1] = lines[seq + 1], lines[seq]
     write_lines(path, lines)
@@ -91,7 +91,7 @@ def test_two_reordered_records_are_named(sessions: tuple[AuditTrail, str, Path],
 
 
 def test_far_apart_records_swapped(sessions: tuple[AuditTrail, str, Path]) -> None:
-    trail, sid, path = sessions
+    trail, _sid, path = sessions
     lines = lines_of(path)
     lines[1], lines[5] = lines[5], lines[1]
     write_lines(path, lines)
@@ -133,13 +133,13 @@ def test_a_record_appended_after_close(sessions: tuple[AuditTrail, str, Path]) -
             "argv": ["rm", "-rf", "evidence"],
         }
     )
-    write_lines(path, lines + [canonical(extra)])
+    write_lines(path, [*lines, canonical(extra)])
     findings = verify_trail(trail).findings
     assert [(f.problem, f.seq) for f in findings] == [("appended", RECORDS)]
 
 
 def test_a_malformed_line(sessions: tuple[AuditTrail, str, Path]) -> None:
-    trail, sid, path = sessions
+    trail, _sid, path = sessions
     lines = lines_of(path)
     lines[2] = b"{not json"
     write_lines(path, lines)
@@ -169,7 +169,7 @@ def test_a_session_dropped_from_the_ledger(sessions: tuple[AuditTrail, str, Path
 
 
 def test_a_changed_ledger_entry(sessions: tuple[AuditTrail, str, Path]) -> None:
-    trail, sid, _ = sessions
+    trail, _sid, _ = sessions
     ledger = trail.root / "ledger.jsonl"
     lines = lines_of(ledger)
     entry = json.loads(lines[3])
@@ -194,6 +194,6 @@ def test_a_record_copied_from_another_session(
 
 
 def test_verify_one_session(sessions: tuple[AuditTrail, str, Path]) -> None:
-    trail, sid, path = sessions
+    trail, sid, _path = sessions
     report = verify_trail(trail, sid)
     assert report.ok and report.sessions == 1 and report.records == RECORDS

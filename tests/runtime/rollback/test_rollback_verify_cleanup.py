@@ -73,7 +73,7 @@ def test_cleanup_by_size_drops_oldest_first(store: SnapshotStore, tmp_path: Path
     root = tmp_path / "data"
     root.mkdir()
     ids = []
-    for i in range(3):
+    for _ in range(3):
         (root / "blob").write_bytes(os.urandom(10_000))
         ids.append(store.snapshot([root]).id)
     dry = store.cleanup(max_bytes=25_000, dry_run=True)

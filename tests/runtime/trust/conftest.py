@@ -13,7 +13,6 @@ from pathlib import Path
 import keyring
 import pytest
 from keyring.backends import fail
-
 from trust_helpers import MemoryKeyring
 
 

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from trust_helpers import MemoryKeyring, fake_token
 
 from nonoc.cli.nono import main
-from trust_helpers import MemoryKeyring, fake_token
 
 
 def nono(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -68,14 +68,14 @@ def test_verify_with_an_explicit_policy_that_trusts_nobody(
     nono(capsys, "sign", "CLAUDE.md")
     empty = tmp_path / "empty-policy.json"
     empty.write_text('{"on_failure": "deny"}\n')
-    code, out, err = nono(capsys, "verify", "--policy", str(empty))
+    code, _out, err = nono(capsys, "verify", "--policy", str(empty))
     assert code == 1
     assert "which the trust policy does not trust (it trusts no keys)" in err
 
 
 def test_sign_without_a_key(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (work / "CLAUDE.md").write_text("x\n")
-    code, out, err = nono(capsys, "sign", "CLAUDE.md")
+    code, _out, err = nono(capsys, "sign", "CLAUDE.md")
     assert code == 1
     assert err == "error: no key named 'default' (create one with 'nono trust keygen')\n"
 

@@ -7,11 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from trust_helpers import NOW, days, make_key, policy_trusting, sign
 
 from nonoc.runtime.trust.discover import discover
 from nonoc.runtime.trust.enforce import TrustDenied, enforce
 from nonoc.runtime.trust.policy import DEFAULT_FILE_NAMES
-from trust_helpers import NOW, days, make_key, policy_trusting, sign
 
 
 def tree(root: Path, files: dict[str, str]) -> None:

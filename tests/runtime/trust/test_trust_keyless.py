@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from trust_helpers import NOW, days, fake_token, keyless_policy, make_key, policy_trusting
 
 from nonoc.runtime.trust.keyless import KeylessError, verify_sigstore_envelope
 from nonoc.runtime.trust.local_authority import LocalAuthority
@@ -24,7 +25,6 @@ from nonoc.runtime.trust.policy import IdentityRule, TrustPolicy
 from nonoc.runtime.trust.sign import KeylessSigning, sign_files
 from nonoc.runtime.trust.statement import Signer, build_statement
 from nonoc.runtime.trust.verify import TrustFailure, verify_file
-from trust_helpers import NOW, days, fake_token, keyless_policy, make_key, policy_trusting
 
 ISSUER = "https://accounts.example.com"
 EMAIL = "maintainer@example.com"

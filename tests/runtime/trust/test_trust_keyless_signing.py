@@ -12,13 +12,13 @@ import json
 from pathlib import Path
 
 import pytest
+from trust_helpers import fake_token, keyless_policy
 
 from nonoc.cli.nono import main
 from nonoc.runtime.trust.enforce import enforce
 from nonoc.runtime.trust.local_authority import LocalAuthority
 from nonoc.runtime.trust.local_services import client_trust_config, serve
 from nonoc.runtime.trust.policy import IdentityRule
-from trust_helpers import fake_token, keyless_policy
 
 ISSUER = "https://accounts.example.com"
 EMAIL = "dev@example.com"

@@ -8,10 +8,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from trust_helpers import MemoryKeyring
 
 from nonoc.runtime.trust import keys
 from nonoc.runtime.trust.keys import TrustKeyError
-from trust_helpers import MemoryKeyring
 
 
 @pytest.mark.parametrize("algorithm", ["ed25519", "p256"])

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from trust_helpers import make_key
 
 from nonoc.runtime.trust.keys import public_pem
 from nonoc.runtime.trust.policy import (
@@ -15,7 +16,6 @@ from nonoc.runtime.trust.policy import (
     read_policy_file,
     user_policy_path,
 )
-from trust_helpers import make_key
 
 
 def write_json(path: Path, data: object) -> Path:

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from trust_helpers import NOW, days, make_key, policy_trusting, sign
 
-from nonoc.runtime.trust.envelope import BUNDLE_MEDIA_TYPE, sign_envelope, keyed_bundle_bytes
+from nonoc.runtime.trust.envelope import BUNDLE_MEDIA_TYPE, keyed_bundle_bytes, sign_envelope
 from nonoc.runtime.trust.files import signature_path
 from nonoc.runtime.trust.statement import (
     INTOTO_PAYLOAD_TYPE,
@@ -18,7 +19,6 @@ from nonoc.runtime.trust.statement import (
     build_statement,
 )
 from nonoc.runtime.trust.verify import TrustFailure, verify_file
-from trust_helpers import NOW, days, make_key, policy_trusting, sign
 
 
 def refusal(path: Path, policy, **kwargs) -> TrustFailure:  # type: ignore[no-untyped-def]
