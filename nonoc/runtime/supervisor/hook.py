@@ -9,7 +9,7 @@ audit hook::
   Landlock does it — a kernel with its unix-socket right, ABI 9, *and* a bundle whose
   table handles that right, which nonoc does not write yet; metadata when the bundle's
   launch section says ``protect_metadata``) and takes the second, notify-only seccomp filter
-  (``lowering.notify_filter``, precompiled): the bundle is not recompiled;
+  (``mediation.notify_filter``, precompiled): the bundle is not recompiled;
 * ``in_sandbox`` (in the forked child, once the launcher has applied Landlock and the
   bundle's own filter, right before ``execve``): installs that filter last and hands its
   listener over (:mod:`handoff`);
@@ -31,7 +31,7 @@ import select
 
 from nonoc.runtime.run.session import Hook, Launch
 from nonoc.runtime.supervisor import handoff
-from nonoc.runtime.supervisor.lowering import Mediation, notify_filter, socket_mediation_needed
+from nonoc.runtime.supervisor.mediation import Mediation, notify_filter, socket_mediation_needed
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # ``nono run`` imports this module every run: typing, pathlib… cost it
