@@ -9,7 +9,10 @@ Standard library only: the launcher raises these too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 Severity = Literal["error", "warning", "note"]
 
@@ -118,7 +121,7 @@ class SandboxError(NonoError):
         super().__init__(message, span, notes=notes, exit_code=126)
 
 
-def did_you_mean(name: str, candidates: list[str] | tuple[str, ...] | set[str]) -> str:
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A ``(did you mean 'x'?)`` suffix for the closest candidate, or an empty string."""
     import difflib
 

@@ -24,7 +24,17 @@ from typing import Any
 
 from nonoc.backends.host import HostFacts
 from nonoc.errors import Diagnostic, NonoError, Span
-from nonoc.ir import Access, NetworkMode, PathKind, Policy, Provenance
+from nonoc.ir import (
+    Access,
+    NetworkMode,
+    PathDeny,
+    PathGrant,
+    PathKind,
+    Policy,
+    PortRule,
+    Provenance,
+    SyscallRule,
+)
 from nonoc.resources import data_dir
 
 NAME = "seatbelt"
@@ -374,7 +384,12 @@ def _unsupported(policy: Policy, state: _Lowering) -> None:
 def _profile_span(policy: Policy) -> Span | None:
     """Where the profile itself is defined: the IR keeps no position for its scalar
     settings (``abi``), but every rule's chain starts at the profile."""
-    rules = (*policy.grants, *policy.denies, *policy.syscalls, *policy.network.ports)
+    rules: tuple[PathGrant | PathDeny | SyscallRule | PortRule, ...] = (
+        *policy.grants,
+        *policy.denies,
+        *policy.syscalls,
+        *policy.network.ports,
+    )
     for rule in rules:
         link = rule.provenance.chain[0] if rule.provenance.chain else None
         if link is not None and link.kind == "profile":

@@ -21,6 +21,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nonoc.errors import NonoError
 from nonoc.launch.verify import (
@@ -30,6 +31,10 @@ from nonoc.launch.verify import (
     public_key_to_pem,
     trusted_keys_dir,
 )
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from keyring.backend import KeyringBackend
 
 DEFAULT_KEY = "default"
 KEYRING_SERVICE = "nono"
@@ -242,7 +247,7 @@ def _make(name: str, pem: bytes, storage: str) -> SigningKey:
     return SigningKey(name=name, private_pem=pem, public_raw=raw, storage=storage)
 
 
-def _private_key(pem: bytes):  # type: ignore[no-untyped-def]
+def _private_key(pem: bytes) -> Ed25519PrivateKey:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -262,7 +267,7 @@ def _record_public(key: SigningKey) -> None:
         )
 
 
-def _usable_keyring():  # type: ignore[no-untyped-def]
+def _usable_keyring() -> KeyringBackend | None:
     """The keyring backend, or None when it is the ``fail``/``null`` backend or unloadable."""
     try:
         import keyring

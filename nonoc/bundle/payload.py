@@ -23,7 +23,7 @@ from nonoc.runtime.envhygiene import STRIP
 
 if TYPE_CHECKING:
     from nonoc.errors import Diagnostic
-    from nonoc.ir import Policy, Provenance
+    from nonoc.ir import PathDeny, PathGrant, Policy, Provenance, UnixSocketGrant
 
 #: Which ``Policy`` field each rule-id letter indexes.
 RULE_ID_PREFIXES: dict[str, str] = {
@@ -136,7 +136,12 @@ def policy_variables(policy: Policy) -> set[str]:
     """The path variables (``HOME``, ``CWD``…) the launcher must resolve for ``policy``."""
     from nonoc.paths import variables
 
-    paths = [rule.path for rule in (*policy.grants, *policy.denies, *policy.unix_sockets)]
+    rules: tuple[PathGrant | PathDeny | UnixSocketGrant, ...] = (
+        *policy.grants,
+        *policy.denies,
+        *policy.unix_sockets,
+    )
+    paths = [rule.path for rule in rules]
     found: set[str] = set()
     for path in paths:
         found |= variables(path)

@@ -94,14 +94,14 @@ def install(program: bytes, *, flags: int = 0) -> int | None:
     try:
         result = libc.syscall(nr, SECCOMP_SET_MODE_FILTER, flags, fprog)
     except OSError as exc:
-        err = exc.errno
+        err = exc.errno or 0  # launch.libc always sets it; `or 0` is for the type
         if err == errno.ENOSYS and flags == 0:
             # Kernels before 3.17 have no seccomp(2); prctl installs the same filter.
             try:
                 libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, fprog)
                 return None
             except OSError as again:
-                err = again.errno
+                err = again.errno or 0
         _fail(f"cannot install the seccomp filter: {os.strerror(err)} (errno {err})")
     if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER:
         return int(result)

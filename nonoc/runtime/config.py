@@ -197,8 +197,8 @@ class ConfigFile:
         self.document = self._parse(self.text)
 
     def _parse(self, text: str) -> Any:
-        from ruamel.yaml import YAMLError
         from ruamel.yaml.comments import CommentedMap
+        from ruamel.yaml.error import YAMLError
 
         from nonoc.errors import NonoError
 

@@ -166,7 +166,7 @@ class FileKeyring(KeyringBackend):
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # keyring leaves it unannotated
         chosen = path if path is not None else os.environ.get(KEYRING_FILE_ENV)
         if not chosen:
             raise RuntimeError(f"FileKeyring needs a path or ${KEYRING_FILE_ENV}")

@@ -55,12 +55,12 @@ def make_plan(
             while parent in target and parent not in needed:
                 needed.add(parent)
                 parent = os.path.dirname(parent)
-    for path, now in current.items():
+    for path, present in current.items():
         if not (path in needed or within(path, selection)):
             continue
-        want = target.get(path)
-        if want is None or (want.type != now.type and "dir" in (want.type, now.type)):
-            plan.remove.append(now)
+        wanted = target.get(path)
+        if wanted is None or (wanted.type != present.type and "dir" in (wanted.type, present.type)):
+            plan.remove.append(present)
     for path in needed:
         want, now = target[path], current.get(path)
         if want.type == "dir":

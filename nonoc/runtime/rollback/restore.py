@@ -34,6 +34,7 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from nonoc.runtime.rollback.diff import within
@@ -184,35 +185,31 @@ def _execute(
             trees = _TreeSet(target.roots, stack)
             _make_writable(trees, plan, report)
             for entry in plan.remove:
-                _attempt(report, entry.path, lambda e=entry: _remove(trees, e, report))
+                _attempt(report, entry.path, partial(_remove, trees, entry, report))
                 progress.advance()
             for entry in plan.mkdirs:
-                _attempt(report, entry.path, lambda e=entry: _mkdir(trees, e, report))
+                _attempt(report, entry.path, partial(_mkdir, trees, entry, report))
                 progress.advance()
             staged: list[tuple[Entry, str]] = []
             for entry, temporary in zip(plan.writes, temporaries, strict=True):
-                if _attempt(
-                    report, entry.path, lambda e=entry, t=temporary: _stage(store, trees, e, t)
-                ):
+                if _attempt(report, entry.path, partial(_stage, store, trees, entry, temporary)):
                     staged.append((entry, temporary))
                 progress.advance()
             if store.durable and staged:
                 for root in target.roots:
                     sync_filesystem(root)
             for entry, temporary in staged:
-                if _attempt(
-                    report, entry.path, lambda e=entry, t=temporary: trees.rename(t, e.path)
-                ):
+                if _attempt(report, entry.path, partial(trees.rename, temporary, entry.path)):
                     report.written.append(entry.path)
                 progress.advance()
             for entry in plan.meta:
-                if _attempt(report, entry.path, lambda e=entry: _set_meta(trees, e)):
+                if _attempt(report, entry.path, partial(_set_meta, trees, entry)):
                     report.updated.append(entry.path)
                 progress.advance()
             created = {e.path for e in plan.mkdirs}
             for entry in plan.dir_modes:
                 done = _attempt(
-                    report, entry.path, lambda e=entry: trees.call(e.path, "set_mode", e.mode)
+                    report, entry.path, partial(trees.call, entry.path, "set_mode", entry.mode)
                 )
                 if done and entry.path not in created:
                     report.updated.append(entry.path)
@@ -339,11 +336,7 @@ def _make_writable(trees: _TreeSet, plan: Plan, report: RestoreReport) -> None:
         except OSError:
             continue
         if st is not None and stat.S_ISDIR(st.st_mode) and (st.st_mode & 0o300) != 0o300:
-            _attempt(
-                report,
-                parent,
-                lambda t=tree, r=rel, m=st.st_mode: t.set_mode(r, (m & 0o7777) | 0o700),
-            )
+            _attempt(report, parent, partial(tree.set_mode, rel, (st.st_mode & 0o7777) | 0o700))
 
 
 def _check_objects(store: SnapshotStore, plan: Plan, progress: Progress) -> None:

@@ -17,6 +17,7 @@ timestamps cannot tell a later write from the one that was recorded.
 
 from __future__ import annotations
 
+import builtins
 import fcntl
 import os
 import time
@@ -286,7 +287,7 @@ class SnapshotStore:
                 return snap
         return None
 
-    def session_snapshots(self, session_id: str) -> list[Snapshot]:
+    def session_snapshots(self, session_id: str) -> builtins.list[Snapshot]:  # `list` is the method
         """The snapshots taken for one session, oldest first."""
         return [s for s in self.list() if session_id and s.session == session_id]
 

@@ -144,8 +144,8 @@ def enforce(
             f"{first.display}: {first.detail}; trust policy refuses to start the agent{more}",
             report,
         )
-    for failure in failures:
-        warn(f"{failure.display}: {failure.detail}")
+    for failed in failures:
+        warn(f"{failed.display}: {failed.detail}")
     return report
 
 

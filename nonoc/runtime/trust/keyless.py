@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID, ObjectIdentifier
+from cryptography.x509.oid import ObjectIdentifier
 
 from nonoc.errors import NonoError
 from nonoc.runtime.trust.policy import IdentityRule
@@ -65,7 +65,7 @@ def certificate_identity(cert: x509.Certificate) -> tuple[str, str]:
     """The (identity, issuer) Fulcio wrote into a signing certificate."""
     identity = ""
     try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         san = None
     if san is not None:

@@ -344,7 +344,7 @@ class LocalAuthority:
         key = ec.generate_private_key(ec.SECP256R1())
         cert = self.issue(key.public_key(), identity, issuer, at=moment, san=san)
         signature = key.sign(pae(INTOTO_PAYLOAD_TYPE, statement), ec.ECDSA(hashes.SHA256()))
-        envelope = {
+        envelope: dict[str, object] = {
             "payload": _b64(statement),
             "payloadType": INTOTO_PAYLOAD_TYPE,
             "signatures": [{"sig": _b64(signature)}],
