@@ -17,7 +17,12 @@ a stamp of the compiler's code and data, so in a checkout where other work is go
 each edit turns the next ``nono run`` into a full compile; a frozen copy, like an installed
 wheel, does not change under the benchmark.
 
-Usage: python benchmarks/run.py [--runs N] [--profile NAME|PATH] [--frozen]
+``--without-supervisor`` (with ``--frozen``): also time ``nono run`` from a second frozen
+copy in which ``start.parent_hooks`` installs no supervisor hook (the one place it is
+switched on, edited in the copy only), with its own scratch home, and report what the
+always-on hook costs a cached run.
+
+Usage: python benchmarks/run.py [--runs N] [--profile NAME|PATH] [--frozen] [--without-supervisor]
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import time
 
 WARMUP = 3
 HEAVY = ("lark", "pydantic", "jinja2")
+BARE = "nono run, no supervisor hook"
 
 
 def spawn(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -57,7 +63,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--profile", help="profile for nono run (default: nono run's own default)")
     parser.add_argument("--frozen", action="store_true", help="run from a copy of the source tree")
+    parser.add_argument(
+        "--without-supervisor",
+        action="store_true",
+        help="with --frozen: also time nono run without its supervisor hook",
+    )
     args = parser.parse_args()
+    if args.without_supervisor and not args.frozen:
+        parser.error("--without-supervisor needs --frozen (it edits a copy of the tree)")
 
     nono = os.path.join(os.path.dirname(sys.executable), "nono")
     true = "/bin/true"
@@ -84,6 +97,26 @@ def main() -> int:
                     ignore=shutil.ignore_patterns("__pycache__"),
                 )
             env["PYTHONPATH"] = frozen
+            if args.without_supervisor:
+                bare = os.path.join(scratch, "src-without-supervisor")
+                shutil.copytree(frozen, bare)
+                start_py = os.path.join(bare, "nonoc", "runtime", "run", "start.py")
+                with open(start_py) as handle:
+                    text = handle.read()
+                switch = 'if sys.platform != "darwin":  # seccomp user notification: Linux only'
+                if switch not in text:
+                    raise SystemExit("start.py no longer switches the supervisor on as expected")
+                with open(start_py, "w") as handle:
+                    handle.write(text.replace(switch, "if False:"))
+                bare_home = os.path.join(scratch, "home-without-supervisor")
+                os.mkdir(bare_home)
+                bare_env = dict(env, PYTHONPATH=bare, HOME=bare_home)
+                for name, sub in (
+                    ("XDG_CONFIG_HOME", ".config"),
+                    ("XDG_CACHE_HOME", ".cache"),
+                    ("XDG_STATE_HOME", os.path.join(".local", "state")),
+                ):
+                    bare_env[name] = os.path.join(bare_home, sub)
         # A neutral working directory: the cache refuses to record a compile whose sources it
         # cannot tell apart (a checkout's profiles/ next to the frozen copy's).
         os.chdir(scratch)
@@ -110,11 +143,17 @@ def main() -> int:
             "nono exec BUNDLE -- /bin/true": exec_argv,
             "nono run --allow /tmp -- /bin/true": run_argv,
         }
+        envs = {name: env for name in commands}
+        if args.without_supervisor:
+            for _ in range(2):
+                subprocess.run(run_argv, env=bare_env, check=True, stderr=subprocess.DEVNULL)
+            commands[BARE] = run_argv
+            envs[BARE] = bare_env
         times: dict[str, list[float]] = {name: [] for name in commands}
         cpu: dict[str, list[float]] = {name: [] for name in commands}
         for index in range(WARMUP + args.runs):
             for name, argv in commands.items():
-                elapsed, used = spawn(argv, env)
+                elapsed, used = spawn(argv, envs[name])
                 if index >= WARMUP:
                     times[name].append(elapsed)
                     cpu[name].append(used)
@@ -139,6 +178,15 @@ def main() -> int:
     print(f"cached nono run / nono exec = {min(times[run]) / min(times[exe]):.2f} (wall, minimum)")
     cpu_ratio = statistics.median(cpu[run]) / statistics.median(cpu[exe])
     print(f"cached nono run / nono exec = {cpu_ratio:.2f} (CPU, median)")
+    if BARE in times:
+        wall = statistics.median(times[run]) - statistics.median(times[BARE])
+        used = statistics.median(cpu[run]) - statistics.median(cpu[BARE])
+        print(
+            f"the supervisor hook costs a cached run {wall:.2f} ms wall, {used:.2f} ms CPU "
+            f"(medians); without it nono run / nono exec = "
+            f"{statistics.median(times[BARE]) / statistics.median(times[exe]):.2f} (wall), "
+            f"{statistics.median(cpu[BARE]) / statistics.median(cpu[exe]):.2f} (CPU)"
+        )
     print(
         "heavy imports on a cache hit: "
         + (", ".join(heavy) if heavy else "none (lark, pydantic, jinja2 absent)")
