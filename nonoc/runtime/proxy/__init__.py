@@ -40,7 +40,7 @@ from nonoc.runtime.proxy.allowlist import HostAllowlist, PatternError
 from nonoc.runtime.proxy.config import Limits, ProxyConfig
 from nonoc.runtime.proxy.env import PROXY_ENV_STRIP, proxy_env
 from nonoc.runtime.proxy.events import ProxyEvent, Reason
-from nonoc.runtime.proxy.resolver import MapResolver, Resolver, ResolveError, SystemResolver
+from nonoc.runtime.proxy.resolver import MapResolver, ResolveError, Resolver, SystemResolver
 from nonoc.runtime.proxy.routes import (
     BUILTIN_ROUTES,
     RouteError,

@@ -28,7 +28,7 @@ from nonoc.runtime.proxy.addresses import (
 )
 from nonoc.runtime.proxy.allowlist import HostAllowlist
 from nonoc.runtime.proxy.events import Reason
-from nonoc.runtime.proxy.resolver import Resolver, ResolveError, SocketAddress
+from nonoc.runtime.proxy.resolver import ResolveError, Resolver, SocketAddress
 
 _CLASS_REASON = {
     AddressClass.METADATA: Reason.METADATA,

@@ -113,8 +113,16 @@ class ClientSession:
 
     async def refuse_auth(self, kind: EventKind, host: str, port: int, method: str) -> None:
         """Answer 407 and record the attempt."""
-        self.event(kind, host, port, False, Reason.AUTH, "missing or wrong proxy token",
-                   method=method, status=407)
+        self.event(
+            kind,
+            host,
+            port,
+            False,
+            Reason.AUTH,
+            "missing or wrong proxy token",
+            method=method,
+            status=407,
+        )
         await self.send_error(407, "proxy authentication required", _AUTH_CHALLENGE)
 
     # -- CONNECT ----------------------------------------------------------------------------
@@ -145,21 +153,36 @@ class ClientSession:
         limits = self.state.config.limits
         inspect = None
         if self.state.config.check_tls_server_name:
+
             async def inspect(initial: bytes) -> bytes:
                 return await check_first_flight(initial, self.reader, host, limits.head_timeout)
+
         try:
-            await tunnel((self.reader, self.writer), (upstream.reader, upstream.writer),
-                         limits.idle_timeout, inspect)
+            await tunnel(
+                (self.reader, self.writer),
+                (upstream.reader, upstream.writer),
+                limits.idle_timeout,
+                inspect,
+            )
         except SniMismatch as exc:
-            self.event("connect", admission.host, admission.port, False, Reason.SNI_MISMATCH,
-                       str(exc), method="CONNECT", address=str(upstream.address[0]))
+            self.event(
+                "connect",
+                admission.host,
+                admission.port,
+                False,
+                Reason.SNI_MISMATCH,
+                str(exc),
+                method="CONNECT",
+                address=str(upstream.address[0]),
+            )
         finally:
             upstream.close()
 
     # -- plain HTTP -------------------------------------------------------------------------
 
-    async def forward_plain(self, head: Head, authority: str, host: str, port: int,
-                            path: str) -> bool:
+    async def forward_plain(
+        self, head: Head, authority: str, host: str, port: int, path: str
+    ) -> bool:
         """Forward one absolute-form request to an allowed host."""
         method = head.first[0]
         if not self.authorized(head):
@@ -182,16 +205,34 @@ class ClientSession:
         name = name.partition("?")[0]
         spec = self.state.routes.get(name)
         if spec is None:
-            self.event("route", "", 0, False, Reason.UNKNOWN_ROUTE, f"no route {name!r}",
-                       method=method, route=name[:64], status=404)
+            self.event(
+                "route",
+                "",
+                0,
+                False,
+                Reason.UNKNOWN_ROUTE,
+                f"no route {name!r}",
+                method=method,
+                route=name[:64],
+                status=404,
+            )
             await self.send_error(404, f"no credential route {name!r}")
             return False
         host, port = spec.upstream_host, spec.upstream_port
-        if not (check_placeholder(head.get(spec.header), self.state.token)
-                or self.authorized(head)):
-            self.event("route", host, port, False, Reason.AUTH,
-                       "request without the session's placeholder key",
-                       method=method, route=name, status=401)
+        if not (
+            check_placeholder(head.get(spec.header), self.state.token) or self.authorized(head)
+        ):
+            self.event(
+                "route",
+                host,
+                port,
+                False,
+                Reason.AUTH,
+                "request without the session's placeholder key",
+                method=method,
+                route=name,
+                status=401,
+            )
             await self.send_error(401, "this route needs the session's placeholder key")
             return False
         admission = await self.state.gate.admit(host, port, route=name)
@@ -206,8 +247,9 @@ class ClientSession:
 
     # -- the request/response exchange ------------------------------------------------------
 
-    async def exchange(self, head: Head, path: str, admission: Admission, kind: EventKind,
-                       spec: RouteSpec | None) -> bool:
+    async def exchange(
+        self, head: Head, path: str, admission: Admission, kind: EventKind, spec: RouteSpec | None
+    ) -> bool:
         """Send the request upstream, relay the response; return whether to keep the client."""
         method = head.first[0]
         framing = request_framing(head)
@@ -304,8 +346,9 @@ class ClientSession:
                 upstream.close()
                 self.upstream = None
 
-    async def open(self, admission: Admission, *, tls: bool,
-                   route: RouteSpec | None) -> tuple[Upstream, bool]:
+    async def open(
+        self, admission: Admission, *, tls: bool, route: RouteSpec | None
+    ) -> tuple[Upstream, bool]:
         """The kept upstream connection if it matches (``True``), else a new one (``False``)."""
         key = (admission.host, admission.port, tls)
         kept, self.upstream = self.upstream, None
@@ -317,15 +360,19 @@ class ClientSession:
         if tls:
             context = self.state.upstream_tls()
         fresh = await open_upstream(
-            admission.addresses, key, self.state.config.limits.connect_timeout,
-            tls=context, server_hostname=route.upstream_host if route else None,
+            admission.addresses,
+            key,
+            self.state.config.limits.connect_timeout,
+            tls=context,
+            server_hostname=route.upstream_host if route else None,
         )
         return fresh, False
 
     # -- answers and events -----------------------------------------------------------------
 
-    async def send_error(self, status: int, message: str,
-                         extra: list[tuple[str, str]] | None = None) -> None:
+    async def send_error(
+        self, status: int, message: str, extra: list[tuple[str, str]] | None = None
+    ) -> None:
         """Write a small error response (if nothing was sent yet for this request)."""
         if self.responded:
             return
@@ -334,38 +381,104 @@ class ClientSession:
             self.writer.write(error_response(status, message, extra))
             await self.writer.drain()
 
-    async def deny(self, kind: EventKind, admission: Admission, method: str,
-                   route: str = "") -> None:
+    async def deny(
+        self, kind: EventKind, admission: Admission, method: str, route: str = ""
+    ) -> None:
         """Answer 403 (400 for a malformed host) and record the refusal."""
         status = 400 if admission.reason is Reason.BAD_REQUEST else 403
-        self.event(kind, admission.host, admission.port, False, admission.reason,
-                   admission.detail, method=method, route=route,
-                   address=admission.refused_address, status=status)
+        self.event(
+            kind,
+            admission.host,
+            admission.port,
+            False,
+            admission.reason,
+            admission.detail,
+            method=method,
+            route=route,
+            address=admission.refused_address,
+            status=status,
+        )
         await self.send_error(status, f"nono proxy: {admission.detail}")
 
-    async def upstream_failed(self, kind: EventKind, admission: Admission, method: str,
-                              exc: BaseException, route: RouteSpec | None = None) -> None:
+    async def upstream_failed(
+        self,
+        kind: EventKind,
+        admission: Admission,
+        method: str,
+        exc: BaseException,
+        route: RouteSpec | None = None,
+    ) -> None:
         """Answer 502/504 for an allowed request whose upstream failed, and record it."""
         status = 504 if isinstance(exc, TimeoutError) else 502
         detail = f"upstream failed: {exc.__class__.__name__}: {exc}".rstrip(": ")
-        self.event(kind, admission.host, admission.port, True, Reason.UPSTREAM_FAILED, detail,
-                   method=method, route=route.name if route else "", status=status)
+        self.event(
+            kind,
+            admission.host,
+            admission.port,
+            True,
+            Reason.UPSTREAM_FAILED,
+            detail,
+            method=method,
+            route=route.name if route else "",
+            status=status,
+        )
         await self.send_error(status, f"nono proxy: {detail}")
 
-    def event_admitted(self, kind: EventKind, admission: Admission, method: str,
-                       upstream: Upstream, *, status: int, route: RouteSpec | None = None) -> None:
+    def event_admitted(
+        self,
+        kind: EventKind,
+        admission: Admission,
+        method: str,
+        upstream: Upstream,
+        *,
+        status: int,
+        route: RouteSpec | None = None,
+    ) -> None:
         """Record an allowed request and the address it reached."""
-        self.event(kind, admission.host, admission.port, True, admission.reason, admission.detail,
-                   method=method, route=route.name if route else "",
-                   address=str(upstream.address[0]), status=status)
+        self.event(
+            kind,
+            admission.host,
+            admission.port,
+            True,
+            admission.reason,
+            admission.detail,
+            method=method,
+            route=route.name if route else "",
+            address=str(upstream.address[0]),
+            status=status,
+        )
 
-    def event(self, kind: EventKind, host: str, port: int, allowed: bool, reason: Reason,
-              detail: str, *, method: str = "", route: str = "", address: str = "",
-              status: int = 0) -> None:
+    def event(
+        self,
+        kind: EventKind,
+        host: str,
+        port: int,
+        allowed: bool,
+        reason: Reason,
+        detail: str,
+        *,
+        method: str = "",
+        route: str = "",
+        address: str = "",
+        status: int = 0,
+    ) -> None:
         """Deliver one decision event."""
-        emit(self.state.config.on_event, ProxyEvent(
-            kind=kind, host=host, port=port, allowed=allowed, reason=reason, detail=detail,
-            method=method, route=route, address=address, client=self.client, status=status))
+        emit(
+            self.state.config.on_event,
+            ProxyEvent(
+                kind=kind,
+                host=host,
+                port=port,
+                allowed=allowed,
+                reason=reason,
+                detail=detail,
+                method=method,
+                route=route,
+                address=address,
+                client=self.client,
+                status=status,
+            ),
+        )
 
 
 async def close_writer(writer: asyncio.StreamWriter) -> None:

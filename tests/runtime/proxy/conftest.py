@@ -11,9 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from proxy_helpers import EchoTCP, TestCA, Upstream, make_ca  # noqa: E402
+from proxy_helpers import EchoTCP, TestCA, Upstream, make_ca
 
-from nonoc.runtime.proxy import (  # noqa: E402
+from nonoc.runtime.proxy import (
     Limits,
     MapResolver,
     ProxyConfig,
@@ -22,8 +22,14 @@ from nonoc.runtime.proxy import (  # noqa: E402
 )
 
 #: Names the test certificate is valid for (the built-in routes' upstreams among them).
-TLS_NAMES = ["secure.test", "api.openai.com", "api.anthropic.com", "api.github.com",
-             "generativelanguage.googleapis.com", "custom.test"]
+TLS_NAMES = [
+    "secure.test",
+    "api.openai.com",
+    "api.anthropic.com",
+    "api.github.com",
+    "generativelanguage.googleapis.com",
+    "custom.test",
+]
 
 FAST = Limits(head_timeout=1.0, idle_timeout=1.0, connect_timeout=2.0, max_connections=32)
 
@@ -100,8 +106,9 @@ def make_proxy(
         }
         table.update(overrides.pop("resolver_map", {}))
         config = ProxyConfig(
-            allow_hosts=overrides.pop("allow_hosts", ["plain.test", "echo.test", "secure.test",
-                                                      "*.wild.test"]),
+            allow_hosts=overrides.pop(
+                "allow_hosts", ["plain.test", "echo.test", "secure.test", "*.wild.test"]
+            ),
             resolver=overrides.pop("resolver", None) or MapResolver(table),
             on_event=events.append,
             allow_loopback=overrides.pop("allow_loopback", True),

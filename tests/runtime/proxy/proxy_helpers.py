@@ -45,7 +45,7 @@ class TestCA:
 
 def make_ca(folder: Path, names: list[str]) -> TestCA:
     """Create a CA and one server certificate for ``names`` (DNS SANs) with ``cryptography``."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nono test CA")])
     ca_cert = (

@@ -122,11 +122,14 @@ def test_file_keyring_selected_by_environment(tmp_path: Path) -> None:
     FileKeyring(store).set_password("nono", "github", "ghp_secret")
     env = dict(os.environ, PYTHON_KEYRING_BACKEND="nonoc.runtime.credentials.FileKeyring")
     env[KEYRING_FILE_ENV] = str(store)
-    code = ("import json, keyring; from nonoc.runtime.credentials import resolve_secret;"
-            "print(json.dumps([type(keyring.get_keyring()).__name__,"
-            " resolve_secret('keyring://github')]))")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=30)
+    code = (
+        "import json, keyring; from nonoc.runtime.credentials import resolve_secret;"
+        "print(json.dumps([type(keyring.get_keyring()).__name__,"
+        " resolve_secret('keyring://github')]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == ["FileKeyring", "ghp_secret"]
 

@@ -51,8 +51,20 @@ def test_metadata_spellings_are_metadata(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["169.254.169.254", "2852039166", "0xa9fea9fe", "0251.0376.0251.0376", "169.254.43518",
-     "127.1", "10.1", "0", "0x7f000001", "1.2.3.4", "017700000001", "255.255.255.255"],
+    [
+        "169.254.169.254",
+        "2852039166",
+        "0xa9fea9fe",
+        "0251.0376.0251.0376",
+        "169.254.43518",
+        "127.1",
+        "10.1",
+        "0",
+        "0x7f000001",
+        "1.2.3.4",
+        "017700000001",
+        "255.255.255.255",
+    ],
 )
 def test_ipv4_parsing_agrees_with_the_c_library(text: str) -> None:
     # socket.inet_aton is the C library's inet_aton: the oracle for what getaddrinfo accepts.
@@ -60,8 +72,9 @@ def test_ipv4_parsing_agrees_with_the_c_library(text: str) -> None:
     assert parse_inet_aton(text) == expected
 
 
-@pytest.mark.parametrize("text", ["256.1.1.1", "1.2.3.4.5", "0x100000000", "08", "1.2.3.256",
-                                  "1..2", "", "0xg"])
+@pytest.mark.parametrize(
+    "text", ["256.1.1.1", "1.2.3.4.5", "0x100000000", "08", "1.2.3.256", "1..2", "", "0xg"]
+)
 def test_ipv4_parsing_refuses_what_the_c_library_refuses(text: str) -> None:
     assert parse_inet_aton(text) is None
     with pytest.raises(OSError):
@@ -96,8 +109,12 @@ def test_address_classes(text: str, cls: AddressClass) -> None:
 
 @pytest.mark.parametrize(
     ("text", "name"),
-    [("Example.COM", "example.com"), ("example.com.", "example.com"),
-     ("a-b.c_d.test", "a-b.c_d.test"), ("localhost", "localhost")],
+    [
+        ("Example.COM", "example.com"),
+        ("example.com.", "example.com"),
+        ("a-b.c_d.test", "a-b.c_d.test"),
+        ("localhost", "localhost"),
+    ],
 )
 def test_names_are_normalised(text: str, name: str) -> None:
     host = parse_host(text)
@@ -106,8 +123,22 @@ def test_names_are_normalised(text: str, name: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "exa mple.com", "-bad.com", "bad-.com", "a..b", "1.2.3.4.5", "host/path", "user@host",
-     "[::1", "::zz", "x" * 300, "é.com", "0x1.0x100000000", "example.com\r\nX: y"],
+    [
+        "",
+        "exa mple.com",
+        "-bad.com",
+        "bad-.com",
+        "a..b",
+        "1.2.3.4.5",
+        "host/path",
+        "user@host",
+        "[::1",
+        "::zz",
+        "x" * 300,
+        "é.com",
+        "0x1.0x100000000",
+        "example.com\r\nX: y",
+    ],
 )
 def test_invalid_hosts_are_refused(text: str) -> None:
     with pytest.raises(HostError):

@@ -44,8 +44,9 @@ def test_not_allowed(host: str) -> None:
     assert ALLOW.match(parse_host(host)) is None
 
 
-@pytest.mark.parametrize("pattern", ["*.com", "*", "*.", "a.*.com", "api*.github.com",
-                                     "*.10.0.0.1", "bad host", ""])
+@pytest.mark.parametrize(
+    "pattern", ["*.com", "*", "*.", "a.*.com", "api*.github.com", "*.10.0.0.1", "bad host", ""]
+)
 def test_bad_patterns_are_refused(pattern: str) -> None:
     with pytest.raises(PatternError):
         HostAllowlist.from_patterns([pattern])

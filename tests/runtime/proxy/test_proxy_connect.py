@@ -44,15 +44,22 @@ def test_tunnel_carries_bytes_both_ways_and_half_close(make_proxy, echo_tcp) -> 
         assert read_all(sock) == b"BYE"
     event = proxy.events[0]
     assert (event.kind, event.host, event.port, event.allowed, event.status) == (
-        "connect", "echo.test", echo_tcp.port, True, 200)
+        "connect",
+        "echo.test",
+        echo_tcp.port,
+        True,
+        200,
+    )
 
 
 def test_tls_through_the_tunnel(make_proxy, tls_upstream, test_ca) -> None:
     proxy = make_proxy()
-    conn = http.client.HTTPSConnection("127.0.0.1", proxy.port, timeout=TIMEOUT,
-                                       context=test_ca.client_context())
-    conn.set_tunnel("secure.test", tls_upstream.port,
-                    headers={"Proxy-Authorization": proxy_auth(proxy.token)})
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", proxy.port, timeout=TIMEOUT, context=test_ca.client_context()
+    )
+    conn.set_tunnel(
+        "secure.test", tls_upstream.port, headers={"Proxy-Authorization": proxy_auth(proxy.token)}
+    )
     conn.request("GET", "/over-tls")
     response = conn.getresponse()
     assert response.status == 200
@@ -65,9 +72,20 @@ def test_curl_https_with_child_env(make_proxy, tls_upstream, test_ca) -> None:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env.update(proxy.server.child_env())
     out = subprocess.run(
-        ["curl", "-sS", "-m", str(TIMEOUT), "--cacert", str(test_ca.ca_file),
-         f"https://secure.test:{tls_upstream.port}/curl"],
-        env=env, capture_output=True, text=True, timeout=20)
+        [
+            "curl",
+            "-sS",
+            "-m",
+            str(TIMEOUT),
+            "--cacert",
+            str(test_ca.ca_file),
+            f"https://secure.test:{tls_upstream.port}/curl",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     if out.returncode == 127:
         pytest.skip("curl is not installed")
     assert out.returncode == 0, out.stderr
@@ -92,16 +110,31 @@ def test_connect_without_token(make_proxy, echo_tcp, token) -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["169.254.169.254:80", "2852039166:80", "0xa9fea9fe:443", "0251.0376.0251.0376:80",
-     "[::ffff:169.254.169.254]:80", "[::ffff:a9fe:a9fe]:80", "[fd00:ec2::254]:80",
-     "[fe80::1]:443", "metadata.google.internal:80", "metadata.azure.internal:443",
-     "linklocal.test:80", "mapped.test:80", "v6linklocal.test:80"],
+    [
+        "169.254.169.254:80",
+        "2852039166:80",
+        "0xa9fea9fe:443",
+        "0251.0376.0251.0376:80",
+        "[::ffff:169.254.169.254]:80",
+        "[::ffff:a9fe:a9fe]:80",
+        "[fd00:ec2::254]:80",
+        "[fe80::1]:443",
+        "metadata.google.internal:80",
+        "metadata.azure.internal:443",
+        "linklocal.test:80",
+        "mapped.test:80",
+        "v6linklocal.test:80",
+    ],
 )
 def test_connect_to_metadata_refused_when_allowlisted(make_proxy, target) -> None:
     host = target.rpartition(":")[0].strip("[]")
     proxy = make_proxy(allow_hosts=[host, "linklocal.test", "mapped.test", "v6linklocal.test"])
-    raw = exchange(proxy.port, (f"CONNECT {target} HTTP/1.1\r\n"
-                                f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n\r\n").encode())
+    raw = exchange(
+        proxy.port,
+        (
+            f"CONNECT {target} HTTP/1.1\r\nProxy-Authorization: {proxy_auth(proxy.token)}\r\n\r\n"
+        ).encode(),
+    )
     assert status_of(raw) == 403
     assert proxy.last().reason is Reason.METADATA
 

@@ -9,8 +9,14 @@ from nonoc.runtime.proxy.auth import check_placeholder, check_proxy_authorizatio
 def test_proxy_variables() -> None:
     env = proxy_env("127.0.0.1", 4128, "TOKEN")
     url = "http://nono:TOKEN@127.0.0.1:4128"
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
-                 "GLOBAL_AGENT_HTTP_PROXY", "GLOBAL_AGENT_HTTPS_PROXY"):
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "GLOBAL_AGENT_HTTP_PROXY",
+        "GLOBAL_AGENT_HTTPS_PROXY",
+    ):
         assert env[name] == url
     assert env["NO_PROXY"] == env["no_proxy"] == "localhost,127.0.0.1,::1"
     assert env["NODE_USE_ENV_PROXY"] == "1"
@@ -29,8 +35,13 @@ def test_route_variables_hold_only_placeholders() -> None:
     assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:7/anthropic"
     assert env["GOOGLE_GEMINI_BASE_URL"] == "http://127.0.0.1:7/gemini"
     assert env["GITHUB_API_URL"] == "http://127.0.0.1:7/github"
-    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GITHUB_TOKEN",
-                "GH_TOKEN"):
+    for var in (
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "GEMINI_API_KEY",
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+    ):
         assert env[var] == "nono-placeholder-TOK"
     assert not any("real-" in value for value in env.values())
 

@@ -16,8 +16,10 @@ from nonoc.runtime.proxy.events import Reason
 def get(port: int, url: str, token: str | None, extra: str = "") -> bytes:
     auth = f"Proxy-Authorization: {proxy_auth(token)}\r\n" if token else ""
     host = url.split("/")[2]
-    return exchange(port, f"GET {url} HTTP/1.1\r\nHost: {host}\r\n{auth}{extra}"
-                          f"Connection: close\r\n\r\n".encode())
+    return exchange(
+        port,
+        f"GET {url} HTTP/1.1\r\nHost: {host}\r\n{auth}{extra}Connection: close\r\n\r\n".encode(),
+    )
 
 
 def test_allowed_host_is_forwarded(make_proxy, http_upstream) -> None:
@@ -31,7 +33,11 @@ def test_allowed_host_is_forwarded(make_proxy, http_upstream) -> None:
     assert "proxy-authorization" not in headers  # the token never leaves the proxy
     event = proxy.last()
     assert (event.kind, event.host, event.allowed, event.reason) == (
-        "http", "plain.test", True, Reason.ALLOWLISTED)
+        "http",
+        "plain.test",
+        True,
+        Reason.ALLOWLISTED,
+    )
     assert event.address == "127.0.0.1" and event.status == 200
 
 
@@ -40,11 +46,17 @@ def test_standard_client_uses_the_environment(make_proxy, http_upstream) -> None
     proxy = make_proxy()
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env.update(proxy.server.child_env())
-    code = ("import urllib.request,sys;"
-            "print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
-    out = subprocess.run([sys.executable, "-c", code,
-                          f"http://plain.test:{http_upstream.port}/via-env"],
-                         env=env, capture_output=True, text=True, timeout=20)
+    code = (
+        "import urllib.request,sys;"
+        "print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, f"http://plain.test:{http_upstream.port}/via-env"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["path"] == "/via-env"
 
@@ -55,7 +67,11 @@ def test_host_off_the_list_gets_403_and_an_event(make_proxy, http_upstream) -> N
     assert status_of(raw) == 403
     event = proxy.last()
     assert (event.host, event.allowed, event.reason, event.status) == (
-        "other.test", False, Reason.NOT_ALLOWLISTED, 403)
+        "other.test",
+        False,
+        Reason.NOT_ALLOWLISTED,
+        403,
+    )
     assert event.to_dict()["reason"] == "not_allowlisted"
 
 
@@ -70,24 +86,49 @@ def test_missing_or_wrong_token_gets_407(make_proxy, http_upstream, token) -> No
 
 def test_any_user_name_with_the_token_works(make_proxy, http_upstream) -> None:
     proxy = make_proxy()
-    raw = exchange(proxy.port, (
-        f"GET http://plain.test:{http_upstream.port}/ HTTP/1.1\r\n"
-        f"Proxy-Authorization: {proxy_auth(proxy.token, user='anyone')}\r\n"
-        "Connection: close\r\n\r\n").encode())
+    raw = exchange(
+        proxy.port,
+        (
+            f"GET http://plain.test:{http_upstream.port}/ HTTP/1.1\r\n"
+            f"Proxy-Authorization: {proxy_auth(proxy.token, user='anyone')}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode(),
+    )
     assert status_of(raw) == 200
 
 
 @pytest.mark.parametrize(
     "host",
-    ["169.254.169.254", "2852039166", "0xa9fea9fe", "0251.0376.0251.0376", "169.254.43518",
-     "[::ffff:169.254.169.254]", "[fd00:ec2::254]", "[fe80::1]", "metadata.google.internal",
-     "metadata.azure.internal", "linklocal.test", "mapped.test", "v6linklocal.test",
-     "ec2v6.test", "mixed.test"],
+    [
+        "169.254.169.254",
+        "2852039166",
+        "0xa9fea9fe",
+        "0251.0376.0251.0376",
+        "169.254.43518",
+        "[::ffff:169.254.169.254]",
+        "[fd00:ec2::254]",
+        "[fe80::1]",
+        "metadata.google.internal",
+        "metadata.azure.internal",
+        "linklocal.test",
+        "mapped.test",
+        "v6linklocal.test",
+        "ec2v6.test",
+        "mixed.test",
+    ],
 )
 def test_metadata_refused_even_when_allowlisted(make_proxy, host) -> None:
     bare = host.strip("[]")
-    proxy = make_proxy(allow_hosts=[bare, "linklocal.test", "mapped.test", "v6linklocal.test",
-                                    "ec2v6.test", "mixed.test"])
+    proxy = make_proxy(
+        allow_hosts=[
+            bare,
+            "linklocal.test",
+            "mapped.test",
+            "v6linklocal.test",
+            "ec2v6.test",
+            "mixed.test",
+        ]
+    )
     raw = get(proxy.port, f"http://{host}/latest/meta-data/", proxy.token)
     assert status_of(raw) == 403
     assert proxy.last().reason is Reason.METADATA and not proxy.last().allowed
@@ -116,13 +157,20 @@ def test_request_bodies_are_relayed(make_proxy, http_upstream) -> None:
     port = http_upstream.port
     auth = f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n"
     with connect(proxy.port) as sock:
-        sock.sendall((f"POST http://plain.test:{port}/cl HTTP/1.1\r\n{auth}"
-                      "Content-Length: 5\r\n\r\nhello").encode())
+        sock.sendall(
+            (
+                f"POST http://plain.test:{port}/cl HTTP/1.1\r\n{auth}Content-Length: 5\r\n\r\nhello"
+            ).encode()
+        )
         _, _, body = read_response(sock)
         assert json.loads(body)["body"] == "hello"
-        sock.sendall((f"POST http://plain.test:{port}/te HTTP/1.1\r\n{auth}"
-                      "Transfer-Encoding: chunked\r\n\r\n"
-                      "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"POST http://plain.test:{port}/te HTTP/1.1\r\n{auth}"
+                "Transfer-Encoding: chunked\r\n\r\n"
+                "3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+            ).encode()
+        )
         _, _, body = read_response(sock)
         assert json.loads(body)["body"] == "abcde"
 
@@ -142,8 +190,13 @@ def test_large_body_both_ways(make_proxy, http_upstream) -> None:
     auth = f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n"
     payload = b"y" * (3 * 1024 * 1024)
     with connect(proxy.port) as sock:
-        sock.sendall((f"POST http://plain.test:{port}/big HTTP/1.1\r\n{auth}"
-                      f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload)
+        sock.sendall(
+            (
+                f"POST http://plain.test:{port}/big HTTP/1.1\r\n{auth}"
+                f"Content-Length: {len(payload)}\r\n\r\n"
+            ).encode()
+            + payload
+        )
         status, _, body = read_response(sock)
         assert status == 200 and len(json.loads(body)["body"]) == len(payload)
         sock.sendall(f"GET http://plain.test:{port}/bytes/5000000 HTTP/1.1\r\n{auth}\r\n".encode())
@@ -156,9 +209,22 @@ def test_expect_100_continue(make_proxy, http_upstream) -> None:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env.update(proxy.server.child_env())
     out = subprocess.run(
-        ["curl", "-sS", "-m", str(TIMEOUT), "-H", "Expect: 100-continue", "--data-binary",
-         "@-", f"http://plain.test:{http_upstream.port}/upload"],
-        input=b"z" * 200_000, env=env, capture_output=True, timeout=20)
+        [
+            "curl",
+            "-sS",
+            "-m",
+            str(TIMEOUT),
+            "-H",
+            "Expect: 100-continue",
+            "--data-binary",
+            "@-",
+            f"http://plain.test:{http_upstream.port}/upload",
+        ],
+        input=b"z" * 200_000,
+        env=env,
+        capture_output=True,
+        timeout=20,
+    )
     if out.returncode == 127:
         pytest.skip("curl is not installed")
     assert out.returncode == 0, out.stderr
@@ -174,6 +240,7 @@ def test_https_url_in_absolute_form_is_refused(make_proxy) -> None:
 def test_upstream_down_gives_502_and_an_event(make_proxy) -> None:
     proxy = make_proxy()
     import socket
+
     with socket.socket() as probe:  # a port with nothing listening
         probe.bind(("127.0.0.1", 0))
         dead = probe.getsockname()[1]

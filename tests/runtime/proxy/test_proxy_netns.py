@@ -78,9 +78,20 @@ def test_private_network_namespace_reaches_only_the_proxy(make_proxy, echo_tcp) 
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     parent.settimeout(10)
     process = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(child.fileno()), str(proxy.port), str(echo_tcp.port),
-         proxy.token],
-        pass_fds=[child.fileno()], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(child.fileno()),
+            str(proxy.port),
+            str(echo_tcp.port),
+            proxy.token,
+        ],
+        pass_fds=[child.fileno()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     child.close()
     try:
         try:

@@ -14,9 +14,15 @@ from nonoc.runtime.proxy import Limits
 
 
 def good_request(proxy, upstream_port: int) -> int:
-    return status_of(exchange(proxy.port, (
-        f"GET http://plain.test:{upstream_port}/ok HTTP/1.1\r\n"
-        f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\nConnection: close\r\n\r\n").encode()))
+    return status_of(
+        exchange(
+            proxy.port,
+            (
+                f"GET http://plain.test:{upstream_port}/ok HTTP/1.1\r\n"
+                f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\nConnection: close\r\n\r\n"
+            ).encode(),
+        )
+    )
 
 
 MALFORMED = [
@@ -59,17 +65,23 @@ def test_malformed_requests_get_an_error_and_the_proxy_keeps_serving(
 
 @pytest.mark.parametrize(
     "headers",
-    ["Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
-     "Content-Length: abc\r\n",
-     "Content-Length: 5\r\nContent-Length: 6\r\n",
-     "Transfer-Encoding: gzip, chunked\r\n",
-     "Transfer-Encoding: chunked\r\n\r\nzz\r\n"],
+    [
+        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        "Content-Length: abc\r\n",
+        "Content-Length: 5\r\nContent-Length: 6\r\n",
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ],
 )
 def test_ambiguous_framing_is_refused(make_proxy, http_upstream, headers) -> None:
     proxy = make_proxy()
-    raw = exchange(proxy.port, (
-        f"POST http://plain.test:{http_upstream.port}/ HTTP/1.1\r\n"
-        f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n{headers}\r\nhello").encode())
+    raw = exchange(
+        proxy.port,
+        (
+            f"POST http://plain.test:{http_upstream.port}/ HTTP/1.1\r\n"
+            f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n{headers}\r\nhello"
+        ).encode(),
+    )
     assert 400 <= status_of(raw) < 600
     assert good_request(proxy, http_upstream.port) == 200
 
@@ -77,8 +89,13 @@ def test_ambiguous_framing_is_refused(make_proxy, http_upstream, headers) -> Non
 def test_garbage_proxy_authorization_is_407(make_proxy, http_upstream) -> None:
     proxy = make_proxy()
     for value in ("Basic !!!", "Basic", "Bearer x", "Basic " + "A" * 5000, "Basic bm9jb2xvbg=="):
-        raw = exchange(proxy.port, (f"GET http://plain.test:{http_upstream.port}/ HTTP/1.1\r\n"
-                                    f"Proxy-Authorization: {value}\r\n\r\n").encode())
+        raw = exchange(
+            proxy.port,
+            (
+                f"GET http://plain.test:{http_upstream.port}/ HTTP/1.1\r\n"
+                f"Proxy-Authorization: {value}\r\n\r\n"
+            ).encode(),
+        )
         assert status_of(raw) == 407
 
 
@@ -125,8 +142,12 @@ def test_half_closed_mid_head(make_proxy, http_upstream) -> None:
 def test_idle_tunnel_is_closed(make_proxy, echo_tcp) -> None:
     proxy = make_proxy()
     with connect(proxy.port) as sock:
-        sock.sendall((f"CONNECT echo.test:{echo_tcp.port} HTTP/1.1\r\n"
-                      f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"CONNECT echo.test:{echo_tcp.port} HTTP/1.1\r\n"
+                f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n\r\n"
+            ).encode()
+        )
         assert sock.recv(100).startswith(b"HTTP/1.1 200")
         assert closed_within(sock, 4.0) < FAST.idle_timeout + 1.5
 
@@ -134,9 +155,13 @@ def test_idle_tunnel_is_closed(make_proxy, echo_tcp) -> None:
 def test_request_body_that_stalls_is_bounded(make_proxy, http_upstream) -> None:
     proxy = make_proxy()
     with connect(proxy.port) as sock:
-        sock.sendall((f"POST http://plain.test:{http_upstream.port}/ HTTP/1.1\r\n"
-                      f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n"
-                      "Content-Length: 100\r\n\r\nonly ten b").encode())
+        sock.sendall(
+            (
+                f"POST http://plain.test:{http_upstream.port}/ HTTP/1.1\r\n"
+                f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n"
+                "Content-Length: 100\r\n\r\nonly ten b"
+            ).encode()
+        )
         assert closed_within(sock, 5.0) < FAST.idle_timeout + 2.5
 
 
@@ -144,8 +169,12 @@ def test_client_that_stops_reading_is_dropped(make_proxy, http_upstream) -> None
     proxy = make_proxy()
     sock = connect(proxy.port)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.sendall((f"GET http://plain.test:{http_upstream.port}/bytes/200000000 HTTP/1.1\r\n"
-                  f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"GET http://plain.test:{http_upstream.port}/bytes/200000000 HTTP/1.1\r\n"
+            f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n\r\n"
+        ).encode()
+    )
     deadline = time.monotonic() + 5.0
     time.sleep(0.3)
     while proxy.server.connection_count and time.monotonic() < deadline:
@@ -155,8 +184,9 @@ def test_client_that_stops_reading_is_dropped(make_proxy, http_upstream) -> None
 
 
 def test_connection_limit(make_proxy, http_upstream) -> None:
-    proxy = make_proxy(limits=Limits(head_timeout=2.0, idle_timeout=2.0, connect_timeout=2.0,
-                                     max_connections=2))
+    proxy = make_proxy(
+        limits=Limits(head_timeout=2.0, idle_timeout=2.0, connect_timeout=2.0, max_connections=2)
+    )
     held = [connect(proxy.port), connect(proxy.port)]
     time.sleep(0.1)
     try:
@@ -172,8 +202,12 @@ def test_stop_with_open_connections_is_quick(make_proxy, echo_tcp) -> None:
     proxy = make_proxy(limits=Limits(head_timeout=30, idle_timeout=30))
     idle = connect(proxy.port)
     tunnel = connect(proxy.port)
-    tunnel.sendall((f"CONNECT echo.test:{echo_tcp.port} HTTP/1.1\r\n"
-                    f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n\r\n").encode())
+    tunnel.sendall(
+        (
+            f"CONNECT echo.test:{echo_tcp.port} HTTP/1.1\r\n"
+            f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n\r\n"
+        ).encode()
+    )
     assert tunnel.recv(100).startswith(b"HTTP/1.1 200")
     start = time.monotonic()
     proxy.server.stop()

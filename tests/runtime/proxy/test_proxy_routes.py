@@ -33,25 +33,33 @@ print(json.dumps({"seen": seen, "environ": environ, "env": dict(os.environ)}))
 
 def custom_ir_route() -> CredentialRoute:
     return CredentialRoute(
-        name="custom", upstream="https://custom.test:8443/base", header="X-Custom-Token",
-        value_format="Token {secret}", secret_ref="env://CUSTOM_SECRET",
-        provenance=Provenance(file="test.nono", line=1, column=1))
+        name="custom",
+        upstream="https://custom.test:8443/base",
+        header="X-Custom-Token",
+        value_format="Token {secret}",
+        secret_ref="env://CUSTOM_SECRET",
+        provenance=Provenance(file="test.nono", line=1, column=1),
+    )
 
 
 @pytest.fixture
 def route_proxy(make_proxy, test_ca):
-    routes = [builtin_route("openai", OPENAI_SECRET),
-              builtin_route("anthropic", ANTHROPIC_SECRET),
-              route_from_ir(custom_ir_route(), CUSTOM_SECRET)]
-    return make_proxy(allow_hosts=[], credential_routes=routes,
-                      upstream_tls=test_ca.client_context())
+    routes = [
+        builtin_route("openai", OPENAI_SECRET),
+        builtin_route("anthropic", ANTHROPIC_SECRET),
+        route_from_ir(custom_ir_route(), CUSTOM_SECRET),
+    ]
+    return make_proxy(
+        allow_hosts=[], credential_routes=routes, upstream_tls=test_ca.client_context()
+    )
 
 
 def run_child(proxy, *args: str) -> dict:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env.update(proxy.server.child_env())
-    out = subprocess.run([sys.executable, "-c", CLIENT, *args], env=env, capture_output=True,
-                         text=True, timeout=20)
+    out = subprocess.run(
+        [sys.executable, "-c", CLIENT, *args], env=env, capture_output=True, text=True, timeout=20
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -64,8 +72,14 @@ def headers_of(seen: dict) -> dict[str, list[str]]:
 
 
 def test_openai_route_injects_the_secret(route_proxy) -> None:
-    result = run_child(route_proxy, "OPENAI_BASE_URL", "OPENAI_API_KEY", "Authorization",
-                       "Bearer KEY", "/chat/completions")
+    result = run_child(
+        route_proxy,
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        "Authorization",
+        "Bearer KEY",
+        "/chat/completions",
+    )
     seen = result["seen"]
     headers = headers_of(seen)
     assert headers["authorization"] == [f"Bearer {OPENAI_SECRET}"]
@@ -78,12 +92,18 @@ def test_openai_route_injects_the_secret(route_proxy) -> None:
     assert result["env"]["OPENAI_BASE_URL"] == f"http://127.0.0.1:{route_proxy.port}/openai/v1"
     event = route_proxy.last()
     assert (event.kind, event.route, event.host, event.allowed, event.reason) == (
-        "route", "openai", "api.openai.com", True, Reason.ROUTE)
+        "route",
+        "openai",
+        "api.openai.com",
+        True,
+        Reason.ROUTE,
+    )
 
 
 def test_anthropic_route_replaces_the_header(route_proxy) -> None:
-    result = run_child(route_proxy, "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "x-api-key",
-                       "KEY", "/v1/messages")
+    result = run_child(
+        route_proxy, "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "x-api-key", "KEY", "/v1/messages"
+    )
     headers = headers_of(result["seen"])
     assert headers["x-api-key"] == [ANTHROPIC_SECRET]  # replaced, not added beside
     assert result["seen"]["path"] == "/v1/messages"
@@ -91,8 +111,9 @@ def test_anthropic_route_replaces_the_header(route_proxy) -> None:
 
 
 def test_policy_route_with_base_path_and_format(route_proxy, monkeypatch) -> None:
-    result = run_child(route_proxy, "CUSTOM_BASE_URL", "CUSTOM_API_KEY", "X-Custom-Token",
-                       "KEY", "/items?page=2")
+    result = run_child(
+        route_proxy, "CUSTOM_BASE_URL", "CUSTOM_API_KEY", "X-Custom-Token", "KEY", "/items?page=2"
+    )
     seen = result["seen"]
     assert headers_of(seen)["x-custom-token"] == [f"Token {CUSTOM_SECRET}"]
     assert headers_of(seen)["host"] == ["custom.test:8443"]
@@ -100,8 +121,13 @@ def test_policy_route_with_base_path_and_format(route_proxy, monkeypatch) -> Non
 
 
 def raw_route(port: int, path: str, header: str, value: str) -> bytes:
-    return exchange(port, (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}: {value}\r\n"
-                           "Connection: close\r\n\r\n").encode())
+    return exchange(
+        port,
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}: {value}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode(),
+    )
 
 
 def test_route_without_the_placeholder_is_refused(route_proxy) -> None:
@@ -121,18 +147,26 @@ def test_route_keep_alive(route_proxy) -> None:
     placeholder = route_proxy.server.child_env()["ANTHROPIC_API_KEY"]
     with connect(route_proxy.port) as sock:
         for n in range(3):
-            sock.sendall((f"GET /anthropic/v1/n{n} HTTP/1.1\r\nHost: x\r\n"
-                          f"x-api-key: {placeholder}\r\n\r\n").encode())
+            sock.sendall(
+                (
+                    f"GET /anthropic/v1/n{n} HTTP/1.1\r\nHost: x\r\n"
+                    f"x-api-key: {placeholder}\r\n\r\n"
+                ).encode()
+            )
             status, _, body = read_response(sock)
             assert status == 200 and json.loads(body)["path"] == f"/v1/n{n}"
 
 
 def test_route_reached_through_the_proxy(route_proxy) -> None:
     """A client that ignores NO_PROXY sends the route URL to the proxy: still served."""
-    raw = exchange(route_proxy.port, (
-        f"GET http://127.0.0.1:{route_proxy.port}/openai/v1/models HTTP/1.1\r\n"
-        f"Proxy-Authorization: {proxy_auth(route_proxy.token)}\r\n"
-        "Authorization: Bearer whatever\r\nConnection: close\r\n\r\n").encode())
+    raw = exchange(
+        route_proxy.port,
+        (
+            f"GET http://127.0.0.1:{route_proxy.port}/openai/v1/models HTTP/1.1\r\n"
+            f"Proxy-Authorization: {proxy_auth(route_proxy.token)}\r\n"
+            "Authorization: Bearer whatever\r\nConnection: close\r\n\r\n"
+        ).encode(),
+    )
     assert status_of(raw) == 200
     seen = json.loads(raw.partition(b"\r\n\r\n")[2])
     assert headers_of(seen)["authorization"] == [f"Bearer {OPENAI_SECRET}"]

@@ -34,8 +34,14 @@ def split_into_two_records(data: bytes) -> bytes:
     payload = data[5:]
     half = len(payload) // 2
     header = data[:3]
-    return (header + half.to_bytes(2, "big") + payload[:half]
-            + header + (len(payload) - half).to_bytes(2, "big") + payload[half:])
+    return (
+        header
+        + half.to_bytes(2, "big")
+        + payload[:half]
+        + header
+        + (len(payload) - half).to_bytes(2, "big")
+        + payload[half:]
+    )
 
 
 def check(data: bytes, host: str, chunks: int = 1) -> bytes:
@@ -46,6 +52,7 @@ def check(data: bytes, host: str, chunks: int = 1) -> bytes:
         reader.feed_data(rest)
         reader.feed_eof()
         return await check_first_flight(first, reader, host, 2.0)
+
     return asyncio.run(run())
 
 
@@ -74,9 +81,14 @@ def test_no_sni_and_non_tls_pass() -> None:
     assert check(b"SSH-2.0-OpenSSH_9.6\r\n", "git.example.com") == b"SSH-2.0-OpenSSH_9.6\r\n"
 
 
-@pytest.mark.parametrize("data", [b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00",
-                                  b"\x16\x03\x01\x00\x02\x01",
-                                  b"\x16\x03\x01\x00\x04\x01\x00\x00\x00\x17\x03\x03"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00",
+        b"\x16\x03\x01\x00\x02\x01",
+        b"\x16\x03\x01\x00\x04\x01\x00\x00\x00\x17\x03\x03",
+    ],
+)
 def test_malformed_or_truncated_hello_is_refused(data: bytes) -> None:
     with pytest.raises(SniMismatch):
         check(data, "api.example.com")
@@ -84,8 +96,12 @@ def test_malformed_or_truncated_hello_is_refused(data: bytes) -> None:
 
 def tls_through_tunnel(proxy, port: int, connect_host: str, sni: str, context) -> bytes:
     sock = connect(proxy.port)
-    sock.sendall((f"CONNECT {connect_host}:{port} HTTP/1.1\r\n"
-                  f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"CONNECT {connect_host}:{port} HTTP/1.1\r\n"
+            f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n\r\n"
+        ).encode()
+    )
     head = b""
     while not head.endswith(b"\r\n\r\n"):
         head += sock.recv(1)
@@ -99,8 +115,9 @@ def test_live_mismatch_ends_the_tunnel(make_proxy, tls_upstream, test_ca) -> Non
     proxy = make_proxy()
     # The test certificate is valid for custom.test too: only the proxy's check stops this.
     with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
-        tls_through_tunnel(proxy, tls_upstream.port, "secure.test", "custom.test",
-                           test_ca.client_context())
+        tls_through_tunnel(
+            proxy, tls_upstream.port, "secure.test", "custom.test", test_ca.client_context()
+        )
     event = proxy.last()
     assert (event.kind, event.allowed, event.reason) == ("connect", False, Reason.SNI_MISMATCH)
     assert "custom.test" in event.detail
@@ -108,8 +125,9 @@ def test_live_mismatch_ends_the_tunnel(make_proxy, tls_upstream, test_ca) -> Non
 
 def test_live_mismatch_allowed_when_the_check_is_off(make_proxy, tls_upstream, test_ca) -> None:
     proxy = make_proxy(check_tls_server_name=False)
-    answer = tls_through_tunnel(proxy, tls_upstream.port, "secure.test", "custom.test",
-                                test_ca.client_context())
+    answer = tls_through_tunnel(
+        proxy, tls_upstream.port, "secure.test", "custom.test", test_ca.client_context()
+    )
     assert answer.startswith(b"HTTP/1.1 200")
 
 
@@ -132,8 +150,12 @@ def test_server_speaks_first(make_proxy) -> None:
     proxy = make_proxy()
     port = listener.getsockname()[1]
     with connect(proxy.port) as sock:
-        sock.sendall((f"CONNECT echo.test:{port} HTTP/1.1\r\n"
-                      f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"CONNECT echo.test:{port} HTTP/1.1\r\n"
+                f"Proxy-Authorization: {proxy_auth(proxy.token)}\r\n\r\n"
+            ).encode()
+        )
         data = b""
         while b"220 banner\r\n" not in data:
             data += sock.recv(100)
