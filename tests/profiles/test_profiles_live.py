@@ -260,9 +260,7 @@ def test_other_processes_environment_stays_closed(
     the system group grants /proc/self (the agent's own process) and no other PID.
     """
     sandbox, bundles, _ = live
-    neighbour = subprocess.Popen(
-        ["sleep", "30"], env={**sandbox.env, "NEIGHBOUR_TOKEN": "s3cret"}
-    )
+    neighbour = subprocess.Popen(["sleep", "30"], env={**sandbox.env, "NEIGHBOUR_TOKEN": "s3cret"})
     try:
         pid = neighbour.pid
         probe = (

@@ -190,7 +190,7 @@ def run_child(launch: Launch, hooks: Sequence[Hook] = ()) -> int:
         for hook in reversed(started):
             try:
                 hook.after_exit(launch, code)
-            except Exception as exc:  # noqa: BLE001 - reported, the child's code stands
+            except Exception as exc:  # reported, the child's code stands
                 sys.stderr.write(f"nono: warning: {type(hook).__name__}: {exc}\n")
         _drain()
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
@@ -263,7 +263,7 @@ def _child(launch: Launch, mask: Any, hooks: Sequence[Hook] = ()) -> None:
             err=err,
             before_exec=sandboxed if steps else None,
         )
-    except BaseException as exc:  # noqa: BLE001 - the child reports and exits, whatever it was
+    except BaseException as exc:  # the child reports and exits, whatever it was
         code = report_failure(exc, err)
     finally:
         try:

@@ -119,10 +119,7 @@ class GrantTable:
 
     def socket_granted(self, path: str) -> bool:
         """Whether a ``unix_socket`` grant names ``path`` or a directory above it."""
-        for place in _ancestors(path):
-            if place in self.sockets:
-                return True
-        return False
+        return any(place in self.sockets for place in _ancestors(path))
 
     @classmethod
     def from_payload(

@@ -7,4 +7,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "cli"))
 
-from test_run_support import own_sandbox, sandbox, shared_home  # noqa: E402, F401
+from test_run_support import own_sandbox, sandbox, shared_home  # noqa: F401 - fixtures

@@ -119,7 +119,7 @@ def test_a_signed_claude_md_runs_and_is_read_only_to_the_agent(own_sandbox: Sand
     code, answers, stderr = probe(box, ops)
     assert code == 0, stderr
     assert "1 instruction file verified; read-only for this run" in stderr
-    assert dict(zip([" ".join(op) for op in ops], answers)) == {
+    assert dict(zip([" ".join(op) for op in ops], answers, strict=True)) == {
         "read CLAUDE.md": "OK",
         "append CLAUDE.md": "EACCES",
         "truncate CLAUDE.md": "EACCES",
