@@ -1,7 +1,8 @@
 """``nono rollback``: list, show, diff, restore, verify and clean up snapshots.
 
 Argument parsing and printing only; the work is in :mod:`nonoc.runtime.rollback`.
-Snapshot ids may be abbreviated to a unique prefix, or given as ``latest``.
+Snapshot ids may be abbreviated to a unique prefix, or given as ``latest`` (for ``restore``:
+the newest snapshot taken before a run, so that ``restore latest`` undoes the last run).
 """
 
 from __future__ import annotations
@@ -154,10 +155,20 @@ def _diff(store: SnapshotStore, args: argparse.Namespace) -> int:
     return 0
 
 
+def _restore_target(store: SnapshotStore, ref: str) -> Snapshot:
+    """The snapshot to restore. ``latest`` means "undo the last run": the newest snapshot
+    taken *before* a run, since restoring the newest one (taken after it) changes nothing."""
+    if ref == "latest":
+        before = [s for s in store.list() if s.label == "before"]
+        if before:
+            return before[-1]
+    return store.get(ref)
+
+
 def _restore(store: SnapshotStore, args: argparse.Namespace) -> int:
     from nonoc.runtime.rollback import ProgressBar
 
-    snap = store.get(args.id)
+    snap = _restore_target(store, args.id)
     paths = args.paths or None
     preview = store.restore(snap, paths, dry_run=True)
     if not preview.changed:

@@ -156,3 +156,13 @@ def test_format_size() -> None:
         "5.0 MiB",
         "3.0 GiB",
     ]
+
+
+def test_restore_latest_undoes_the_last_run(
+    session: tuple[str, str], project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``latest`` for restore is the snapshot taken before the run, not the one after it."""
+    assert main(["rollback", "restore", "latest", "--yes"]) == 0
+    assert session[0] in capsys.readouterr().out
+    assert not (project / "added.txt").exists()
+    assert (project / "secret.txt").exists()
