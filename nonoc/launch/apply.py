@@ -145,7 +145,7 @@ def apply_payload(
     bundle_name: str = "bundle",
     out: TextIO | None = None,
     err: TextIO | None = None,
-    before_exec: Callable[[], None] | None = None,
+    before_exec: Callable[[Plan], None] | None = None,
 ) -> int:
     """Sandbox this process as ``payload`` (a verified bundle payload) says, then exec ``argv``.
 
@@ -153,11 +153,13 @@ def apply_payload(
     Raises ``SandboxError`` (126) or ``NonoError`` (1) otherwise. ``kernel_abi`` simulates an
     older kernel (tests). ``out``/``err`` default to ``sys.stdout``/``sys.stderr``.
 
-    ``before_exec`` is called once the sandbox is complete (Landlock, then the bundle's
-    filter) and right before ``execve``: ``nono run``'s child installs the supervisor's
-    filter there, which must come last so that nothing of the launcher's own set-up is
-    notified. It runs sandboxed, so it may only use what is already imported; what it
-    raises is reported like a failure to apply the sandbox. ``nono exec`` passes none.
+    ``before_exec(plan)`` is called once the sandbox is complete (Landlock, then the
+    bundle's filter) and right before ``execve``, with the plan the ruleset was built from
+    (its descriptors closed): ``nono run``'s child installs the supervisor's filter there,
+    which must come last so that nothing of the launcher's own set-up is notified, and
+    tells its parent what the ruleset grants. It runs sandboxed, so it may only use what
+    is already imported; what it raises is reported like a failure to apply the sandbox.
+    ``nono exec`` passes none.
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -215,7 +217,7 @@ def apply_payload(
     if program is not None:
         filters.install(program)
     if before_exec is not None:
-        before_exec()
+        before_exec(plan)
     return _exec(command, argv, env, err)
 
 

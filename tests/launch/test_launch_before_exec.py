@@ -1,7 +1,8 @@
 """``apply_payload(before_exec=…)``: the one point where ``nono run`` adds to the child's work.
 
 The callback must run sandboxed (after Landlock and the bundle's filter) and right before
-``execve`` in the same process, and what it raises must stop the launch. ``nono exec``
+``execve`` in the same process, with the plan the ruleset was built from, and what it
+raises must stop the launch. ``nono exec``
 passes none; ``tests/launch/test_launch_memo.py`` checks what it imports.
 """
 
@@ -22,13 +23,14 @@ import errno, json, os, sys
 from nonoc.launch.apply import apply_payload
 spec = json.loads(sys.argv[1])
 
-def before_exec():
+def before_exec(plan):
     try:
         open(spec["outside"]).close()
         seen = "OK"
     except OSError as exc:
         seen = errno.errorcode[exc.errno]
-    os.write(1, f"before_exec {seen} {os.getpid()}\n".encode())
+    granted = any(g.path == spec["granted"] for g in plan.grants)  # the plan it was built from
+    os.write(1, f"before_exec {seen} {granted} {os.getpid()}\n".encode())
     if spec["fail"]:
         raise OSError(errno.EPERM, "refused by the hook")
 
@@ -46,6 +48,7 @@ def launch(tree: Path, *, fail: bool) -> list[str]:
         "payload": document,
         "argv": [PYTHON, "-I", "-S", "-c", "import os; print('exec', os.getpid())"],
         "outside": str(tree / "none" / "file"),
+        "granted": str(tree / "ro"),
         "fail": fail,
     }
     result = subprocess.run(
@@ -62,8 +65,9 @@ def launch(tree: Path, *, fail: bool) -> list[str]:
 def test_before_exec_runs_sandboxed_then_the_same_process_execs(
     kernel_abi: int, tree: Path
 ) -> None:
-    hook, seen, pid, execed, exec_pid = launch(tree, fail=False)
+    hook, seen, granted, pid, execed, exec_pid = launch(tree, fail=False)
     assert (hook, seen, execed) == ("before_exec", "EACCES", "exec")  # Landlock already applied
+    assert granted == "True"
     assert pid == exec_pid
 
 

@@ -8,7 +8,7 @@ Order of work::
       child:  default signal dispositions, the caller's signal mask back,
               hooks: in_child(launch)   # e.g. enter a private network namespace
               nonoc.launch.apply.apply_payload(payload, argv, environ)  # Landlock, seccomp,
-                hooks: in_sandbox(launch)  # sandboxed, before execve: the supervisor's filter
+                hooks: in_sandbox(launch, plan)  # sandboxed, before execve: the supervisor's filter
                 execve
               (only returns on failure: 127 not found, 126 cannot apply, 1 nono's error)
       parent: hooks: after_spawn(launch, pid); forward signals until the child exits
@@ -62,6 +62,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs a cached run milliseconds (docs/performance.md)
     from collections.abc import Callable, Sequence
     from typing import Any, TextIO
+
+    from nonoc.launch.plan import Plan
 
 #: Signals the parent forwards to the child when a process sends them to the parent.
 FORWARDED: tuple[int, ...] = (
@@ -145,12 +147,14 @@ class Hook:
         ``OSError`` is reported as "cannot apply the sandbox" (exit 126).
         """
 
-    def in_sandbox(self, launch: Launch) -> None:
+    def in_sandbox(self, launch: Launch, plan: Plan) -> None:
         """In the forked child, sandboxed (Landlock, the bundle's filter), right before ``execve``.
 
-        Only what was imported before the fork may be used: the sandbox may no longer let
-        this process read Python's library. Raising stops the child, reported as a failure
-        to apply the sandbox (exit 126). Linux only (``nono run`` on macOS execs at once).
+        ``plan`` is the launcher's plan the Landlock ruleset was built from (descriptors
+        closed). Only what was imported before the fork may be used: the sandbox may no
+        longer let this process read Python's library. Raising stops the child, reported
+        as a failure to apply the sandbox (exit 126). Linux only (``nono run`` on macOS
+        execs at once).
         """
 
     def after_spawn(self, launch: Launch) -> None:
@@ -252,9 +256,9 @@ def _child(launch: Launch, mask: Any, hooks: Sequence[Hook] = ()) -> None:
                 in_child(launch)
         steps = [step for step in (getattr(h, "in_sandbox", None) for h in hooks) if step]
 
-        def sandboxed() -> None:
+        def sandboxed(plan: Plan) -> None:
             for step in steps:
-                step(launch)
+                step(launch, plan)
 
         code = exec_payload(
             launch.payload,
@@ -278,7 +282,7 @@ def exec_payload(
     environ: dict[str, str],
     *,
     err: TextIO | None = None,
-    before_exec: Callable[[], None] | None = None,
+    before_exec: Callable[[Plan], None] | None = None,
 ) -> int:
     """Apply ``payload`` to this process and exec ``argv`` (returns only on failure).
 

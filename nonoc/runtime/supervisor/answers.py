@@ -18,16 +18,14 @@ The answers file, one rule a line, first match wins, no match means no::
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the supervisor imports this module at its first call: no typing, re, pathlib
+    import re
+    from collections.abc import Callable
+    from pathlib import Path
+    from typing import Protocol
 
-from nonoc.errors import NonoError, Span
 
-
-@dataclass(frozen=True)
 class Question:
     """Should the process ``pid`` (``command``) get ``access`` to ``path``?
 
@@ -35,12 +33,32 @@ class Question:
     wrote (they differ when symlinks or a relative path were involved).
     """
 
-    pid: int
-    command: str
-    syscall: str
-    path: str
-    requested: str
-    access: frozenset[str]
+    __slots__ = ("access", "command", "path", "pid", "requested", "syscall")
+
+    def __init__(
+        self,
+        pid: int,
+        command: str,
+        syscall: str,
+        path: str,
+        requested: str,
+        access: frozenset[str],
+    ) -> None:
+        self.pid, self.command, self.syscall = pid, command, syscall
+        self.path, self.requested, self.access = path, requested, access
+
+    def _key(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _QUESTION_ORDER)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Question) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in _QUESTION_ORDER)
+        return f"Question({fields})"
 
     @property
     def access_text(self) -> str:
@@ -48,14 +66,31 @@ class Question:
         return "+".join(a for a in ("read", "write") if a in self.access) or "open"
 
 
-@dataclass(frozen=True)
+_QUESTION_ORDER = ("pid", "command", "syscall", "path", "requested", "access")
+
+
 class Answer:
     """Yes or no, and whether to keep that answer for the session."""
 
-    allow: bool
-    remember: bool = False
-    #: ``approved``/``refused``, or ``timeout`` when nobody answered in time.
-    reason: str = ""
+    __slots__ = ("allow", "reason", "remember")
+
+    def __init__(self, allow: bool, remember: bool = False, reason: str = "") -> None:
+        self.allow, self.remember = allow, remember
+        #: ``approved``/``refused``, or ``timeout`` when nobody answered in time.
+        self.reason = reason
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Answer) and (self.allow, self.remember, self.reason) == (
+            other.allow,
+            other.remember,
+            other.reason,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.allow, self.remember, self.reason))
+
+    def __repr__(self) -> str:
+        return f"Answer(allow={self.allow!r}, remember={self.remember!r}, reason={self.reason!r})"
 
     @property
     def why(self) -> str:
@@ -66,12 +101,19 @@ class Answer:
 YES, NO = Answer(True), Answer(False)
 
 
-class AnswerSource(Protocol):
-    """Anything that can answer a question (may block; the supervisor asks one at a time)."""
+if TYPE_CHECKING:
 
-    def ask(self, question: Question) -> Answer:
-        """Answer ``question``."""
-        ...
+    class AnswerSource(Protocol):
+        """Anything that can answer a question (may block; the supervisor asks one at a time)."""
+
+        def ask(self, question: Question) -> Answer:
+            """Answer ``question``."""
+            ...
+
+else:
+
+    class AnswerSource:
+        """Anything with ``ask(question) -> Answer`` (a ``typing.Protocol`` for type checkers)."""
 
 
 class CallbackAnswers:
@@ -89,16 +131,17 @@ class CallbackAnswers:
         return result if isinstance(result, Answer) else (YES if result else NO)
 
 
-@dataclass(frozen=True)
 class _Rule:
-    allow: bool
-    access: str
-    pattern: re.Pattern[str]
-    text: str
+    __slots__ = ("access", "allow", "pattern", "text")
+
+    def __init__(self, allow: bool, access: str, pattern: re.Pattern[str], text: str) -> None:
+        self.allow, self.access, self.pattern, self.text = allow, access, pattern, text
 
 
 def glob_pattern(glob: str) -> re.Pattern[str]:
     """``**`` any run of characters, ``*`` any run without ``/``, ``?`` one non-``/`` character."""
+    import re
+
     out = []
     i = 0
     while i < len(glob):
@@ -126,16 +169,21 @@ class FileAnswers:
     @classmethod
     def load(cls, path: str | Path) -> FileAnswers:
         """Read and check ``path``; raise ``NonoError`` at the first bad line."""
-        source = Path(path)
+        source = str(path)
         try:
-            text = source.read_text()
+            with open(source, encoding="utf-8") as handle:
+                text = handle.read()
         except OSError as exc:
+            from nonoc.errors import NonoError
+
             raise NonoError(f"cannot read answers file {source}: {exc.strerror}") from None
-        return cls.parse(text, str(source))
+        return cls.parse(text, source)
 
     @classmethod
     def parse(cls, text: str, filename: str = "<answers>") -> FileAnswers:
         """Parse answers-file text; errors carry ``filename:line:col``."""
+        from nonoc.errors import NonoError, Span
+
         rules = []
         for number, line in enumerate(text.splitlines(), start=1):
             body = line.split("#", 1)[0].strip()

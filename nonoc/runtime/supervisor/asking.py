@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import os
 import queue
-from typing import TYPE_CHECKING, Any
 
 from nonoc.runtime.supervisor import opens
 from nonoc.runtime.supervisor.answers import AnswerSource, Question
@@ -23,7 +22,10 @@ from nonoc.runtime.supervisor.memo import DecisionMemory, RateLimit
 from nonoc.runtime.supervisor.notif import Notification
 from nonoc.runtime.supervisor.verdict import Event, fail, inject
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from nonoc.runtime.supervisor.supervisor import Supervisor
 
 

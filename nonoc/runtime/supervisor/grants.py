@@ -20,12 +20,14 @@ path's ancestors, and so does :meth:`GrantTable.rights_at`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from nonoc import paths
 from nonoc.runtime.supervisor.netrules import NetRules
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # built at a run's first mediated call, which waits: no typing at run time
+    from collections.abc import Iterable, Iterator, Mapping
+    from typing import Any
 
 READ_FILE, READ_DIR, WRITE_FILE = "READ_FILE", "READ_DIR", "WRITE_FILE"
 TRUNCATE, MAKE_REG = "TRUNCATE", "MAKE_REG"
@@ -41,7 +43,7 @@ def nono_dirs(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _ancestors(path: str) -> Iterable[str]:
+def _ancestors(path: str) -> Iterator[str]:
     """``path`` and each directory above it, up to ``/``."""
     while True:
         yield path
@@ -51,21 +53,44 @@ def _ancestors(path: str) -> Iterable[str]:
         path = path[:cut] if cut > 0 else "/"
 
 
-@dataclass
 class GrantTable:
     """Rights by real path, denies, socket grants and the handled rights of this host's kernel."""
 
-    trees: dict[str, frozenset[str]] = field(default_factory=dict)
-    files: dict[str, frozenset[str]] = field(default_factory=dict)
-    handled: frozenset[str] = frozenset({READ_FILE, READ_DIR, WRITE_FILE, TRUNCATE, MAKE_REG})
-    denies: frozenset[str] = frozenset()
-    sockets: frozenset[str] = frozenset()
-    #: Landlock scopes abstract unix sockets to the sandbox (ABI 6+, and the policy keeps it).
-    abstract_scoped: bool = True
-    #: ``protect metadata``: metadata changes only inside writable grants.
-    protect_metadata: bool = False
-    #: The sandbox's TCP rules on this kernel (handled rights, ``(port, rights)`` rules).
-    net: NetRules = field(default_factory=lambda: NetRules(()))
+    __slots__ = (
+        "abstract_scoped",
+        "denies",
+        "files",
+        "handled",
+        "net",
+        "protect_metadata",
+        "sockets",
+        "trees",
+    )
+
+    def __init__(
+        self,
+        trees: dict[str, frozenset[str]] | None = None,
+        files: dict[str, frozenset[str]] | None = None,
+        handled: frozenset[str] = frozenset({READ_FILE, READ_DIR, WRITE_FILE, TRUNCATE, MAKE_REG}),
+        denies: frozenset[str] = frozenset(),
+        sockets: frozenset[str] = frozenset(),
+        abstract_scoped: bool = True,
+        protect_metadata: bool = False,
+        net: NetRules | None = None,
+    ) -> None:
+        self.trees: dict[str, frozenset[str]] = {} if trees is None else trees
+        self.files: dict[str, frozenset[str]] = {} if files is None else files
+        self.handled, self.denies, self.sockets = handled, denies, sockets
+        #: Landlock scopes abstract unix sockets to the sandbox (ABI 6+, and the policy keeps it).
+        self.abstract_scoped = abstract_scoped
+        #: ``protect metadata``: metadata changes only inside writable grants.
+        self.protect_metadata = protect_metadata
+        #: The sandbox's TCP rules on this kernel (handled rights, ``(port, rights)`` rules).
+        self.net = NetRules(()) if net is None else net
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"GrantTable({fields})"
 
     def add_tree(self, path: str, rights: Iterable[str]) -> None:
         """Grant ``rights`` beneath directory ``path`` (unioned with what is there)."""
@@ -138,7 +163,6 @@ class GrantTable:
 
         linux = payload.get("linux") or {}
         landlock = linux.get("landlock") or {}
-        launch = linux.get("launch") or {}
         provenance = (payload.get("provenance") or {}).get("linux") or {}
         plan = planning.build(landlock, provenance, environ=environ)
         try:
@@ -154,6 +178,64 @@ class GrantTable:
             table.net = NetRules(tuple(plan.report.handled_net), ports)
         finally:
             plan.close()
+        table._finish(payload, denied, environ, extra_denies)
+        return table
+
+    @classmethod
+    def from_record(
+        cls,
+        record: bytes,
+        payload: Mapping[str, Any],
+        *,
+        environ: Mapping[str, str] | None = None,
+        extra_denies: Iterable[str] = (),
+    ) -> GrantTable:
+        """The table from what the sandboxed child reported of the ruleset it applied.
+
+        ``record`` is ``nonoc.runtime.supervisor.hook.plan_record``'s: the launcher's plan
+        as the child built it, so the parent does not walk the host again (the deny
+        splitting alone opens every entry of a split tree) and holds exactly the rules the
+        kernel holds. ``payload`` gives what the plan does not: socket grants, ``protect
+        metadata``.
+        """
+        lines = record.decode("utf-8", "surrogateescape").split("\0")
+        if len(lines) < 3:
+            raise ValueError("the sandboxed child's ruleset record is incomplete")
+        handled_fs, handled_net, scopes = (line.split() for line in lines[:3])
+        table = cls(handled=frozenset(handled_fs))
+        denied: set[str] = set()
+        ports: list[tuple[int, tuple[str, ...]]] = []
+        for line in lines[3:]:
+            kind, _, rest = line.partition(" ")
+            if kind in ("d", "f"):
+                access, _, path = rest.partition(" ")
+                rights = access.split(",") if access else []
+                if kind == "d":
+                    table.add_tree(path, rights)
+                else:
+                    table.add_file(path, rights)
+            elif kind == "x":
+                denied.add(rest)
+            elif kind == "p":
+                port, _, access = rest.partition(" ")
+                ports.append((int(port), tuple(access.split(",")) if access else ()))
+            else:
+                raise ValueError(f"unknown line in the ruleset record: {line[:40]!r}")
+        table.abstract_scoped = "ABSTRACT_UNIX_SOCKET" in scopes
+        table.net = NetRules(tuple(handled_net), tuple(ports))
+        table._finish(payload, denied, environ, extra_denies)
+        return table
+
+    def _finish(
+        self,
+        payload: Mapping[str, Any],
+        denied: set[str],
+        environ: Mapping[str, str] | None,
+        extra_denies: Iterable[str],
+    ) -> None:
+        """Denies (the plan's, nono's own directories, ``extra_denies``), sockets, metadata."""
+        table = self
+        launch = (payload.get("linux") or {}).get("launch") or {}
         denied.update(nono_dirs(environ))
         denied.update(os.path.realpath(p) for p in extra_denies)
         table.denies = frozenset(denied)
@@ -166,4 +248,3 @@ class GrantTable:
                 continue  # a socket grant whose variable is unset grants nothing
         table.sockets = frozenset(sockets)
         table.protect_metadata = bool(launch.get("protect_metadata"))
-        return table

@@ -2,7 +2,9 @@
 
 The child installs the filter last (after Landlock, right before ``execve``), so only it
 can create the listener. It then writes the listener's descriptor *number* on a channel
-(``write``, which the filter never notifies), and waits for one byte back. The parent
+(``write``, which the filter never notifies), with a length-prefixed trailer of data for
+the parent (``nono run``'s child sends what its ruleset grants), and waits for one byte
+back. The parent
 takes its own copy with ``pidfd_getfd`` (Linux 5.6; the parent may ptrace its child),
 answers, and starts serving; the child closes its copy and execs. The agent never holds
 the listener: answering its own notifications would be a way out.
@@ -33,8 +35,10 @@ _READY = b"\x01"
 PIDFD_THREAD = os.O_EXCL  # linux/pidfd.h: a pidfd for one thread (6.9)
 
 
-def install_and_hand_over(program: bytes, channel: int, reply: int | None = None) -> None:
-    """Child side: install ``program`` with a listener, pass it to the parent, close it.
+def install_and_hand_over(
+    program: bytes, channel: int, reply: int | None = None, *, data: bytes = b""
+) -> None:
+    """Child side: install ``program`` with a listener, pass it (and ``data``) to the parent.
 
     ``channel`` carries the number to the parent and its answer back (a socket); or give
     the answer its own descriptor, ``reply`` (a pair of pipes). Raises ``OSError`` when
@@ -43,7 +47,11 @@ def install_and_hand_over(program: bytes, channel: int, reply: int | None = None
     """
     listener = install_listener(program)
     try:
-        os.write(channel, listener.to_bytes(_NUMBER_SIZE, sys.byteorder, signed=True))
+        message = listener.to_bytes(_NUMBER_SIZE, sys.byteorder, signed=True)
+        message += len(data).to_bytes(_NUMBER_SIZE, sys.byteorder) + data
+        view = memoryview(message)
+        while view:
+            view = view[os.write(channel, view) :]
         if os.read(channel if reply is None else reply, 1) != _READY:
             raise OSError(errno.EPIPE, "the supervisor did not take the listener")
     finally:
@@ -104,18 +112,23 @@ def receive_listener(
     """Parent side: take the listener ``pid`` announces on ``channel``; return our descriptor.
 
     The answer goes back on ``channel``, or on ``reply`` when the child reads it there.
-
     Raises ``OSError``: EPIPE when the child ended before handing it over (it never
     reaches ``execve`` then), ETIMEDOUT, or what ``pidfd_getfd`` refused.
     """
+    return receive_hand_over(pid, channel, reply, timeout=timeout)[0]
+
+
+def receive_hand_over(
+    pid: int, channel: int, reply: int | None = None, *, timeout: float = 30.0
+) -> tuple[int, bytes]:
+    """:func:`receive_listener`, and the data the child sent with the listener."""
     poller = select.poll()
     poller.register(channel, select.POLLIN)
     if not poller.poll(int(timeout * 1000)):
         raise OSError(errno.ETIMEDOUT, "the sandboxed child never announced its listener")
-    raw = os.read(channel, _NUMBER_SIZE)
-    if len(raw) != _NUMBER_SIZE:
-        raise OSError(errno.EPIPE, "the sandboxed child exited before handing over its listener")
-    number = int.from_bytes(raw, sys.byteorder, signed=True)
+    header = _read_exactly(channel, 2 * _NUMBER_SIZE)
+    number = int.from_bytes(header[:_NUMBER_SIZE], sys.byteorder, signed=True)
+    data = _read_exactly(channel, int.from_bytes(header[_NUMBER_SIZE:], sys.byteorder))
     pidfd = os.pidfd_open(pid)
     try:
         listener = pidfd_getfd(pidfd, number)
@@ -128,7 +141,21 @@ def receive_listener(
         raise OSError(
             errno.EPIPE, "the sandboxed child exited while handing over its listener"
         ) from None
-    return listener
+    return listener, data
+
+
+def _read_exactly(channel: int, size: int) -> bytes:
+    """``size`` bytes from ``channel``; ``OSError(EPIPE)`` if it ends first (the child died)."""
+    parts, left = [], size
+    while left:
+        part = os.read(channel, min(left, 1 << 16))
+        if not part:
+            raise OSError(
+                errno.EPIPE, "the sandboxed child exited before handing over its listener"
+            )
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def pidfd_getfd(pidfd: int, number: int) -> int:

@@ -12,11 +12,13 @@ audit hook::
   (``mediation.notify_filter``, precompiled): the bundle is not recompiled;
 * ``in_sandbox`` (in the forked child, once the launcher has applied Landlock and the
   bundle's own filter, right before ``execve``): installs that filter last and hands its
-  listener over (:mod:`handoff`);
+  listener over (:mod:`handoff`), with what the ruleset it just applied grants
+  (:func:`plan_record`), so that the parent never walks the host a second time;
 * ``after_spawn``: takes the listener (killing the child if it never comes: mediation that
   was asked for is never skipped) and watches it. Nothing else happens until the sandbox
   makes its first mediated call: then the grant table is built, the supervisor modules are
-  imported and its threads start, while that call waits. A run whose command never
+  imported and its threads start, while that call waits (``docs/performance.md``: some
+  tens of milliseconds, once). A run whose command never
   connects, sends to an address or opens outside the grants (``/bin/true``, ``git
   status``) pays for the hand-off only (``docs/performance.md``);
 * ``after_exit``: stops the supervisor and writes the count of granted continues.
@@ -38,6 +40,7 @@ if TYPE_CHECKING:  # ``nono run`` imports this module every run: typing, pathlib
     from collections.abc import Callable
     from pathlib import Path
 
+    from nonoc.launch.plan import Plan
     from nonoc.runtime.supervisor.answers import AnswerSource
     from nonoc.runtime.supervisor.record import AuditRecorder, AuditSink
     from nonoc.runtime.supervisor.supervisor import Supervisor
@@ -80,6 +83,8 @@ class SupervisorHook(Hook):
         self._parent_channel = (-1, -1)
         #: Our copy of the child's listener, until a supervisor owns it.
         self.listener = -1
+        #: What the child's ruleset grants (:func:`plan_record`), as the child sent it.
+        self.plan_record = b""
         self.supervisor: Supervisor | None = None
         #: Why the supervisor could not be started (the child was killed), if it could not.
         self.failure: str | None = None
@@ -107,12 +112,12 @@ class SupervisorHook(Hook):
         from_parent, to_child = os.pipe()
         self.child_channel, self._parent_channel = (to_parent, from_parent), (from_child, to_child)
 
-    def in_sandbox(self, launch: Launch) -> None:
+    def in_sandbox(self, launch: Launch, plan: Plan) -> None:
         """In the child, after the bundle's filter: install ours last and hand the listener over."""
         if self.program:
             # The parent's ends: so that a parent that dies is seen as the end of the pipe.
             self._close_channel("_parent_channel")
-            handoff.install_and_hand_over(self.program, *self.child_channel)
+            handoff.install_and_hand_over(self.program, *self.child_channel, data=plan_record(plan))
 
     def after_spawn(self, launch: Launch) -> None:
         """Take the child's listener and watch it; kill the child if it never comes."""
@@ -121,7 +126,9 @@ class SupervisorHook(Hook):
             return
         try:
             try:
-                self.listener = handoff.receive_listener(launch.pid, *self._parent_channel)
+                self.listener, self.plan_record = handoff.receive_hand_over(
+                    launch.pid, *self._parent_channel
+                )
             except OSError as exc:
                 if exc.errno == errno.EPIPE:
                     # The child ended before its last step (command not found, a sandbox
@@ -184,9 +191,9 @@ class SupervisorHook(Hook):
         from nonoc.runtime.supervisor.grants import GrantTable
         from nonoc.runtime.supervisor.supervisor import Supervisor
 
-        # Built now, from the final payload (other hooks may have added rules: the proxy's
-        # port) and the filesystem as it is when the first question comes.
-        grants = GrantTable.from_payload(launch.payload, environ=launch.environ)
+        # From what the child's own ruleset holds (after every hook's change: the proxy's
+        # port), not a second walk of the host: the same table, at no cost.
+        grants = GrantTable.from_record(self.plan_record, launch.payload, environ=launch.environ)
         answers = self.answers
         if answers is None and self.mediation.opens:
             from nonoc.runtime.supervisor.prompt import SandboxFreezer, TerminalPrompter
@@ -243,3 +250,23 @@ class SupervisorHook(Hook):
             os.kill(pid, _SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def plan_record(plan: Plan) -> bytes:
+    """What the child's Landlock ruleset grants, for ``GrantTable.from_record`` in the parent.
+
+    NUL-separated lines: the handled filesystem rights, TCP rights and scopes (each
+    space-separated); then ``d RIGHTS PATH`` or ``f RIGHTS PATH`` per grant (a tree or one
+    file, rights comma-separated), ``x PATH`` per denied real path, ``p PORT RIGHTS`` per TCP
+    rule. Made in the sandboxed child, before ``execve``, by string operations only: the
+    agent has not run yet, so the parent can trust it as its own.
+    """
+    report = plan.report
+    lines = [" ".join(report.handled_fs), " ".join(report.handled_net), " ".join(report.scopes)]
+    for grant in plan.grants:
+        lines.append(("d " if grant.is_dir else "f ") + ",".join(grant.access) + " " + grant.path)
+    for deny in plan.denies:
+        lines.extend("x " + path for path in deny.paths)
+    for port in plan.ports:
+        lines.append("p " + str(port.port) + " " + ",".join(port.access))
+    return "\0".join(lines).encode("utf-8", "surrogateescape")

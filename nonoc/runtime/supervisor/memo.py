@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 
 Key = tuple[str, frozenset[str]]
 
 
-@dataclass
 class RateLimit:
     """A token bucket of questions."""
 
-    burst: int = 5
-    per_second: float = 0.5
-    _tokens: float = field(default=-1.0, repr=False)
-    _stamp: float = field(default=0.0, repr=False)
+    __slots__ = ("_stamp", "_tokens", "burst", "per_second")
+
+    def __init__(self, burst: int = 5, per_second: float = 0.5) -> None:
+        self.burst, self.per_second = burst, per_second
+        self._tokens, self._stamp = -1.0, 0.0
+
+    def __repr__(self) -> str:
+        return f"RateLimit(burst={self.burst!r}, per_second={self.per_second!r})"
 
     def take(self, now: float | None = None) -> bool:
         """Spend one question; False when none is left."""

@@ -20,9 +20,6 @@ import errno
 import fcntl
 import os
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from nonoc.runtime.supervisor import memory, walk
 from nonoc.runtime.supervisor.grants import GrantTable
@@ -30,6 +27,11 @@ from nonoc.runtime.supervisor.handoff import take_fd
 from nonoc.runtime.supervisor.notif import Listener, Notification
 from nonoc.runtime.supervisor.syscalls import METADATA_CALLS, METADATA_IOCTLS
 from nonoc.runtime.supervisor.verdict import CONTINUE, DROPPED, Event, Verdict, fail, returns
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH = -100, 0x100, 0x1000
 XATTR_NAME_MAX, XATTR_SIZE_MAX = 255, 65536
@@ -72,7 +74,6 @@ _BY_PATH: dict[str, tuple[int, int | None, int | None, bool]] = {
 _BY_FD = ("fchmod", "fchown", "fsetxattr", "fremovexattr", "ioctl")
 
 
-@dataclass
 class Target:
     """The object a metadata call acts on: a walk's ``O_PATH`` descriptor, or our copy of the fd.
 
@@ -80,10 +81,10 @@ class Target:
     every path-named object); otherwise the plain ``f*`` call (``fchmod``, ``fchown``…).
     """
 
-    fd: int
-    path: str
-    empty_path: bool
-    symlink: bool = False
+    __slots__ = ("empty_path", "fd", "path", "symlink")
+
+    def __init__(self, fd: int, path: str, empty_path: bool, symlink: bool = False) -> None:
+        self.fd, self.path, self.empty_path, self.symlink = fd, path, empty_path, symlink
 
     def close(self) -> None:
         """Close the descriptor."""

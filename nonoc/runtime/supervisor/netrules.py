@@ -10,17 +10,30 @@ The kernel then answers their ``connect`` exactly as it would have answered the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from nonoc.launch import landlock, rights
 
 
-@dataclass(frozen=True)
 class NetRules:
     """The sandbox's TCP rules on this host: handled net rights and ``(port, rights)`` rules."""
 
-    handled: tuple[str, ...]
-    ports: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    __slots__ = ("handled", "ports")
+
+    def __init__(
+        self, handled: tuple[str, ...], ports: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    ) -> None:
+        self.handled, self.ports = handled, ports
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NetRules) and (self.handled, self.ports) == (
+            other.handled,
+            other.ports,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.handled, self.ports))
+
+    def __repr__(self) -> str:
+        return f"NetRules(handled={self.handled!r}, ports={self.ports!r})"
 
     @property
     def restrictive(self) -> bool:

@@ -24,7 +24,6 @@ import errno
 import os
 import stat
 import struct
-from dataclasses import dataclass
 from functools import lru_cache
 
 from nonoc.runtime.supervisor import memory, walk
@@ -59,15 +58,21 @@ RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_CACHED = 0x08, 0x10, 0x20
 _OPEN_HOW = struct.Struct("=QQQ")
 
 
-@dataclass(frozen=True)
 class Needs:
     """What an open with given flags asks for: access words and the Landlock rights per case."""
 
-    access: frozenset[str]
-    text: str
-    file: frozenset[str]
-    directory: frozenset[str]
-    create: frozenset[str]
+    __slots__ = ("access", "create", "directory", "file", "text")
+
+    def __init__(
+        self,
+        access: frozenset[str],
+        text: str,
+        file: frozenset[str],
+        directory: frozenset[str],
+        create: frozenset[str],
+    ) -> None:
+        self.access, self.text, self.file = access, text, file
+        self.directory, self.create = directory, create
 
 
 @lru_cache(maxsize=256)
@@ -94,16 +99,22 @@ def needs(flags: int) -> Needs:
     return Needs(frozenset(access), text, frozenset(file), frozenset(directory), frozenset(create))
 
 
-@dataclass(slots=True)
 class OpenCall:
     """A decoded open: directory descriptor, path as written, flags, creation mode."""
 
-    syscall: str
-    dirfd: int
-    path: str
-    flags: int
-    mode: int
-    resolve: int = 0
+    __slots__ = ("dirfd", "flags", "mode", "path", "resolve", "syscall")
+
+    def __init__(
+        self, syscall: str, dirfd: int, path: str, flags: int, mode: int, resolve: int = 0
+    ) -> None:
+        self.syscall, self.dirfd, self.path = syscall, dirfd, path
+        self.flags, self.mode, self.resolve = flags, mode, resolve
+
+    def __repr__(self) -> str:
+        return (
+            f"OpenCall(syscall={self.syscall!r}, dirfd={self.dirfd!r}, path={self.path!r}, "
+            f"flags={self.flags!r}, mode={self.mode!r}, resolve={self.resolve!r})"
+        )
 
     @property
     def access(self) -> frozenset[str]:
@@ -176,14 +187,20 @@ def lexical_path(pid: int, call_dirfd: int, path: str) -> str | None:
     return "/" + "/".join(parts)
 
 
-@dataclass
 class Pending:
     """An open that needs an answer: the call, the walk's result and the question's facts."""
 
-    notification: Notification
-    call: OpenCall
-    target: walk.Resolved
-    real_path: str
+    __slots__ = ("call", "notification", "real_path", "target")
+
+    def __init__(
+        self, notification: Notification, call: OpenCall, target: walk.Resolved, real_path: str
+    ) -> None:
+        self.notification, self.call, self.target, self.real_path = (
+            notification,
+            call,
+            target,
+            real_path,
+        )
 
     def close(self) -> None:
         """Release the walk's descriptor."""

@@ -11,18 +11,25 @@ the recorder counts the events it gets the same way, so the trail reads alike.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from typing import Any, Protocol
 
-from nonoc.runtime.supervisor.verdict import Event
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # made at a run's first mediated call, which waits: no typing at run time
+    from collections.abc import Mapping
+    from typing import Any, Protocol
 
+    from nonoc.runtime.supervisor.verdict import Event
 
-class AuditSink(Protocol):
-    """What :class:`nonoc.runtime.audit.AuditSession` offers: ``record(kind, **fields)``."""
+    class AuditSink(Protocol):
+        """What :class:`nonoc.runtime.audit.AuditSession` offers: ``record(kind, **fields)``."""
 
-    def record(self, kind: str, **fields: Any) -> Any:
-        """Append one event."""
-        ...
+        def record(self, kind: str, **fields: Any) -> Any:
+            """Append one event."""
+            ...
+
+else:
+
+    class AuditSink:
+        """Anything with ``record(kind, **fields)`` (a ``typing.Protocol`` for type checkers)."""
 
 
 class AuditRecorder:

@@ -16,7 +16,6 @@ import errno
 import fcntl
 import os
 import struct
-from dataclasses import dataclass, field
 
 from nonoc.runtime.supervisor import memory, walk
 from nonoc.runtime.supervisor.verdict import Verdict, fail, returns
@@ -60,17 +59,24 @@ _libc.sendmsg.argtypes = [ctypes.c_int, ctypes.POINTER(_MsgHdr), ctypes.c_int]
 _libc.sendmsg.restype = ctypes.c_ssize_t
 
 
-@dataclass
 class Outgoing:
     """One message ready to send: our copies of the data, address, control and descriptors."""
 
-    data: bytes = b""
-    address: bytes | None = None
-    control: bytes = b""
-    fds: list[int] = field(default_factory=list)
-    socket_inode: walk.Resolved | None = None
-    path: str | None = None
-    reason: str = "no_address"
+    __slots__ = ("address", "control", "data", "fds", "path", "reason", "socket_inode")
+
+    def __init__(
+        self,
+        data: bytes = b"",
+        address: bytes | None = None,
+        control: bytes = b"",
+        fds: list[int] | None = None,
+        socket_inode: walk.Resolved | None = None,
+        path: str | None = None,
+        reason: str = "no_address",
+    ) -> None:
+        self.data, self.address, self.control = data, address, control
+        self.fds: list[int] = [] if fds is None else fds
+        self.socket_inode, self.path, self.reason = socket_inode, path, reason
 
     def close(self) -> None:
         """Close the descriptors this message held."""

@@ -16,23 +16,27 @@ and is reported as ``internal_error``: the loop never dies of one call.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # the C module: ``signal`` builds enums
 import errno
 import os
-import signal
 import sys
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from nonoc.runtime.supervisor import handoff, opens
-from nonoc.runtime.supervisor.answers import AnswerSource
 from nonoc.runtime.supervisor.asking import QuestionDesk, requested
-from nonoc.runtime.supervisor.grants import GrantTable
 from nonoc.runtime.supervisor.memo import DecisionMemory, RateLimit
 from nonoc.runtime.supervisor.netrules import NetRules, restrict_thread
 from nonoc.runtime.supervisor.notif import AUDIT_ARCH, Listener, Notification
+from nonoc.runtime.supervisor.pool import WorkerPool
 from nonoc.runtime.supervisor.syscalls import OPEN_CALLS, syscall_names
 from nonoc.runtime.supervisor.verdict import CONTINUE, DROPPED, Event, Job, Verdict, fail
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # built at a run's first mediated call, which waits: no typing at run time
+    from collections.abc import Callable
+
+    from nonoc.runtime.supervisor.answers import AnswerSource
+    from nonoc.runtime.supervisor.grants import GrantTable
 
 
 class Supervisor:
@@ -67,16 +71,11 @@ class Supervisor:
         self.sockets = SocketMediator(grants)
         self.metadata = MetadataMediator(grants)
         self.desk = QuestionDesk(self, answers, memory or DecisionMemory(), rate or RateLimit())
-        self._pool = ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="nono-supervisor-io", initializer=_quiet
-        )
+        self._pool = WorkerPool(workers, "nono-supervisor-io", initializer=_quiet)
         # Inet calls the supervisor makes for the agent carry the agent's TCP rules.
         self._net_pool = (
-            ThreadPoolExecutor(
-                max_workers=workers,
-                thread_name_prefix="nono-supervisor-net",
-                initializer=_restricted,
-                initargs=(grants.net,),
+            WorkerPool(
+                workers, "nono-supervisor-net", initializer=_restricted, initargs=(grants.net,)
             )
             if grants.net.restrictive
             else self._pool
@@ -108,8 +107,8 @@ class Supervisor:
         self.desk.wake()
         for thread in self._threads:
             thread.join(timeout)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._net_pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
+        self._net_pool.shutdown()
         handoff.forget_pidfds()
         self.listener.close()
 
@@ -345,7 +344,7 @@ def _arch() -> str:
 
 def _quiet() -> None:
     """Pool thread initializer: signals go to the main thread, never interrupt a call made here."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, _signal.valid_signals())
 
 
 def _restricted(rules: NetRules) -> None:

@@ -4,27 +4,52 @@ A :class:`Verdict` is the answer sent to the kernel: continue (Landlock decides)
 an errno, return a value (the supervisor did the work), or inject a descriptor. An
 :class:`Event` is what the audit trail gets for the same decision: the call, the path or
 address it concerned, the outcome and the reason in a fixed vocabulary (see ``REASONS``).
+
+Plain classes with slots, not dataclasses: the supervisor is built at the first mediated
+call of a ``nono run``, which waits for it, and ``dataclasses`` and ``typing`` alone cost
+that call tens of milliseconds to import.
 """
 
 from __future__ import annotations
 
 import errno as errno_module
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
 
-VerdictKind = Literal["continue", "fail", "return", "inject", "dropped"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Literal
+
+    VerdictKind = Literal["continue", "fail", "return", "inject", "dropped"]
 
 
-@dataclass(frozen=True, slots=True)
 class Verdict:
-    """The answer to one notification."""
+    """The answer to one notification (never changed once made)."""
 
-    kind: VerdictKind
-    error: int = 0
-    value: int = 0
-    fd: int = -1
-    cloexec: bool = False
+    __slots__ = ("cloexec", "error", "fd", "kind", "value")
+
+    def __init__(
+        self,
+        kind: VerdictKind,
+        error: int = 0,
+        value: int = 0,
+        fd: int = -1,
+        cloexec: bool = False,
+    ) -> None:
+        self.kind, self.error, self.value, self.fd, self.cloexec = kind, error, value, fd, cloexec
+
+    def _key(self) -> tuple[str, int, int, int, bool]:
+        return (self.kind, self.error, self.value, self.fd, self.cloexec)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Verdict) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return "Verdict(kind={!r}, error={!r}, value={!r}, fd={!r}, cloexec={!r})".format(
+            *self._key()
+        )
 
 
 CONTINUE = Verdict("continue")
@@ -87,18 +112,36 @@ REASONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
 class Event:
     """One decision, for the audit trail (``supervisor_decision`` records)."""
 
-    syscall: str
-    pid: int
-    decision: Literal["continue", "allow", "deny"]
-    reason: str
-    path: str | None = None
-    access: str | None = None
-    error: int | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("access", "decision", "detail", "error", "path", "pid", "reason", "syscall")
+
+    def __init__(
+        self,
+        syscall: str,
+        pid: int,
+        decision: Literal["continue", "allow", "deny"],
+        reason: str,
+        path: str | None = None,
+        access: str | None = None,
+        error: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self.syscall, self.pid, self.decision, self.reason = syscall, pid, decision, reason
+        self.path, self.access, self.error = path, access, error
+        self.detail: dict[str, Any] = {} if detail is None else detail
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and all(
+            getattr(self, name) == getattr(other, name) for name in self.__slots__
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # ``detail`` changes (dropped, fd)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _EVENT_ORDER)
+        return f"Event({fields})"
 
     def fields(self) -> dict[str, Any]:
         """The record's fields: only what is set, errno by name."""
@@ -118,7 +161,9 @@ class Event:
         return out
 
 
-@dataclass
+_EVENT_ORDER = ("syscall", "pid", "decision", "reason", "path", "access", "error", "detail")
+
+
 class Job:
     """Work a handler defers to a pool thread (a call the supervisor performs may block).
 
@@ -126,6 +171,12 @@ class Job:
     ``cleanup`` runs after, whatever happened (closes the descriptors the job used).
     """
 
-    run: Callable[[], tuple[Verdict, Event]]
-    restricted: bool = False
-    cleanup: Callable[[], None] | None = None
+    __slots__ = ("cleanup", "restricted", "run")
+
+    def __init__(
+        self,
+        run: Callable[[], tuple[Verdict, Event]],
+        restricted: bool = False,
+        cleanup: Callable[[], None] | None = None,
+    ) -> None:
+        self.run, self.restricted, self.cleanup = run, restricted, cleanup

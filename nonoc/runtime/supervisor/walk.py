@@ -21,8 +21,10 @@ import errno
 import os
 import stat
 from collections import deque
-from dataclasses import dataclass
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Flags of every descriptor the walk opens: no access, no link following, no leak on exec.
 WALK_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -30,7 +32,6 @@ MAX_LINKS = 40
 _PROC_DEV = os.stat("/proc").st_dev if os.path.isdir("/proc/self") else -1
 
 
-@dataclass
 class Resolved:
     """Where a walk ended: an ``O_PATH`` descriptor and the kernel's path for it.
 
@@ -38,10 +39,16 @@ class Resolved:
     is the name and ``path`` the parent's path joined with it; ``mode`` is then 0.
     """
 
-    fd: int
-    path: str
-    mode: int
-    missing: str | None = None
+    __slots__ = ("fd", "missing", "mode", "path")
+
+    def __init__(self, fd: int, path: str, mode: int, missing: str | None = None) -> None:
+        self.fd, self.path, self.mode, self.missing = fd, path, mode, missing
+
+    def __repr__(self) -> str:
+        return (
+            f"Resolved(fd={self.fd!r}, path={self.path!r}, mode={self.mode!r}, "
+            f"missing={self.missing!r})"
+        )
 
     def close(self) -> None:
         """Close the descriptor (idempotent)."""

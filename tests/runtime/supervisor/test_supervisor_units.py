@@ -492,6 +492,37 @@ def test_grant_table_from_a_payload(tmp_path: Path) -> None:
     assert table.allows("/usr/bin/env", ["READ_FILE"])
 
 
+def test_the_childs_ruleset_record_makes_the_same_table(tmp_path: Path) -> None:
+    """``hook.plan_record`` (sent by the sandboxed child) read by ``GrantTable.from_record``
+    gives the table a second plan of the same payload would give, splits and ports included."""
+    from supervisor_helpers import compile_payload, environment
+
+    from nonoc.launch import plan as planning
+    from nonoc.runtime.supervisor.hook import plan_record
+
+    root = tmp_path.resolve()
+    for name in ("home", "work/a", "work/b", "work/keys", "odd dir"):
+        (root / name).mkdir(parents=True)
+    payload = compile_payload(
+        f'allow "{root / "work"}"\ndeny "{root / "work" / "keys"}"\n'
+        f'read file "{root / "odd dir"}"\nnetwork proxy\nport connect 8443\nunix_socket "$HOME/a.sock"',
+        opens=False,
+    )
+    env = environment(root / "home")
+    plan = planning.build(payload["linux"]["landlock"], payload["provenance"]["linux"], environ=env)
+    plan.close()
+    record = plan_record(plan)
+    from_record = GrantTable.from_record(record, payload, environ=env)
+    from_payload = GrantTable.from_payload(payload, environ=env)
+    for name in GrantTable.__slots__:
+        assert getattr(from_record, name) == getattr(from_payload, name), name
+    assert from_record.never_grantable(str(root / "work" / "keys" / "k"))
+    assert from_record.writable(str(root / "work" / "a" / "f"))
+    assert (8443, ("CONNECT_TCP",)) in from_record.net.ports
+    with pytest.raises(ValueError):
+        GrantTable.from_record(record + b"\0? what", payload, environ=env)
+
+
 # ---------------------------------------------------------------- memory
 
 
