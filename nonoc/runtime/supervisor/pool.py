@@ -5,7 +5,8 @@ first mediated call of a ``nono run`` would wait for, and the supervisor needs n
 its futures. Threads are started on demand, up to ``workers``, each running the
 ``initializer`` first (the pool threads that carry the sandbox's TCP rules restrict
 themselves there); a work item is a function and its arguments, and what it raises is the
-caller's business (the supervisor's items answer EPERM themselves).
+caller's business (the supervisor's items answer EPERM themselves). A pool whose
+initializer fails takes no more work, and hands what was waiting to ``reject``.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ class WorkerPool:
         name: str,
         initializer: Callable[..., None] | None = None,
         initargs: tuple[Any, ...] = (),
+        reject: Callable[..., None] | None = None,
     ) -> None:
         self.workers, self.name = workers, name
         self.initializer, self.initargs = initializer, initargs
+        #: Called with each waiting item's function and arguments when the pool breaks.
+        self.reject = reject
         self._queue: _queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
             _queue.SimpleQueue()
         )
@@ -64,8 +68,13 @@ class WorkerPool:
                 with self._lock:
                     self._threads.remove(threading.current_thread())
                     self._stopped = True
-                self._drain()
-                raise
+                for function, arguments in self._drain():
+                    if self.reject is not None:
+                        try:
+                            self.reject(function, *arguments)
+                        except BaseException:
+                            pass
+                return
         while True:
             item = self._queue.get()
             if item is _STOP:
@@ -80,13 +89,16 @@ class WorkerPool:
                     continue
                 self._idle += 1
 
-    def _drain(self) -> None:
-        """Drop the queued items (their calls are answered when the listener closes)."""
+    def _drain(self) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
+        """Take every queued item out (stop marks are dropped)."""
+        taken: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         while True:
             try:
-                self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except _queue.Empty:
-                return
+                return taken
+            if item is not _STOP:
+                taken.append(item)
 
     def shutdown(self) -> None:
         """Stop taking work, drop what waits, let every worker end (without waiting for it)."""

@@ -71,11 +71,17 @@ class Supervisor:
         self.sockets = SocketMediator(grants)
         self.metadata = MetadataMediator(grants)
         self.desk = QuestionDesk(self, answers, memory or DecisionMemory(), rate or RateLimit())
-        self._pool = WorkerPool(workers, "nono-supervisor-io", initializer=_quiet)
+        self._pool = WorkerPool(
+            workers, "nono-supervisor-io", initializer=_quiet, reject=self._reject_job
+        )
         # Inet calls the supervisor makes for the agent carry the agent's TCP rules.
         self._net_pool = (
             WorkerPool(
-                workers, "nono-supervisor-net", initializer=_restricted, initargs=(grants.net,)
+                workers,
+                "nono-supervisor-net",
+                initializer=_restricted,
+                initargs=(grants.net,),
+                reject=self._reject_job,
             )
             if grants.net.restrictive
             else self._pool
@@ -181,6 +187,16 @@ class Supervisor:
             self.answer(notification, verdict, event)
         except Exception as exc:
             self.internal_error(notification, name, exc)
+        finally:
+            if job.cleanup is not None:
+                job.cleanup()
+
+    def _reject_job(
+        self, function: object, notification: Notification, name: str, job: Job
+    ) -> None:
+        """A job its pool could not run (a worker that could not restrict itself): EPERM."""
+        try:
+            self.internal_error(notification, name, RuntimeError("no worker could take the call"))
         finally:
             if job.cleanup is not None:
                 job.cleanup()
