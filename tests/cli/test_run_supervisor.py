@@ -140,6 +140,64 @@ def test_never_grantable_paths_are_eperm_whatever_the_answers_say(
     assert ("allow", "approved", str(outside / "notes.txt")) in decisions
 
 
+def test_the_terminal_question_through_nono_run(sandbox: Sandbox, outside: Path) -> None:
+    """``nono run --supervised`` in a real terminal (tmux): the question shows on it while
+    the sandbox is stopped, a typed ``y`` lets the agent read, and the run goes on."""
+    import os
+    import shlex
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (apt-get install tmux)")
+    server = f"nono-run-supervised-{os.getpid()}-{time.monotonic_ns()}"
+    result = sandbox.root / "result.txt"
+    reader = "import sys; print(open(sys.argv[1]).read())"
+    nono = [sys.executable, "-m", "nonoc.cli.nono", "run", "--profile", str(sandbox.profile)]
+    command = [*nono, "--supervised", "--", PYTHON, "-I", "-S", "-c", reader]
+    line = (
+        " ".join(f"{k}={shlex.quote(v)}" for k, v in sandbox.env.items())
+        + f" {shlex.join(command)} {shlex.quote(str(outside / 'notes.txt'))}"
+        + f" > {shlex.quote(str(result))} 2>&1; sleep 30"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+
+    def pane() -> str:
+        done = subprocess.run(
+            ["tmux", "-L", server, "capture-pane", "-p", "-J"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return done.stdout
+
+    def wait_for(predicate: object, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if predicate():  # type: ignore[operator]
+                return True
+            time.sleep(0.05)
+        return False
+
+    size = ["-x", "200", "-y", "40"]
+    subprocess.run(
+        ["tmux", "-L", server, "new-session", "-d", *size, "-c", str(sandbox.work), line],
+        env=env,
+        check=True,
+        timeout=10,
+    )
+    try:
+        assert wait_for(lambda: "allow? [y/N]" in pane(), 60), pane()
+        assert f"wants to read {outside / 'notes.txt'}" in pane()
+        subprocess.run(["tmux", "-L", server, "send-keys", "y", "Enter"], check=True, timeout=10)
+        assert wait_for(lambda: "outside notes" in result.read_text(), 30), result.read_text()
+        assert "nono: allowed" in pane()
+    finally:
+        subprocess.run(["tmux", "-L", server, "kill-server"], capture_output=True, timeout=10)
+
+
 # ------------------------------------------------------------------ unix sockets
 
 
@@ -211,6 +269,36 @@ def test_a_unix_socket_grant_shows_in_the_dry_run(sandbox: Sandbox, listening: P
     result = sandbox.run("--allow-unix-socket", str(listening), "--dry-run", command=["true"])
     assert result.returncode == 0, result.stderr
     assert f"--allow-unix-socket {listening}" in result.stdout
+
+
+# ------------------------------------------------------------------ metadata
+
+CHMOD = r"""
+import errno, json, os, sys
+out = []
+for path in sys.argv[1:]:
+    try:
+        os.chmod(path, 0o640)
+        out.append("OK")
+    except OSError as exc:
+        out.append(errno.errorcode[exc.errno])
+print(json.dumps(out))
+"""
+
+
+def test_protect_metadata_under_nono_run(sandbox: Sandbox, outside: Path) -> None:
+    """Landlock never mediates chmod: without ``protect metadata`` the file outside every
+    grant changes mode; with it, only a file in a writable grant does."""
+    mine = sandbox.work / "mine.txt"
+    mine.write_text("mine")
+    theirs = outside / "notes.txt"
+    theirs.chmod(0o644)
+    command = [PYTHON, "-I", "-S", "-c", CHMOD, str(mine), str(theirs)]
+    assert results(sandbox.run("--allow-cwd", command=command)) == ["OK", "OK"]  # the hole
+    theirs.chmod(0o644)
+    sandbox.profile = sandbox.write_profile("protect metadata")
+    assert results(sandbox.run("--allow-cwd", command=command)) == ["OK", "EPERM"]
+    assert theirs.stat().st_mode & 0o777 == 0o644
 
 
 # ------------------------------------------------------------------ flags and failures

@@ -146,6 +146,27 @@ def test_a_run_without_a_mediated_call_starts_no_supervisor(
     assert hook.listener == -1 and hook._watching is None
 
 
+def test_a_supervisor_that_cannot_be_built_stops_the_sandbox(
+    tree: Tree, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built at the first notification: if that fails, the command is killed, never let on
+    without the mediation (the parked call is never answered "continue")."""
+    from nonoc.runtime.supervisor import grants
+
+    def broken(cls: object, *args: object, **kwargs: object) -> None:
+        raise ValueError("no grant table today")
+
+    monkeypatch.setattr(grants.GrantTable, "from_record", classmethod(broken))
+    hook = SupervisorHook(supervised=False, landlock_abi=7)
+    code = (
+        "import socket\ns = socket.socket(socket.AF_UNIX)\n"
+        "try:\n    s.connect('/nonexistent')\nexcept OSError:\n    pass\nprint('went on')\n"
+    )
+    status, output = run(plain_payload(f'allow "{tree.work}"'), code, tree.env, hook, capsys)
+    assert (status, output) == (128 + 9, "")
+    assert hook.failure == "no grant table today" and hook.supervisor is None
+
+
 def test_an_answers_file_decides_without_a_terminal(
     tree: Tree, capsys: pytest.CaptureFixture[str]
 ) -> None:
