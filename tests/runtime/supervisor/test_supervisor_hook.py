@@ -147,7 +147,7 @@ def test_a_run_without_a_mediated_call_starts_no_supervisor(
 
 
 def test_a_supervisor_that_cannot_be_built_stops_the_sandbox(
-    tree: Tree, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tree: Tree, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Built at the first notification: if that fails, the command is killed, never let on
     without the mediation (the parked call is never answered "continue")."""
@@ -162,9 +162,13 @@ def test_a_supervisor_that_cannot_be_built_stops_the_sandbox(
         "import socket\ns = socket.socket(socket.AF_UNIX)\n"
         "try:\n    s.connect('/nonexistent')\nexcept OSError:\n    pass\nprint('went on')\n"
     )
-    status, output = run(plain_payload(f'allow "{tree.work}"'), code, tree.env, hook, capsys)
-    assert (status, output) == (128 + 9, "")
+    payload = plain_payload(f'allow "{tree.work}"')
+    launch = session.Launch(payload, [PYTHON, "-I", "-S", "-c", code], dict(tree.env))
+    status = session.run_child(launch, [hook])
+    out, err = capfd.readouterr()
+    assert (status, out) == (128 + 9, "")
     assert hook.failure == "no grant table today" and hook.supervisor is None
+    assert "nono: error: the supervisor could not start (no grant table today)" in err
 
 
 def test_an_answers_file_decides_without_a_terminal(
