@@ -17,10 +17,10 @@ audit hook::
 * ``after_spawn``: takes the listener (killing the child if it never comes: mediation that
   was asked for is never skipped) and watches it. Nothing else happens until the sandbox
   makes its first mediated call: then the grant table is built, the supervisor modules are
-  imported and its threads start, while that call waits (``docs/performance.md``: some
-  tens of milliseconds, once). A run whose command never
-  connects, sends to an address or opens outside the grants (``/bin/true``, ``git
-  status``) pays for the hand-off only (``docs/performance.md``);
+  imported and its threads start, while that call waits (~15 ms, once; if it fails, the
+  child is killed). A run whose command never connects, sends to an address, binds or
+  opens outside the grants (``/bin/true``, ``git status``) pays for the hand-off only
+  (``docs/performance.md``);
 * ``after_exit``: stops the supervisor and writes the count of granted continues.
 """
 
