@@ -15,7 +15,11 @@ nono="$repo/$venv/bin/nono"
 
 # A throw-away home and project, so the demo touches none of your files.
 # Not under /tmp: the default profile lets programs write temporary files there.
-demo=$(mktemp -d "$repo/.demo.XXXXXX")
+outside_scratch() { case "$(realpath "$1")/" in /tmp/*|/var/tmp/*|/dev/shm/*) return 1;; esac; }
+base="$repo"
+outside_scratch "$base" || base="$HOME"
+outside_scratch "$base" || echo "note: no directory outside /tmp for the demo; its write will be allowed"
+demo=$(mktemp -d "$base/.nono-demo.XXXXXX")
 trap 'rm -rf "$demo"' EXIT
 export HOME="$demo/home" XDG_CONFIG_HOME="$demo/home/.config" XDG_CACHE_HOME="$demo/home/.cache"
 mkdir -p "$HOME/.ssh" "$demo/project/private"
