@@ -26,8 +26,9 @@ from nonoc.backends.seccomp.ir_rules import (
 )
 from nonoc.backends.seccomp.network import network_rules
 from nonoc.backends.seccomp.rules import ALLOW, ENOSYS, KILL_PROCESS, Action, RuleSet
+from nonoc.bundle.payload import provenance_entry
 from nonoc.errors import Diagnostic, NonoError
-from nonoc.ir import Policy, Provenance
+from nonoc.ir import Policy
 
 NAME = "seccomp"
 TARGETS = frozenset({"linux"})
@@ -84,18 +85,5 @@ def lower(policy: Policy, host: HostFacts) -> tuple[dict[str, object], list[Diag
     derived = {r.id: r.provenance for r in rules if r.id.startswith("sn") and r.provenance}
     if derived:
         # Ids of rules the network mode implies; the bundle lays this map over its own.
-        artifact["provenance"] = {key: _provenance_entry(p) for key, p in derived.items()}
+        artifact["provenance"] = {key: provenance_entry(p) for key, p in derived.items()}
     return artifact, diagnostics
-
-
-def _provenance_entry(provenance: Provenance) -> dict[str, object]:
-    """The bundle's provenance record for a rule this backend derived (same shape)."""
-    return {
-        "file": provenance.file,
-        "line": provenance.line,
-        "column": provenance.column,
-        "chain": [
-            {"kind": link.kind, "name": link.name, "file": link.file, "line": link.line}
-            for link in provenance.chain
-        ],
-    }
