@@ -24,11 +24,9 @@ from nonoc.backends.seccomp.rules import (
     Action,
     ArgTest,
     Clause,
-    Decision,
     Op,
     RuleSet,
-    build_ranges,
-    make_decision,
+    rule_set_from_clauses,
 )
 from nonoc.errors import Diagnostic, NonoError, Span, did_you_mean
 from nonoc.ir import ArgCondition, ArgOp, Policy, Provenance, SyscallAction, SyscallActionKind
@@ -187,17 +185,8 @@ def build_rule_set(
             tests = tuple(make_test(call, condition, span) for condition in rule.conditions)
             clauses.setdefault(call.nr, []).append(Clause(tests, rule.action, (rule.id,)))
             names[call.nr] = call.name
-    decisions: dict[int, tuple[Decision, str]] = {
-        nr: (make_decision(found, default), names[nr]) for nr, found in clauses.items()
-    }
-    reserved = (table.x32_bit, x32) if table.x32_bit is not None else None
-    ranges = build_ranges(decisions, default, reserved=reserved)
-    rule_set = RuleSet(
-        arch=table.arch,
-        audit_arch=table.audit_arch,
-        bad_arch=bad_arch,
-        default=default,
-        ranges=ranges,
+    rule_set = rule_set_from_clauses(
+        table, clauses, names, default=default, bad_arch=bad_arch, x32=x32
     )
     return rule_set, diagnostics
 

@@ -17,8 +17,12 @@ import errno as errno_module
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from nonoc.backends.seccomp import bpf
+
+if TYPE_CHECKING:
+    from nonoc.backends.seccomp.tables import SyscallTable
 
 #: Kernel precedence of actions, strictest first (kernel/seccomp.c: seccomp_run_filters).
 _RANK = {"kill_process": 0, "trap": 1, "errno": 2, "notify": 3, "log": 4, "allow": 5}
@@ -331,3 +335,28 @@ def build_ranges(
             piece = Range(last.low, piece.high, last.decision, last.names + piece.names)
         merged.append(piece)
     return tuple(merged)
+
+
+def rule_set_from_clauses(
+    table: SyscallTable,
+    clauses: dict[int, list[Clause]],
+    names: dict[int, str],
+    *,
+    default: Action,
+    bad_arch: Action,
+    x32: Action,
+) -> RuleSet:
+    """The :class:`RuleSet` for ``table``'s architecture from each call's ``clauses``.
+
+    ``names`` maps each number in ``clauses`` to its call's name; numbers without clauses
+    get ``default``, and on architectures with an x32 range every number there gets ``x32``.
+    """
+    decisions = {nr: (make_decision(found, default), names[nr]) for nr, found in clauses.items()}
+    reserved = (table.x32_bit, x32) if table.x32_bit is not None else None
+    return RuleSet(
+        arch=table.arch,
+        audit_arch=table.audit_arch,
+        bad_arch=bad_arch,
+        default=default,
+        ranges=build_ranges(decisions, default, reserved=reserved),
+    )

@@ -108,9 +108,7 @@ def compile_notify_filter(mediation: Mediation, arch: str) -> bytes:
         ArgTest,
         Clause,
         Op,
-        RuleSet,
-        build_ranges,
-        make_decision,
+        rule_set_from_clauses,
     )
 
     rules = _on(arch, rules_for(mediation))
@@ -138,15 +136,8 @@ def compile_notify_filter(mediation: Mediation, arch: str) -> bytes:
             )
         clauses.setdefault(call.nr, []).append(Clause(tuple(tests), notify, (f"n{index}",)))
         names[call.nr] = call.name
-    decisions = {nr: (make_decision(found, ALLOW), names[nr]) for nr, found in clauses.items()}
-    reserved = (table.x32_bit, ENOSYS) if table.x32_bit is not None else None
-    ranges = build_ranges(decisions, ALLOW, reserved=reserved)
-    rule_set = RuleSet(
-        arch=table.arch,
-        audit_arch=table.audit_arch,
-        bad_arch=KILL_PROCESS,
-        default=ALLOW,
-        ranges=ranges,
+    rule_set = rule_set_from_clauses(
+        table, clauses, names, default=ALLOW, bad_arch=KILL_PROCESS, x32=ENOSYS
     )
     program = codegen.generate(rule_set)
     interp.check(program)
