@@ -223,13 +223,7 @@ def apply_payload(
 
 def _exec(command: str, argv: Sequence[str], env: Mapping[str, str], err: TextIO) -> int:
     """``execve`` the command; only returns (with 126 or 127) when the kernel refuses."""
-    # Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across execve,
-    # which would change how the command behaves in a pipe. Give it the defaults back.
-    for name in ("SIGPIPE", "SIGXFSZ"):
-        if hasattr(_signal, name):
-            _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    ready_for_exec()
     try:
         os.execve(command, list(argv), dict(env))
     except OSError as exc:
@@ -246,3 +240,17 @@ def _exec(command: str, argv: Sequence[str], env: Mapping[str, str], err: TextIO
         err.write(f"nono: cannot execute {command}: {exc.strerror}{hint}\n")
         return EXIT_CANNOT_RUN
     return EXIT_CANNOT_RUN  # not reached: execve returns only by raising
+
+
+def ready_for_exec() -> None:
+    """Undo what this process would otherwise pass on to the command at ``execve``.
+
+    Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across execve,
+    which would change how the command behaves in a pipe, so they get their defaults back.
+    Our buffered output is flushed: exec discards it.
+    """
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        if hasattr(_signal, name):
+            _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
+    sys.stdout.flush()
+    sys.stderr.flush()

@@ -25,12 +25,12 @@ not found; otherwise the command replaces this process and its status is the sta
 
 from __future__ import annotations
 
-import _signal  # type: ignore[import-not-found]  # C module: ``signal`` builds enums at import
 import errno
 import os
 import sys
 
 from nonoc import paths
+from nonoc.launch.apply import find_command, ready_for_exec
 from nonoc.launch.failure import sandbox_error
 
 TYPE_CHECKING = False
@@ -189,14 +189,13 @@ def apply_profile(sbpl: str, params: Mapping[str, str]) -> bool:
 
 
 def resolve_command(command: str, environ: Mapping[str, str]) -> str | None:
-    """The executable ``command`` names, looked up in ``PATH`` unless it holds a slash."""
+    """The executable ``command`` names, looked up in ``PATH`` unless it holds a slash.
+
+    A path with a slash only has to exist: what it is, ``execve`` says (exit 126).
+    """
     if "/" in command:
         return command if os.path.exists(command) else None
-    for directory in environ.get("PATH", os.defpath).split(os.pathsep):
-        candidate = os.path.join(directory or ".", command)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
+    return find_command(command, environ)
 
 
 def exec_command(
@@ -248,13 +247,7 @@ def exec_command(
 
 def _execve(path: str, argv: list[str], env: Mapping[str, str]) -> int:
     """Replace this process with ``path``; on failure, say why and return the exit code."""
-    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec:
-    # the command gets the defaults back, or it would behave differently in a pipe.
-    for name in ("SIGPIPE", "SIGXFSZ"):
-        if hasattr(_signal, name):
-            _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    ready_for_exec()
     try:
         os.execve(path, argv, dict(env))
     except OSError as exc:
