@@ -30,6 +30,7 @@ from typing import Any
 
 from nonoc.errors import NonoError, Span
 from nonoc.syntax import ast
+from nonoc.syntax.literal import quote as _quote
 from nonoc.syntax.parser import parse
 
 #: The column a filled list stays within (when its items allow).
@@ -50,7 +51,6 @@ _TOKEN = re.compile(
       | (?P<other>.)""",
     re.VERBOSE,
 )
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 @dataclass(frozen=True)
@@ -292,10 +292,6 @@ def _simple(stmt: ast.Statement) -> tuple[str, list[tuple[str, Pos]]]:
 
 def _pos(span: Span) -> Pos:
     return (span.line, span.column)
-
-
-def _quote(value: str) -> str:
-    return '"' + "".join(_ESCAPES.get(char, char) for char in value) + '"'
 
 
 def _description(text: str) -> str:

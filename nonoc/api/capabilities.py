@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from nonoc import paths
 from nonoc.errors import NonoError
+from nonoc.syntax.literal import quote as _quote
 
 if TYPE_CHECKING:
     from nonoc.compile import Compilation
@@ -30,12 +31,6 @@ class AccessMode(enum.Flag):
     WRITE = 2
     EXECUTE = 4
     READ_WRITE = READ | WRITE
-
-
-def _quote(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = escaped.replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
-    return f'"{escaped}"'
 
 
 def _template(path: str | os.PathLike[str]) -> str:

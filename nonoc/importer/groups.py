@@ -21,8 +21,9 @@ from typing import Any
 
 from nonoc.importer.context import Context, JsonPath, items
 from nonoc.importer.grants import Holdback, covered_by, emit_denies, emit_grants
-from nonoc.importer.writer import Block, as_name, is_name, quote
+from nonoc.importer.writer import Block, as_name, is_name
 from nonoc.paths import normalize
+from nonoc.syntax.literal import quote
 
 PLATFORMS = ("linux", "macos")
 

@@ -16,7 +16,8 @@ from nonoc.importer import names
 from nonoc.importer.context import Context, JsonPath, items
 from nonoc.importer.grants import VERBS, emit_denies, emit_grants
 from nonoc.importer.groups import group_name
-from nonoc.importer.writer import Block, quote
+from nonoc.importer.writer import Block
+from nonoc.syntax.literal import quote
 
 #: ``workdir.access`` → the verbs granted on ``$CWD``.
 WORKDIR = {

@@ -12,14 +12,10 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
+from nonoc.syntax.literal import quote
+
 WIDTH = 96
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def quote(text: str) -> str:
-    """``text`` as a policy-language string literal."""
-    return '"' + "".join(_ESCAPES.get(ch, ch) for ch in text) + '"'
 
 
 def is_name(text: str) -> bool:

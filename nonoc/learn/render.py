@@ -12,22 +12,11 @@ import shlex
 
 from nonoc.learn.fold import verbs
 from nonoc.learn.learner import Lesson
+from nonoc.syntax.literal import quote
 
 INDENT = "  "
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
 _LIMIT = 20
-
-
-def quote(text: str) -> str:
-    """A policy-language string literal for ``text``."""
-    escaped = (
-        text.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\t", "\\t")
-        .replace("\r", "\\r")
-    )
-    return f'"{escaped}"'
 
 
 def profile_name(command: list[str]) -> str:

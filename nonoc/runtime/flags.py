@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 
 from nonoc.paths import TemplateError, normalize
+from nonoc.syntax.literal import quote
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # collections.abc costs a cached run a millisecond at import
@@ -389,18 +390,6 @@ def env_name(option: str, raw: str) -> str:
     ):
         raise UsageError(f"{option} {raw!r}: not an environment variable name")
     return raw
-
-
-def quote(text: str) -> str:
-    """``text`` as a policy string literal."""
-    escaped = (
-        text.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\t", "\\t")
-        .replace("\r", "\\r")
-    )
-    return f'"{escaped}"'
 
 
 def _check_contradictions(policy: Sequence[tuple[str, str]]) -> None:
