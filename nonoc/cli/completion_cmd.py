@@ -14,8 +14,12 @@ the script). Install::
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from nonoc.errors import UsageError
+
+if TYPE_CHECKING:
+    from nonoc.runtime.flags import Flag
 
 HELP = "print a shell completion script (bash, zsh or fish)"
 SHELLS = ("bash", "zsh", "fish")
@@ -65,6 +69,20 @@ def _settings() -> list[str]:
 def _single(text: str) -> str:
     """``text`` inside single quotes for any of the three shells."""
     return "'" + text.replace("'", "'\\''") + "'"
+
+
+#: What a ``nono run`` option's value is, by its metavar (``--profile`` is its own kind).
+_METAVAR_KINDS = {"DIR": "directory", "FILE": "file", "CMD": "command", "NAME": "variable"}
+
+
+def _value_kind(flag: Flag) -> str:
+    """What completes ``flag``'s value: "" (it takes none), "profile", "directory", "file",
+    "command", "variable" or "word" (anything: nothing to offer)."""
+    if flag.metavar is None:
+        return ""
+    if flag.option == "--profile":
+        return "profile"
+    return _METAVAR_KINDS.get(flag.metavar, "word")
 
 
 # --------------------------------------------------------------------------- bash
@@ -169,20 +187,12 @@ def zsh() -> str:
         names = [flag.option] + (["--verbose"] if flag.option == "-v" else [])
         help = flag.help.replace("[", "(").replace("]", ")").replace(":", " -")
         repeat = "*" if flag.metavar and flag.option != "--profile" else ""
-        if flag.metavar is None:
-            action = ""
-        elif flag.option == "--profile":
-            action = ":profile:_nono_profiles"
-        elif flag.metavar == "DIR":
-            action = ":directory:_files -/"
-        elif flag.metavar == "FILE":
-            action = ":file:_files"
-        elif flag.metavar == "CMD":
-            action = ":command:_command_names -e"
-        elif flag.metavar == "NAME":
-            action = ":variable:_parameters -g '*export*'"
-        else:  # one ``:word:`` per value (``--env-credential-map REF VAR`` takes two)
+        kind = _value_kind(flag)
+        if kind == "word" and flag.metavar:
+            # one ``:word:`` per value (``--env-credential-map REF VAR`` takes two)
             action = "".join(f":{word.lower()}:" for word in flag.metavar.split())
+        else:
+            action = _ZSH_ACTIONS[kind]
         for name in names:
             specs.append(f"        {_single(f'{repeat}{name}[{help}]{action}')} \\")
     return f"""\
@@ -231,6 +241,16 @@ fi
 """
 
 
+_ZSH_ACTIONS = {
+    "": "",
+    "profile": ":profile:_nono_profiles",
+    "directory": ":directory:_files -/",
+    "file": ":file:_files",
+    "command": ":command:_command_names -e",
+    "variable": ":variable:_parameters -g '*export*'",
+}
+
+
 # --------------------------------------------------------------------------- fish
 
 
@@ -258,20 +278,7 @@ def fish() -> str:
             if flag.option.startswith("--")
             else f"-s {flag.option[1:]} -l verbose"
         )
-        if flag.metavar is None:
-            action = ""
-        elif flag.option == "--profile":
-            action = " -r -a '(__nono_profiles)' -F"
-        elif flag.metavar == "DIR":
-            action = " -r -a '(__fish_complete_directories)'"
-        elif flag.metavar == "FILE":
-            action = " -r -F"
-        elif flag.metavar == "CMD":
-            action = " -r -a '(__fish_complete_command)'"
-        elif flag.metavar == "NAME":
-            action = " -r -a '(set -n -x)'"
-        else:
-            action = " -x"
+        action = _FISH_ACTIONS[_value_kind(flag)]
         lines.append(
             f"complete -c nono -n {_single(runs)} {option}{action} -d {_single(flag.help)}"
         )
@@ -283,3 +290,14 @@ def fish() -> str:
         "complete -c nono -n '__fish_seen_subcommand_from run wrap exec; and contains -- -- (commandline -opc)' -F -a '(__fish_complete_subcommand --fcs-skip=2)'",
     ]
     return "\n".join(lines) + "\n"
+
+
+_FISH_ACTIONS = {
+    "": "",
+    "profile": " -r -a '(__nono_profiles)' -F",
+    "directory": " -r -a '(__fish_complete_directories)'",
+    "file": " -r -F",
+    "command": " -r -a '(__fish_complete_command)'",
+    "variable": " -r -a '(set -n -x)'",
+    "word": " -x",
+}
