@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sandbox_probe import PROBE, PYTHON, PYTHON_PREFIX
 
 from nonoc.launch import landlock
 
-#: The interpreter the probe runs on inside the sandbox: the real binary, not the venv's link.
-PYTHON = os.path.realpath(sys.executable)
-PYTHON_PREFIX = os.path.realpath(sys.base_prefix)
 REPO = Path(__file__).resolve().parents[2]
 
 TEST_PROFILE = """\
@@ -36,40 +33,6 @@ profile test "the system's programs and the test interpreter; nothing of the use
   exec "{prefix}"
   {extra}
 }}
-"""
-
-PROBE = r"""
-import errno, json, os, socket, sys
-
-def attempt(op, *args):
-    try:
-        if op == "read":
-            with open(args[0], "rb") as handle:
-                handle.read(1)
-        elif op == "list":
-            os.listdir(args[0])
-        elif op == "write":
-            fd = os.open(args[0], os.O_WRONLY)
-            os.write(fd, b"x")
-            os.close(fd)
-        elif op == "create":
-            os.close(os.open(args[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-        elif op == "delete":
-            os.unlink(args[0])
-        elif op == "connect":
-            with socket.create_connection(("127.0.0.1", int(args[0])), timeout=2):
-                pass
-        elif op == "udp":
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
-        elif op == "env":
-            return os.environ.get(args[0], "<unset>")
-        else:
-            return "unknown op " + op
-    except OSError as exc:
-        return errno.errorcode.get(exc.errno, str(exc.errno))
-    return "OK"
-
-print(json.dumps([attempt(*op) for op in json.loads(sys.argv[1])]))
 """
 
 
