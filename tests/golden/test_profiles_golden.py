@@ -22,28 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
-from syrupy.location import PyTestLocation
+from golden_files import REPO, GoldenText
 
-REPO = Path(__file__).resolve().parents[2]
-GOLDEN_DIR = REPO / "tests" / "golden"
 PROFILES = sorted(p.stem for p in (REPO / "profiles").glob("*.nono"))
-
-
-class BundleText(SingleFileSnapshotExtension):
-    """One ``.txt`` file per snapshot, in ``tests/golden/<this test module>/``."""
-
-    _write_mode = WriteMode.TEXT
-    file_extension = "txt"
-
-    @classmethod
-    def dirname(cls, *, test_location: PyTestLocation) -> str:
-        return str(GOLDEN_DIR / test_location.basename)
 
 
 @pytest.fixture
 def golden(snapshot):  # type: ignore[no-untyped-def]
-    return snapshot.use_extension(BundleText)
+    return snapshot.use_extension(GoldenText)
 
 
 @pytest.fixture(autouse=True)

@@ -11,34 +11,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from golden_files import GOLDEN_DIR, REPO, GoldenSbpl, shipped_id, shipped_profiles
 from seatbelt_policies import HAND_POLICIES, compile_policy, declared, fake_parameters
 from seatbelt_sbpl import Vocabulary
 from seatbelt_validate import validate
-from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
-from syrupy.location import PyTestLocation
 
 from nonoc.backends import seatbelt
 from nonoc.backends.host import HostFacts
 
-REPO = Path(__file__).resolve().parents[3]
-GOLDEN_DIR = REPO / "tests" / "golden"
-SHIPPED = ("examples", "profiles")
-
-
-class SbplSnapshot(SingleFileSnapshotExtension):
-    """One ``.sbpl`` text file per snapshot, in ``tests/golden/<this test module>/``."""
-
-    _write_mode = WriteMode.TEXT
-    file_extension = "sbpl"
-
-    @classmethod
-    def dirname(cls, *, test_location: PyTestLocation) -> str:
-        return str(GOLDEN_DIR / test_location.basename)
-
 
 @pytest.fixture
 def golden(snapshot):  # type: ignore[no-untyped-def]
-    return snapshot.use_extension(SbplSnapshot)
+    return snapshot.use_extension(GoldenSbpl)
 
 
 @pytest.mark.parametrize("name", sorted(HAND_POLICIES))
@@ -55,24 +39,6 @@ def check(artifact: dict, vocabulary: Vocabulary | None) -> None:  # type: ignor
         assert validate(artifact["sbpl"], vocabulary, params, declared(artifact)).errors == []
 
 
-def shipped_profiles() -> list[tuple[str, str]]:
-    """(file relative to the repository, profile name) for every profile shipped as text."""
-    try:
-        from nonoc.syntax.parser import parse
-    except ImportError:
-        return []
-    found = []
-    for folder in SHIPPED:
-        for path in sorted((REPO / folder).glob("*.nono")):
-            relative = path.relative_to(REPO).as_posix()
-            try:
-                profiles = parse(path.read_text(encoding="utf-8"), relative).profiles
-            except Exception:  # a file that does not parse fails its own tests, not collection
-                profiles = ()
-            found += [(relative, p.name.text) for p in profiles]
-    return found
-
-
 SHIPPED_PROFILES = shipped_profiles()
 
 
@@ -84,11 +50,7 @@ SHIPPED_PROFILES = shipped_profiles()
             "", "", marks=pytest.mark.skip(reason="no front end or no shipped profiles yet")
         )
     ],
-    ids=[
-        f"{source.removesuffix('.nono').replace('/', '-')}-{profile}"
-        for source, profile in SHIPPED_PROFILES
-    ]
-    or ["none"],
+    ids=[shipped_id(source, profile) for source, profile in SHIPPED_PROFILES] or ["none"],
 )
 def test_shipped(
     source: str,

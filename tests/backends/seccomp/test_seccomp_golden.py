@@ -14,35 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from golden_files import GOLDEN_DIR, REPO, GoldenText, shipped_id, shipped_profiles
 from seccomp_helpers import cond, policy, rule
-from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
-from syrupy.location import PyTestLocation
 
 from nonoc.backends.host import HostFacts
 from nonoc.backends.seccomp import bpf, disasm, lower
 from nonoc.backends.seccomp.interp import check
 from nonoc.ir import Policy
 
-REPO = Path(__file__).resolve().parents[3]
-GOLDEN_DIR = REPO / "tests" / "golden"
-SHIPPED = ("examples", "profiles")
 ARCHES = ("x86_64", "aarch64")
-
-
-class ListingSnapshot(SingleFileSnapshotExtension):
-    """One ``.txt`` file per snapshot, in ``tests/golden/<this test module>/``."""
-
-    _write_mode = WriteMode.TEXT
-    file_extension = "txt"
-
-    @classmethod
-    def dirname(cls, *, test_location: PyTestLocation) -> str:
-        return str(GOLDEN_DIR / test_location.basename)
 
 
 @pytest.fixture
 def golden(snapshot):  # type: ignore[no-untyped-def]
-    return snapshot.use_extension(ListingSnapshot)
+    return snapshot.use_extension(GoldenText)
 
 
 def listing(pol: Policy, arch: str) -> str:
@@ -109,24 +94,6 @@ def test_stdlib_hardening(network: str, arch: str, golden, monkeypatch: pytest.M
     assert listing(pol, arch) == golden
 
 
-def shipped_profiles() -> list[tuple[str, str]]:
-    """(file relative to the repository, profile name) for every shipped profile."""
-    try:
-        from nonoc.syntax.parser import parse
-    except ImportError:
-        return []
-    found = []
-    for folder in SHIPPED:
-        for path in sorted((REPO / folder).glob("*.nono")):
-            relative = path.relative_to(REPO).as_posix()
-            try:
-                profiles = parse(path.read_text(encoding="utf-8"), relative).profiles
-            except Exception:  # a broken file fails its own tests, not collection
-                profiles = ()
-            found += [(relative, p.name.text) for p in profiles]
-    return found
-
-
 SHIPPED_PROFILES = shipped_profiles()
 
 
@@ -135,8 +102,7 @@ SHIPPED_PROFILES = shipped_profiles()
     ("source", "profile"),
     SHIPPED_PROFILES
     or [pytest.param("", "", marks=pytest.mark.skip(reason="no front end or no shipped profiles"))],
-    ids=[f"{s.removesuffix('.nono').replace('/', '-')}-{p}" for s, p in SHIPPED_PROFILES]
-    or ["none"],
+    ids=[shipped_id(source, profile) for source, profile in SHIPPED_PROFILES] or ["none"],
 )
 def test_shipped(  # type: ignore[no-untyped-def]
     source: str,
