@@ -118,3 +118,16 @@ def write_bundle(path: Path, payload: dict[str, Any], key: Any) -> Path:
 
     path.write_bytes(seal(canonical_json(payload), key))
     return path
+
+
+class MemoryKeyring:
+    """A keyring backend that keeps passwords in a dict (stands in for the OS keyring)."""
+
+    def __init__(self) -> None:
+        self.store: dict[tuple[str, str], str] = {}
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))

@@ -10,22 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bundle_helpers import FakeBackend
+from bundle_helpers import FakeBackend, MemoryKeyring
 
 from nonoc.bundle import keys
-
-
-class MemoryKeyring:
-    """A keyring backend that keeps passwords in a dict (stands in for the OS keyring)."""
-
-    def __init__(self) -> None:
-        self.store: dict[tuple[str, str], str] = {}
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import MemoryKeyring
+from bundle_helpers import MemoryKeyring
 
 from nonoc.bundle import keys
 from nonoc.errors import NonoError

@@ -11,10 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from proxy_helpers import EchoTCP, TestCA, Upstream, make_ca
+from proxy_helpers import FAST, EchoTCP, TestCA, Upstream, make_ca
 
 from nonoc.runtime.proxy import (
-    Limits,
     MapResolver,
     ProxyConfig,
     ProxyEvent,
@@ -30,8 +29,6 @@ TLS_NAMES = [
     "generativelanguage.googleapis.com",
     "custom.test",
 ]
-
-FAST = Limits(head_timeout=1.0, idle_timeout=1.0, connect_timeout=2.0, max_connections=32)
 
 
 @pytest.fixture(scope="session")

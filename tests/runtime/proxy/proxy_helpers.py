@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from nonoc.runtime.proxy import Limits
+
 TIMEOUT = 5.0
 
 
@@ -274,3 +276,7 @@ def status_of(raw: bytes) -> int:
     """The status code of a raw response (0 if there is none)."""
     parts = raw.split(b" ", 2)
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+#: Short limits so that every wait in a test is bounded.
+FAST = Limits(head_timeout=1.0, idle_timeout=1.0, connect_timeout=2.0, max_connections=32)

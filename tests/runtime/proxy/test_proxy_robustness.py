@@ -7,8 +7,7 @@ import socket
 import time
 
 import pytest
-from conftest import FAST
-from proxy_helpers import connect, exchange, proxy_auth, read_all, read_response, status_of
+from proxy_helpers import FAST, connect, exchange, proxy_auth, read_all, read_response, status_of
 
 from nonoc.runtime.proxy import Limits
 
