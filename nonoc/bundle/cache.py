@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nonoc.bundle.canonical import canonical_json
+from nonoc.bundle.keys import write_atomic
 from nonoc.launch.verify import cache_dir, local_secret, mac
 
 _INDEX_DOMAIN = b"nono-compile-cache/1\0"
@@ -132,8 +133,9 @@ def store(request: str, data: bytes, files: Mapping[str, str], warnings: Iterabl
     }
     entry["mac"] = _mac(secret, request, entry)
     try:
-        _write(_object_path(digest), data)
-        _write(_index_path(request), canonical_json(entry))
+        # The cache directory is the user's own (0700); the files hold nothing secret.
+        write_atomic(_object_path(digest), data, mode=0o644, dir_mode=0o700)
+        write_atomic(_index_path(request), canonical_json(entry), mode=0o644, dir_mode=0o700)
     except OSError:
         return False
     return True
@@ -147,19 +149,3 @@ def _mac(secret: bytes, request: str, entry: Mapping[str, Any]) -> str:
 def _read(path: str) -> bytes:
     with open(path, "rb") as handle:
         return handle.read()
-
-
-def _write(path: str, data: bytes) -> None:
-    directory, name = os.path.split(path)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    temp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, path)
-    except OSError:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
