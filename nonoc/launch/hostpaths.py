@@ -221,11 +221,6 @@ def _listing(directory: str, bound: int) -> dict[str, bool] | None:
     return found
 
 
-def expand(template: str, values: Mapping[str, str]) -> str:
-    """``template`` with its variable substituted; ``paths.UnsetVariable`` when it is unset."""
-    return paths.expand(template, values)
-
-
 def resolve_grants(
     rules: Iterable[Mapping[str, Any]],
     values: Mapping[str, str],
@@ -246,7 +241,7 @@ def resolve_grants(
             kind, optional = str(rule.get("kind", "tree")), bool(rule.get("optional", True))
             access = list(rule["access"])
             try:
-                expanded = expand(template, values)
+                expanded = paths.expand(template, values)
             except paths.UnsetVariable as exc:
                 reason = f"${exc.name} is not set"
                 if optional:
@@ -296,7 +291,7 @@ def resolve_denies(
     for row in rows:
         rule_id, template = str(row["id"]), str(row["path"])
         try:
-            path = os.path.normpath(expand(template, values))
+            path = os.path.normpath(paths.expand(template, values))
         except paths.UnsetVariable as exc:
             raise sandbox_error(
                 f"{describe(rule_id)}: ${exc.name} is not set; cannot place deny {template}"
