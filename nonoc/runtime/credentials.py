@@ -24,7 +24,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -187,16 +186,12 @@ class FileKeyring(KeyringBackend):
         return data if isinstance(data, dict) else {}
 
     def _save(self, data: dict[str, dict[str, str]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".keyring-")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, sort_keys=True, indent=1)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Imported here: the trust package's import pulls in cryptography, which reading a
+        # secret never needs.
+        from nonoc.runtime.trust.files import atomic_write
+
+        text = json.dumps(data, sort_keys=True, indent=1)
+        atomic_write(self.path, text.encode("utf-8"), mode=0o600)
 
     def get_password(self, service: str, username: str) -> str | None:
         """The stored secret, or None."""
