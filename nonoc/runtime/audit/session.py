@@ -49,10 +49,9 @@ def default_root() -> Path:
 
 
 def _default_root() -> str:
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "state"
-    )
-    return os.path.join(state, "nono", "audit")
+    from nonoc.runtime.config import state_dir
+
+    return os.path.join(state_dir(), "audit")
 
 
 def new_session_id() -> str:

@@ -59,10 +59,9 @@ class RollbackError(NonoError):
 
 def default_root() -> Path:
     """``$XDG_STATE_HOME/nono/rollback`` (``~/.local/state/nono/rollback`` when unset)."""
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "state"
-    )
-    return Path(state) / "nono" / "rollback"
+    from nonoc.runtime.config import state_dir
+
+    return Path(state_dir()) / "rollback"
 
 
 def nono_dirs() -> tuple[str, ...]:
