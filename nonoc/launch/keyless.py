@@ -3,7 +3,8 @@
 ``nonoc compile --sign sigstore`` writes the Sigstore bundle JSON itself (top-level
 ``mediaType`` ``application/vnd.dev.sigstore.bundle…``) around an in-toto statement whose
 predicate holds the canonical payload (``nonoc.runtime.trust.bundle_statement``). The
-launcher tells it from a keyed bundle by that key (``is_keyless``) and verifies it against
+launcher tells it from a keyed bundle by that key (``nonoc.launch.verify.load_verified``
+looks for it, so that a keyed bundle never imports this module) and verifies it against
 the identities the user trusts, in ``$XDG_CONFIG_HOME/nono/trusted_identities.json``::
 
     {"version": 1,
@@ -38,13 +39,7 @@ if TYPE_CHECKING:
 
 IDENTITIES_NAME = "trusted_identities.json"
 MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle"
-_MARKER = b'"mediaType"'
 _NAMED_ROOTS = ("sigstore-production", "sigstore-staging")
-
-
-def is_keyless(data: bytes) -> bool:
-    """Whether bundle bytes look like a Sigstore bundle rather than a keyed nono envelope."""
-    return _MARKER in data
 
 
 def identities_path() -> str:
