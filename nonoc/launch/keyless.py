@@ -61,12 +61,12 @@ def load_verified(
     Refuses (``NonoError``, exit 1) a bundle that is malformed, not a nono bundle, or whose
     signer is not trusted, and any keyless bundle when no identity is trusted.
     """
-    from nonoc.launch.verify import Deferred, check_document, parse_payload
+    from nonoc.launch.verify import Deferred, check_document, parse_payload, payload_provenance
 
     context = trust_context(path)
     view = memos.recall(bundle_digest, context) if memo else None
     if view is not None:
-        provenance = Deferred(lambda: _provenance(path, payload_of(path, data)))
+        provenance = Deferred(lambda: payload_provenance(path, payload_of(path, data)))
         view["provenance"] = provenance if defer_provenance else provenance.resolve()
         return check_document(path, view)
     payload = _verify(path, data)
@@ -166,10 +166,3 @@ def payload_of(path: str, data: bytes) -> bytes:
         return b64decode(statement["predicate"]["payload"])
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         _refuse(path, "not a nono bundle: no payload in the Sigstore bundle")
-
-
-def _provenance(path: str, payload: bytes) -> dict[str, Any]:
-    from nonoc.launch.verify import parse_payload
-
-    provenance = parse_payload(path, payload).get("provenance")
-    return provenance if isinstance(provenance, dict) else {}

@@ -356,7 +356,7 @@ def load_verified(
         # view: these bytes passed a full check before, and the view is their payload less
         # provenance.
         document: dict[str, Any] = view["payload"]
-        provenance = Deferred(lambda: _provenance_of(path, data))
+        provenance = Deferred(lambda: payload_provenance(path, parse_envelope(path, data)[0]))
         document["provenance"] = provenance if defer_provenance else provenance.resolve()
         return check_document(path, document)
     payload, signatures = parse_envelope(path, data)
@@ -368,8 +368,9 @@ def load_verified(
     return check_document(path, document)
 
 
-def _provenance_of(path: str, data: bytes) -> dict[str, Any]:
-    provenance = parse_payload(path, parse_envelope(path, data)[0]).get("provenance")
+def payload_provenance(path: str, payload: bytes) -> dict[str, Any]:
+    """The ``provenance`` of payload bytes a memo proved verified (``{}`` when absent)."""
+    provenance = parse_payload(path, payload).get("provenance")
     return provenance if isinstance(provenance, dict) else {}
 
 
