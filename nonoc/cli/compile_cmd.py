@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import argparse
 import sys
 
@@ -116,7 +117,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     output = args.output or f"{result.profile}.bundle"
     try:
-        write_atomic(output, data, mode=0o644)
+        if _is_special(output):
+            # A device or pipe (/dev/null, /dev/stdout, a FIFO): a temp file and a rename
+            # would replace it with a regular file, which as root destroys /dev/null.
+            with open(output, "wb") as handle:
+                handle.write(data)
+        else:
+            write_atomic(output, data, mode=0o644)
     except OSError as exc:
         from nonoc.errors import NonoError
 
@@ -124,3 +131,14 @@ def run(args: argparse.Namespace) -> int:
     origin = " (from cache)" if result.cached else ""
     print(f"wrote {output}: {how}{origin}", file=sys.stderr)
     return 0
+
+
+def _is_special(path: str) -> bool:
+    """Whether ``path`` exists and is neither a regular file nor a directory."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))

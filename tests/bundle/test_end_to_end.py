@@ -272,3 +272,22 @@ def test_cache_survives_no_writable_cache(
 
 def test_no_real_home_was_touched(isolated_home: Path) -> None:
     assert os.environ["HOME"] == str(isolated_home)
+
+
+def test_output_to_a_device_writes_through_it(
+    workdir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-o`` naming a FIFO (or /dev/null) writes into it; it must not be replaced by a file."""
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    assert nonoc(capsys, "compile", "demo.nono", "-o", str(fifo))[0] == 0
+    reader.join(timeout=10)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert received and received[0].startswith(b"{")
