@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import argparse
+import os
 import sys
 
 HELP = "compile a profile (name or .nono file) into a signed bundle"
